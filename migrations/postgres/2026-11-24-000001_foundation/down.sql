@@ -1,0 +1,1 @@
+DROP TABLE statements; DROP TABLE api_keys;

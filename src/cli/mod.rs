@@ -1,0 +1,147 @@
+//! The command line: `suppress serve | migrate | keys | import | scrub | demo`.
+
+mod demo;
+mod import;
+mod keys;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{Settings, DEFAULT_DATABASE_URL};
+use crate::domain::time::parse_duration;
+use crate::store::Store;
+
+/// UK marketing suppression: in-house opt-outs and consents merged with TPS, CTPS and MPS.
+#[derive(Debug, Parser)]
+#[command(name = "suppress", version, about)]
+pub struct Cli {
+    /// The database: a SQLite file path (or sqlite://PATH), or postgres://…
+    #[arg(long, global = true, env = "SUPPRESS_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create, list and revoke API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Load files: legacy opt-outs, or register files (TPS, CTPS, MPS).
+    Import(import::ImportArgs),
+    /// Scrub a campaign list against in-house statements and the registers.
+    Scrub(ScrubArgs),
+    /// Run the API on a demo database (data/demo.db) loaded with sample statements, printing a
+    /// key for each role.
+    Demo(ServeArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SUPPRESS_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Largest list or register upload, in bytes.
+    #[arg(long, env = "SUPPRESS_MAX_UPLOAD_BYTES", default_value_t = 2 << 30)]
+    pub max_upload_bytes: u64,
+    /// Largest JSON request body, in bytes.
+    #[arg(long, env = "SUPPRESS_MAX_JSON_BYTES", default_value_t = 1 << 20)]
+    pub max_json_bytes: usize,
+    /// How long scrub results stay downloadable (7d, 12h, 90s).
+    #[arg(long, env = "SUPPRESS_RESULT_RETENTION", default_value = "7d")]
+    pub result_retention: String,
+    /// HTTP worker threads (0: one per core).
+    #[arg(long, env = "SUPPRESS_WORKERS", default_value_t = 0)]
+    pub workers: usize,
+    /// Database connections in the pool.
+    #[arg(long, env = "SUPPRESS_DB_POOL_SIZE", default_value_t = 8)]
+    pub pool_size: u32,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Campaign,
+    Agent,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it alone on one line (only its hash is stored).
+    Create {
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        #[arg(long)]
+        name: String,
+    },
+    /// List keys (names, roles, dates; never the keys).
+    List,
+    /// Revoke the key of that name.
+    Revoke { name: String },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScrubArgs {
+    #[arg(long)]
+    pub channel: String,
+    pub input: PathBuf,
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    pub fn settings(&self, database_url: &str) -> anyhow::Result<Settings> {
+        Ok(Settings {
+            database_url: database_url.to_owned(),
+            bind: self.bind.clone(),
+            max_upload_bytes: self.max_upload_bytes,
+            max_json_bytes: self.max_json_bytes,
+            result_retention: parse_duration(&self.result_retention)
+                .map_err(anyhow::Error::msg)
+                .context("SUPPRESS_RESULT_RETENTION")?,
+            workers: self.workers,
+            pool_size: self.pool_size,
+            ..Settings::default()
+        })
+    }
+}
+
+pub fn open_store(url: &str) -> anyhow::Result<Store> {
+    Store::open(url, 4)
+}
+
+/// Run a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args.settings(&cli.database_url)?),
+        Command::Migrate => {
+            let store = open_store(&cli.database_url)?;
+            println!("the {} database is up to date", store.backend());
+            Ok(())
+        }
+        Command::Keys(cmd) => keys::run(&open_store(&cli.database_url)?, cmd),
+        Command::Import(args) => import::run(&cli.database_url, args),
+        Command::Scrub(_) => anyhow::bail!(
+            "list scrubbing is not built yet: it needs the register imports; nothing was scrubbed"
+        ),
+        Command::Demo(args) => demo::run(&cli.database_url, args),
+    }
+}
+
+/// Run the HTTP server until it is stopped.
+pub fn serve(settings: Settings) -> anyhow::Result<()> {
+    let store = Store::open(&settings.database_url, settings.pool_size)?;
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let bound = crate::http::bind(settings, store)?;
+        tracing::info!(addr = %bound.addr, "listening");
+        bound.server.await.context("the HTTP server failed")
+    })
+}

@@ -1,0 +1,37 @@
+//! Typed settings, from the environment and flags (flags win), passed explicitly.
+
+use std::time::Duration;
+
+/// Where the embedded default database lives.
+pub const DEFAULT_DATABASE_URL: &str = "data/suppress.db";
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind: String,
+    /// Largest list or register body (CONTRACT §8).
+    pub max_upload_bytes: u64,
+    /// Largest JSON body.
+    pub max_json_bytes: usize,
+    pub result_retention: Duration,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+    pub pool_size: u32,
+    /// How long a key's role is trusted from memory before the database is asked again.
+    pub key_cache: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            database_url: DEFAULT_DATABASE_URL.into(),
+            bind: "127.0.0.1:8080".into(),
+            max_upload_bytes: 2 << 30,
+            max_json_bytes: 1 << 20,
+            result_retention: Duration::from_secs(7 * 86_400),
+            workers: 0,
+            pool_size: 8,
+            key_cache: Duration::from_secs(5),
+        }
+    }
+}

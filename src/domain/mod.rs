@@ -1,0 +1,16 @@
+//! Pure domain types: contact-point keys, channels, registers, statements. No I/O.
+
+pub mod access;
+pub mod address;
+pub mod channel;
+pub mod email;
+pub mod mask;
+pub mod phone;
+pub mod preference;
+pub mod time;
+
+pub use address::{AddressKey, Postcode};
+pub use channel::{Channel, ContactKind, Reason, Register};
+pub use email::EmailKey;
+pub use phone::PhoneKey;
+pub use preference::{Contacts, Source, StatementKind, TargetError};

@@ -1,0 +1,180 @@
+//! In-house statements (opt-outs and consents) and which one is in force.
+
+use chrono::NaiveDateTime;
+
+use super::channel::string_enum;
+
+string_enum!(
+    /// What a statement says.
+    StatementKind { OptOut => "opt_out", Consent => "consent" }
+);
+
+string_enum!(
+    /// Where a statement came from.
+    Source {
+        CallCentre => "call_centre",
+        Web => "web",
+        Letter => "letter",
+        Email => "email",
+        Sms => "sms",
+        BulkLoad => "bulk_load",
+    }
+);
+
+/// The ordering that decides which statement is in force: the latest `recorded_at`, and among
+/// equal times the one recorded last (highest id).
+pub fn is_later(a: (NaiveDateTime, i64), b: (NaiveDateTime, i64)) -> bool {
+    a > b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_parse() {
+        assert_eq!(
+            "opt_out".parse::<StatementKind>(),
+            Ok(StatementKind::OptOut)
+        );
+        assert_eq!("call_centre".parse::<Source>(), Ok(Source::CallCentre));
+        assert!("phone".parse::<Source>().is_err());
+    }
+
+    #[test]
+    fn later_time_wins_then_later_id() {
+        let t = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap_or_default();
+        assert!(is_later(
+            (t("2026-01-02 00:00:00"), 1),
+            (t("2026-01-01 00:00:00"), 9)
+        ));
+        assert!(is_later(
+            (t("2026-01-01 00:00:00"), 9),
+            (t("2026-01-01 00:00:00"), 1)
+        ));
+        assert!(!is_later(
+            (t("2025-01-01 00:00:00"), 99),
+            (t("2026-01-01 00:00:00"), 1)
+        ));
+    }
+}
+
+use super::{AddressKey, Channel, ContactKind, EmailKey, PhoneKey};
+
+/// The contact points a statement is made about.
+#[derive(Debug, Clone, Default)]
+pub struct Contacts {
+    pub phone: Option<PhoneKey>,
+    pub email: Option<EmailKey>,
+    pub address: Option<AddressKey>,
+}
+
+/// Why a statement cannot be recorded as asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetError {
+    NoContact,
+    /// A channel that none of the given contact points allows.
+    ChannelNotAllowed(Channel),
+}
+
+impl std::fmt::Display for TargetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TargetError::NoContact => f.write_str("give at least one of phone, email or address"),
+            TargetError::ChannelNotAllowed(c) => {
+                write!(
+                    f,
+                    "channel {c} needs a {} and none was given",
+                    c.contact_kind()
+                )
+            }
+        }
+    }
+}
+
+impl Contacts {
+    fn key(&self, kind: ContactKind) -> Option<String> {
+        match kind {
+            ContactKind::Phone => self.phone.as_ref().map(ToString::to_string),
+            ContactKind::Email => self.email.as_ref().map(ToString::to_string),
+            ContactKind::Address => self.address.as_ref().map(ToString::to_string),
+        }
+    }
+
+    /// The (key, channel) pairs a statement covers: the channels asked for, or every channel the
+    /// given contact points allow (phone → call, sms; email → email; address → mail).
+    pub fn targets(
+        &self,
+        channels: Option<&[Channel]>,
+    ) -> Result<Vec<(String, Channel)>, TargetError> {
+        if self.phone.is_none() && self.email.is_none() && self.address.is_none() {
+            return Err(TargetError::NoContact);
+        }
+        let wanted: Vec<Channel> = match channels {
+            Some(cs) if !cs.is_empty() => {
+                let mut cs = cs.to_vec();
+                cs.sort();
+                cs.dedup();
+                cs
+            }
+            _ => Channel::ALL
+                .iter()
+                .copied()
+                .filter(|c| self.key(c.contact_kind()).is_some())
+                .collect(),
+        };
+        wanted
+            .into_iter()
+            .map(|c| {
+                self.key(c.contact_kind())
+                    .map(|k| (k, c))
+                    .ok_or(TargetError::ChannelNotAllowed(c))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod target_tests {
+    use super::*;
+
+    fn phone_only() -> Contacts {
+        Contacts {
+            phone: PhoneKey::parse("020 7946 0018").ok(),
+            ..Contacts::default()
+        }
+    }
+
+    #[test]
+    fn channels_default_to_what_the_contacts_allow() {
+        let t = phone_only().targets(None);
+        assert_eq!(
+            t,
+            Ok(vec![
+                ("+442079460018".into(), Channel::Call),
+                ("+442079460018".into(), Channel::Sms)
+            ])
+        );
+        let both = Contacts {
+            email: EmailKey::parse("Jo@X.com").ok(),
+            ..phone_only()
+        };
+        assert_eq!(
+            both.targets(Some(&[Channel::Email])),
+            Ok(vec![("jo@x.com".into(), Channel::Email)])
+        );
+        assert_eq!(both.targets(None).map(|t| t.len()), Ok(3));
+    }
+
+    #[test]
+    fn a_channel_no_contact_allows_is_refused() {
+        assert_eq!(
+            phone_only().targets(Some(&[Channel::Mail])),
+            Err(TargetError::ChannelNotAllowed(Channel::Mail))
+        );
+        assert_eq!(
+            Contacts::default().targets(None),
+            Err(TargetError::NoContact)
+        );
+    }
+}

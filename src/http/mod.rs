@@ -1,0 +1,97 @@
+//! The HTTP API on actix-web: one module per resource, each with a `config` function. Only this
+//! module imports actix.
+
+pub mod auth;
+pub mod check;
+pub mod error;
+pub mod health;
+pub mod preferences;
+
+use std::net::{SocketAddr, TcpListener};
+
+use actix_web::dev::Server;
+use actix_web::http::StatusCode;
+use actix_web::{web, App, HttpRequest, HttpServer};
+use anyhow::Context;
+
+use crate::config::Settings;
+use crate::registers::Registers;
+use crate::store::writer::Writer;
+use crate::store::Store;
+use auth::KeyCache;
+use error::ApiError;
+
+/// What every handler shares.
+pub struct AppState {
+    pub store: Store,
+    pub writer: Writer,
+    pub keys: KeyCache,
+    pub registers: Registers,
+    pub settings: Settings,
+}
+
+/// A resource whose unmatched methods answer 405 in the contract's error shape.
+pub(crate) fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(|req: HttpRequest| async move {
+        Err::<actix_web::HttpResponse, _>(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{} is not allowed on {}", req.method(), req.path()),
+        ))
+    }))
+}
+
+async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::not_found(format!(
+        "there is no resource at {}",
+        req.path()
+    )))
+}
+
+/// A server bound to its listener (port 0 allowed), ready to be awaited.
+pub struct Bound {
+    pub addr: SocketAddr,
+    pub server: Server,
+}
+
+/// Bind the listener and build the server; the caller runs it (`bound.server.await`).
+pub fn bind(settings: Settings, store: Store) -> anyhow::Result<Bound> {
+    let listener = TcpListener::bind(&settings.bind)
+        .with_context(|| format!("cannot listen on {}", settings.bind))?;
+    let addr = listener.local_addr()?;
+    let writer = Writer::start(store.pool.clone())?;
+    let workers = if settings.workers == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        settings.workers
+    };
+    let json_limit = settings.max_json_bytes;
+    let state = web::Data::new(AppState {
+        store,
+        writer,
+        keys: KeyCache::new(settings.key_cache),
+        registers: Registers::empty(),
+        settings,
+    });
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(json_limit)
+                    .error_handler(move |err, _req| ApiError::from_json(&err, json_limit).into()),
+            )
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|err, _req| ApiError::from_query(&err).into()),
+            )
+            .configure(health::config)
+            .configure(preferences::config)
+            .configure(check::config)
+            .default_service(web::to(not_found))
+    })
+    .workers(workers)
+    .listen(listener)?
+    .run();
+    Ok(Bound { addr, server })
+}

@@ -1,0 +1,375 @@
+//! In-house preferences: `POST /v1/opt-outs`, `POST /v1/consents`, `GET /v1/preferences`.
+
+use std::collections::BTreeMap;
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::auth::{Authorized, ReadPreferences, RecordStatements};
+use super::error::ApiError;
+use super::AppState;
+use crate::domain::preference::TargetError;
+use crate::domain::time::{now_utc, rfc3339};
+use crate::domain::{
+    AddressKey, Channel, ContactKind, Contacts, EmailKey, PhoneKey, Register, Source, StatementKind,
+};
+use crate::store::statements::{NewStatement, StatementRow};
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.service(super::resource("/v1/opt-outs").route(web::post().to(record_opt_out)))
+        .service(super::resource("/v1/consents").route(web::post().to(record_consent)))
+        .service(super::resource("/v1/preferences").route(web::get().to(preferences)));
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressBody {
+    #[serde(default)]
+    pub lines: Vec<String>,
+    pub postcode: String,
+    pub surname: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatementBody {
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub address: Option<AddressBody>,
+    pub channels: Option<Vec<String>>,
+    pub source: String,
+    pub recorded_by: Option<String>,
+    pub note: Option<String>,
+    pub evidence: Option<String>,
+}
+
+fn invalid(code: &'static str, field: &str, message: String) -> ApiError {
+    ApiError::unprocessable(code, message).details(json!({ "field": field }))
+}
+
+/// The body's contact points, as keys.
+fn contacts(body: &StatementBody) -> Result<Contacts, ApiError> {
+    let phone = body
+        .phone
+        .as_deref()
+        .map(|p| {
+            PhoneKey::parse(p).map_err(|e| invalid("invalid_phone", "phone", format!("phone: {e}")))
+        })
+        .transpose()?;
+    let email = body
+        .email
+        .as_deref()
+        .map(|p| {
+            EmailKey::parse(p).map_err(|e| invalid("invalid_email", "email", format!("email: {e}")))
+        })
+        .transpose()?;
+    let address = body
+        .address
+        .as_ref()
+        .map(|a| {
+            AddressKey::from_lines(&a.lines, &a.postcode, a.surname.as_deref())
+                .map_err(|e| invalid("invalid_address", "address", format!("address: {e}")))
+        })
+        .transpose()?;
+    Ok(Contacts {
+        phone,
+        email,
+        address,
+    })
+}
+
+/// Turn a request into the rows to record, or say what is wrong with it.
+fn statements(
+    body: StatementBody,
+    kind: StatementKind,
+    via: &str,
+) -> Result<Vec<NewStatement>, ApiError> {
+    let contacts = contacts(&body)?;
+    let channels = body
+        .channels
+        .as_ref()
+        .map(|cs| {
+            cs.iter()
+                .map(|c| c.parse::<Channel>())
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()
+        .map_err(|e| invalid("invalid_channel", "channels", e))?;
+    let source: Source = body
+        .source
+        .parse()
+        .map_err(|e| invalid("invalid_source", "source", e))?;
+    let evidence = body
+        .evidence
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_owned);
+    if kind == StatementKind::Consent && evidence.is_none() {
+        return Err(invalid(
+            "evidence_required",
+            "evidence",
+            "a consent needs evidence: how and when it was obtained and what it covers".into(),
+        ));
+    }
+    let targets = contacts.targets(channels.as_deref()).map_err(|e| match e {
+        TargetError::NoContact => invalid("missing_contact", "phone", e.to_string()),
+        TargetError::ChannelNotAllowed(_) => {
+            invalid("channel_not_allowed", "channels", e.to_string())
+        }
+    })?;
+    let now = now_utc();
+    Ok(targets
+        .into_iter()
+        .map(|(key, channel)| NewStatement {
+            contact_key: key,
+            channel: channel.to_string(),
+            kind: kind.to_string(),
+            recorded_at: now,
+            source: source.to_string(),
+            recorded_by: body.recorded_by.clone(),
+            recorded_via: via.to_owned(),
+            note: body.note.clone(),
+            evidence: evidence.clone(),
+        })
+        .collect())
+}
+
+#[derive(Serialize)]
+struct RecordedStatement {
+    id: i64,
+    key: String,
+    channel: String,
+    kind: String,
+    recorded_at: String,
+    source: String,
+    recorded_by: Option<String>,
+}
+
+async fn record(
+    state: web::Data<AppState>,
+    caller_name: &str,
+    body: StatementBody,
+    kind: StatementKind,
+) -> Result<HttpResponse, ApiError> {
+    let rows = statements(body, kind, &format!("api:{caller_name}"))?;
+    let stored = state
+        .writer
+        .record(rows)
+        .await
+        .map_err(ApiError::internal)?;
+    let statements: Vec<RecordedStatement> = stored
+        .into_iter()
+        .map(|s| RecordedStatement {
+            id: s.id,
+            key: s.contact_key,
+            channel: s.channel,
+            kind: s.kind,
+            recorded_at: rfc3339(s.recorded_at),
+            source: s.source,
+            recorded_by: s.recorded_by,
+        })
+        .collect();
+    Ok(HttpResponse::Created().json(json!({ "statements": statements })))
+}
+
+async fn record_opt_out(
+    auth: Authorized<RecordStatements>,
+    state: web::Data<AppState>,
+    body: web::Json<StatementBody>,
+) -> Result<HttpResponse, ApiError> {
+    record(
+        state,
+        &auth.caller.name,
+        body.into_inner(),
+        StatementKind::OptOut,
+    )
+    .await
+}
+
+async fn record_consent(
+    auth: Authorized<RecordStatements>,
+    state: web::Data<AppState>,
+    body: web::Json<StatementBody>,
+) -> Result<HttpResponse, ApiError> {
+    record(
+        state,
+        &auth.caller.name,
+        body.into_inner(),
+        StatementKind::Consent,
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreferencesQuery {
+    phone: Option<String>,
+    email: Option<String>,
+    postcode: Option<String>,
+    premise: Option<String>,
+    surname: Option<String>,
+}
+
+/// Which contact point a preferences query is about, and which stored keys speak for it.
+struct Subject {
+    kind: ContactKind,
+    key: String,
+    /// Keys whose statements decide the state in force (an individual's and their household's).
+    deciding: Vec<String>,
+    /// For a household, the range of its members' individual keys (shown in the history).
+    members: Option<String>,
+}
+
+fn subject(q: &PreferencesQuery) -> Result<Subject, ApiError> {
+    let given = [
+        q.phone.is_some(),
+        q.email.is_some(),
+        q.postcode.is_some() || q.premise.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() != 1 {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "give exactly one of phone=, email=, or postcode= with premise= (and surname=)",
+        ));
+    }
+    if let Some(p) = &q.phone {
+        let key = PhoneKey::parse(p)
+            .map_err(|e| invalid("invalid_phone", "phone", format!("phone: {e}")))?
+            .to_string();
+        return Ok(Subject {
+            kind: ContactKind::Phone,
+            deciding: vec![key.clone()],
+            key,
+            members: None,
+        });
+    }
+    if let Some(e) = &q.email {
+        let key = EmailKey::parse(e)
+            .map_err(|e| invalid("invalid_email", "email", format!("email: {e}")))?
+            .to_string();
+        return Ok(Subject {
+            kind: ContactKind::Email,
+            deciding: vec![key.clone()],
+            key,
+            members: None,
+        });
+    }
+    let (Some(postcode), Some(premise)) = (&q.postcode, &q.premise) else {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "an address query needs both postcode= and premise=",
+        ));
+    };
+    let key = AddressKey::from_premise(postcode, premise, q.surname.as_deref())
+        .map_err(|e| invalid("invalid_address", "address", format!("address: {e}")))?;
+    let household = key.household().to_string();
+    Ok(if key.is_individual() {
+        Subject {
+            kind: ContactKind::Address,
+            key: key.to_string(),
+            deciding: vec![key.to_string(), household],
+            members: None,
+        }
+    } else {
+        Subject {
+            kind: ContactKind::Address,
+            key: household.clone(),
+            deciding: vec![household.clone()],
+            members: Some(household),
+        }
+    })
+}
+
+#[derive(Serialize)]
+struct HistoryEntry {
+    id: i64,
+    key: String,
+    channel: String,
+    kind: String,
+    recorded_at: String,
+    source: String,
+    recorded_by: Option<String>,
+    recorded_via: String,
+    note: Option<String>,
+    evidence: Option<String>,
+}
+
+impl From<&StatementRow> for HistoryEntry {
+    fn from(s: &StatementRow) -> Self {
+        HistoryEntry {
+            id: s.id,
+            key: s.contact_key.clone(),
+            channel: s.channel.clone(),
+            kind: s.kind.clone(),
+            recorded_at: rfc3339(s.recorded_at),
+            source: s.source.clone(),
+            recorded_by: s.recorded_by.clone(),
+            recorded_via: s.recorded_via.clone(),
+            note: s.note.clone(),
+            evidence: s.evidence.clone(),
+        }
+    }
+}
+
+async fn preferences(
+    _auth: Authorized<ReadPreferences>,
+    state: web::Data<AppState>,
+    query: web::Query<PreferencesQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let subject = subject(&query)?;
+    let store = state.store.clone();
+    let (deciding, members) = (subject.deciding.clone(), subject.members.clone());
+    let history = web::block(move || -> anyhow::Result<Vec<StatementRow>> {
+        let mut conn = store.conn()?;
+        let mut rows = crate::store::statements::history(&mut conn, &deciding)?;
+        if let Some(household) = members {
+            rows.extend(crate::store::statements::household_members(
+                &mut conn, &household,
+            )?);
+            rows.sort_by_key(|r| (r.recorded_at, r.id));
+        }
+        Ok(rows)
+    })
+    .await??;
+
+    // The latest deciding statement per channel is in force (history is oldest first).
+    let mut in_force: BTreeMap<&str, &StatementRow> = BTreeMap::new();
+    for row in history
+        .iter()
+        .filter(|r| subject.deciding.contains(&r.contact_key))
+    {
+        in_force.insert(row.channel.as_str(), row);
+    }
+    let channels: BTreeMap<&str, serde_json::Value> = subject
+        .kind
+        .channels()
+        .iter()
+        .map(|c| {
+            let state = match in_force.get(c.as_str()) {
+                Some(s) => json!({
+                    "state": if s.kind == StatementKind::OptOut.as_str() { "opted_out" } else { "consented" },
+                    "statement_id": s.id,
+                    "since": rfc3339(s.recorded_at),
+                    "key": s.contact_key,
+                }),
+                None => json!({ "state": "none" }),
+            };
+            (c.as_str(), state)
+        })
+        .collect();
+    let registers: Vec<serde_json::Value> = Register::ALL
+        .iter()
+        .filter(|r| subject.kind.channels().contains(&r.channel()))
+        .map(|r| json!({ "name": r, "as_of": null, "listed": null, "listed_since": null, "binding_from": null }))
+        .collect();
+    let history: Vec<HistoryEntry> = history.iter().map(HistoryEntry::from).collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "contact": subject.kind,
+        "key": subject.key,
+        "channels": channels,
+        "registers": registers,
+        "history": history,
+    })))
+}

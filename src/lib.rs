@@ -1,0 +1,11 @@
+//! `suppress`: UK marketing suppression. In-house opt-outs and consents merged with the TPS, CTPS
+//! and MPS registers, turned into answers for diallers and scrubbed lists for campaigns.
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod inhouse;
+pub mod registers;
+pub mod scrub;
+pub mod store;

@@ -1,0 +1,135 @@
+//! In-house statements: append-only rows, read as history or as the statement in force.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::statements;
+use super::{on_backend, DbConnection, QueryResult};
+
+/// A statement to record.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = statements)]
+pub struct NewStatement {
+    pub contact_key: String,
+    pub channel: String,
+    pub kind: String,
+    pub recorded_at: NaiveDateTime,
+    pub source: String,
+    pub recorded_by: Option<String>,
+    pub recorded_via: String,
+    pub note: Option<String>,
+    pub evidence: Option<String>,
+}
+
+/// A recorded statement.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = statements)]
+pub struct StatementRow {
+    pub id: i64,
+    pub contact_key: String,
+    pub channel: String,
+    pub kind: String,
+    pub recorded_at: NaiveDateTime,
+    pub source: String,
+    pub recorded_by: Option<String>,
+    pub recorded_via: String,
+    pub note: Option<String>,
+    pub evidence: Option<String>,
+}
+
+/// Bind parameters per `IN (…)` list: well under SQLite's 32,766 and PostgreSQL's 65,535.
+const CHUNK: usize = 2_000;
+
+pub fn insert(conn: &mut DbConnection, row: &NewStatement) -> QueryResult<StatementRow> {
+    on_backend!(conn, |c| diesel::insert_into(statements::table)
+        .values(row)
+        .returning(StatementRow::as_returning())
+        .get_result(c))
+}
+
+/// Insert many rows without reading them back (bulk loads), in chunks of one statement each.
+pub fn insert_many(conn: &mut DbConnection, rows: &[NewStatement]) -> QueryResult<usize> {
+    let mut n = 0;
+    // Ten columns a row: stay far below either backend's bind-parameter limit.
+    for chunk in rows.chunks(500) {
+        n += on_backend!(&mut *conn, |c| diesel::insert_into(statements::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(n)
+}
+
+/// Every statement about these keys, oldest first.
+pub fn history(conn: &mut DbConnection, keys: &[String]) -> QueryResult<Vec<StatementRow>> {
+    statements::table
+        .filter(statements::contact_key.eq_any(keys))
+        .order((statements::recorded_at, statements::id))
+        .select(StatementRow::as_select())
+        .load(conn)
+}
+
+/// The statement in force for one key on one channel.
+pub fn in_force(
+    conn: &mut DbConnection,
+    key: &str,
+    channel: &str,
+) -> QueryResult<Option<StatementRow>> {
+    statements::table
+        .filter(statements::contact_key.eq(key))
+        .filter(statements::channel.eq(channel))
+        .order((statements::recorded_at.desc(), statements::id.desc()))
+        .select(StatementRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The kind of the statement in force for each of many keys on one channel, in one query per
+/// chunk of keys. Keys with no statement are absent.
+pub fn kinds_in_force(
+    conn: &mut DbConnection,
+    keys: &[&str],
+    channel: &str,
+) -> QueryResult<HashMap<String, String>> {
+    let mut latest: HashMap<String, (NaiveDateTime, i64, String)> = HashMap::new();
+    for chunk in keys.chunks(CHUNK) {
+        let rows: Vec<(String, NaiveDateTime, i64, String)> = statements::table
+            .filter(statements::channel.eq(channel))
+            .filter(statements::contact_key.eq_any(chunk))
+            .select((
+                statements::contact_key,
+                statements::recorded_at,
+                statements::id,
+                statements::kind,
+            ))
+            .load(conn)?;
+        for (key, at, id, kind) in rows {
+            let newer = latest.get(&key).is_none_or(|(t, i, _)| (at, id) > (*t, *i));
+            if newer {
+                latest.insert(key, (at, id, kind));
+            }
+        }
+    }
+    Ok(latest
+        .into_iter()
+        .map(|(k, (_, _, kind))| (k, kind))
+        .collect())
+}
+
+/// Statements about named people at a household (`POSTCODE|PREMISE|…`), by key range so the
+/// index serves it.
+pub fn household_members(
+    conn: &mut DbConnection,
+    household: &str,
+) -> QueryResult<Vec<StatementRow>> {
+    // '|' is followed by '}' in ASCII: every "household|SURNAME" key sorts between the two.
+    let low = format!("{household}|");
+    let high = format!("{household}}}");
+    statements::table
+        .filter(statements::contact_key.gt(low))
+        .filter(statements::contact_key.lt(high))
+        .order((statements::recorded_at, statements::id))
+        .select(StatementRow::as_select())
+        .load(conn)
+}
