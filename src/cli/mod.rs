@@ -4,6 +4,8 @@ mod demo;
 mod import;
 mod keys;
 
+pub use keys::create as create_key;
+
 use std::path::PathBuf;
 
 use anyhow::Context;

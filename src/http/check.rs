@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::auth::{Authorized, Check};
 use super::error::ApiError;
-use super::AppState;
+use super::{AppState, Deferred};
 use crate::domain::time::{parse_date, today_uk};
 use crate::domain::{Channel, ContactKind, PhoneKey, Reason, StatementKind};
 use crate::scrub::{judge, Facts, Mode, Verdict};
@@ -174,8 +174,9 @@ async fn answer(
 async fn check_one(
     _auth: Authorized<Check>,
     state: web::Data<AppState>,
-    query: web::Query<CheckQuery>,
+    query: Deferred<web::Query<CheckQuery>>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = query?;
     let q = question(&query.channel, query.date.as_deref(), query.mode.as_deref())?;
     let mut answers = answer(&state, &q, std::slice::from_ref(&query.phone)).await?;
     let one = answers
@@ -187,8 +188,9 @@ async fn check_one(
 async fn check_many(
     _auth: Authorized<Check>,
     state: web::Data<AppState>,
-    body: web::Json<CheckBody>,
+    body: Deferred<web::Json<CheckBody>>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body?;
     if body.phones.len() > MAX_BATCH {
         return Err(ApiError::unprocessable(
             "too_many_phones",

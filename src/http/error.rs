@@ -122,6 +122,16 @@ impl ResponseError for ApiError {
     }
 }
 
+/// An extractor's error, already in our shape when it came from our error handlers.
+impl From<actix_web::Error> for ApiError {
+    fn from(e: actix_web::Error) -> Self {
+        match e.as_error::<ApiError>() {
+            Some(api) => api.clone(),
+            None => ApiError::bad_request("bad_request", e.to_string()),
+        }
+    }
+}
+
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(e: actix_web::error::BlockingError) -> Self {
         ApiError::internal(e)

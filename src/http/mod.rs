@@ -30,6 +30,11 @@ pub struct AppState {
     pub settings: Settings,
 }
 
+/// An extractor whose failure the handler meets only when it asks (`let body = body?;`).
+/// actix runs a handler's extractors side by side, so without this a bad body could answer
+/// before the key's role is checked: 401/403 must come first, whatever the body.
+pub type Deferred<T> = Result<T, actix_web::Error>;
+
 /// A resource whose unmatched methods answer 405 in the contract's error shape.
 pub(crate) fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(|req: HttpRequest| async move {

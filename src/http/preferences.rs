@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::auth::{Authorized, ReadPreferences, RecordStatements};
 use super::error::ApiError;
-use super::AppState;
+use super::{AppState, Deferred};
 use crate::domain::preference::TargetError;
 use crate::domain::time::{now_utc, rfc3339};
 use crate::domain::{
@@ -177,8 +177,9 @@ async fn record(
 async fn record_opt_out(
     auth: Authorized<RecordStatements>,
     state: web::Data<AppState>,
-    body: web::Json<StatementBody>,
+    body: Deferred<web::Json<StatementBody>>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body?;
     record(
         state,
         &auth.caller.name,
@@ -191,8 +192,9 @@ async fn record_opt_out(
 async fn record_consent(
     auth: Authorized<RecordStatements>,
     state: web::Data<AppState>,
-    body: web::Json<StatementBody>,
+    body: Deferred<web::Json<StatementBody>>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body?;
     record(
         state,
         &auth.caller.name,
@@ -316,8 +318,9 @@ impl From<&StatementRow> for HistoryEntry {
 async fn preferences(
     _auth: Authorized<ReadPreferences>,
     state: web::Data<AppState>,
-    query: web::Query<PreferencesQuery>,
+    query: Deferred<web::Query<PreferencesQuery>>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = query?;
     let subject = subject(&query)?;
     let store = state.store.clone();
     let (deciding, members) = (subject.deciding.clone(), subject.members.clone());
@@ -332,7 +335,9 @@ async fn preferences(
         }
         Ok(rows)
     })
-    .await??;
+    .await
+    .map_err(ApiError::from)?
+    .map_err(ApiError::from)?;
 
     // The latest deciding statement per channel is in force (history is oldest first).
     let mut in_force: BTreeMap<&str, &StatementRow> = BTreeMap::new();

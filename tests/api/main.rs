@@ -1,0 +1,12 @@
+//! Integration tests: the real app over HTTP, the real binary, a real database (SQLite, or
+//! PostgreSQL when TEST_DATABASE_URL is set).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+mod helpers;
+
+mod access;
+mod check;
+mod cli;
+mod errors;
+mod preferences;
+mod storage;
