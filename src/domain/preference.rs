@@ -61,6 +61,62 @@ mod tests {
 
 use super::{AddressKey, Channel, ContactKind, EmailKey, PhoneKey};
 
+/// A contact point that could not be made a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactError {
+    pub kind: ContactKind,
+    pub message: String,
+}
+
+/// An address as given: its lines, postcode and (for a person) surname.
+pub struct AddressInput<'a, S> {
+    pub lines: &'a [S],
+    pub postcode: &'a str,
+    pub surname: Option<&'a str>,
+}
+
+/// What a statement says, apart from whom it is about.
+#[derive(Debug, Clone)]
+pub struct Said {
+    pub kind: StatementKind,
+    pub source: Source,
+    pub recorded_at: NaiveDateTime,
+    pub recorded_by: Option<String>,
+    pub note: Option<String>,
+    pub evidence: Option<String>,
+}
+
+pub const EVIDENCE_REQUIRED: &str =
+    "a consent needs evidence: how and when it was obtained and what it covers";
+
+impl Said {
+    /// A consent needs evidence, a non-blank text (DOMAIN: record how and when it was given).
+    pub fn new(
+        kind: StatementKind,
+        source: Source,
+        recorded_at: NaiveDateTime,
+        recorded_by: Option<String>,
+        note: Option<String>,
+        evidence: Option<&str>,
+    ) -> Result<Said, &'static str> {
+        let evidence = evidence
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned);
+        if kind == StatementKind::Consent && evidence.is_none() {
+            return Err(EVIDENCE_REQUIRED);
+        }
+        Ok(Said {
+            kind,
+            source,
+            recorded_at,
+            recorded_by,
+            note,
+            evidence,
+        })
+    }
+}
+
 /// The contact points a statement is made about.
 #[derive(Debug, Clone, Default)]
 pub struct Contacts {
@@ -93,6 +149,34 @@ impl std::fmt::Display for TargetError {
 }
 
 impl Contacts {
+    /// Make keys of the contact points given; the first that cannot be made is the error.
+    pub fn parse<S: AsRef<str>>(
+        phone: Option<&str>,
+        email: Option<&str>,
+        address: Option<AddressInput<'_, S>>,
+    ) -> Result<Contacts, ContactError> {
+        let fail = |kind: ContactKind| {
+            move |e: &dyn std::fmt::Display| ContactError {
+                kind,
+                message: format!("{kind}: {e}"),
+            }
+        };
+        Ok(Contacts {
+            phone: phone
+                .map(PhoneKey::parse)
+                .transpose()
+                .map_err(|e| fail(ContactKind::Phone)(&e))?,
+            email: email
+                .map(EmailKey::parse)
+                .transpose()
+                .map_err(|e| fail(ContactKind::Email)(&e))?,
+            address: address
+                .map(|a| AddressKey::from_lines(a.lines, a.postcode, a.surname))
+                .transpose()
+                .map_err(|e| fail(ContactKind::Address)(&e))?,
+        })
+    }
+
     fn key(&self, kind: ContactKind) -> Option<String> {
         match kind {
             ContactKind::Phone => self.phone.as_ref().map(ToString::to_string),

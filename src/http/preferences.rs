@@ -9,11 +9,9 @@ use serde_json::json;
 use super::auth::{Authorized, ReadPreferences, RecordStatements};
 use super::error::ApiError;
 use super::{AppState, Deferred};
-use crate::domain::preference::TargetError;
+use crate::domain::preference::{AddressInput, ContactError, Said, TargetError};
 use crate::domain::time::{now_utc, rfc3339};
-use crate::domain::{
-    AddressKey, Channel, ContactKind, Contacts, EmailKey, PhoneKey, Register, Source, StatementKind,
-};
+use crate::domain::{Channel, ContactKind, Contacts, Register, Source, StatementKind};
 use crate::store::statements::{NewStatement, StatementRow};
 
 pub fn config(cfg: &mut web::ServiceConfig) {
@@ -50,33 +48,22 @@ fn invalid(code: &'static str, field: &str, message: String) -> ApiError {
 
 /// The body's contact points, as keys.
 fn contacts(body: &StatementBody) -> Result<Contacts, ApiError> {
-    let phone = body
-        .phone
-        .as_deref()
-        .map(|p| {
-            PhoneKey::parse(p).map_err(|e| invalid("invalid_phone", "phone", format!("phone: {e}")))
-        })
-        .transpose()?;
-    let email = body
-        .email
-        .as_deref()
-        .map(|p| {
-            EmailKey::parse(p).map_err(|e| invalid("invalid_email", "email", format!("email: {e}")))
-        })
-        .transpose()?;
-    let address = body
-        .address
-        .as_ref()
-        .map(|a| {
-            AddressKey::from_lines(&a.lines, &a.postcode, a.surname.as_deref())
-                .map_err(|e| invalid("invalid_address", "address", format!("address: {e}")))
-        })
-        .transpose()?;
-    Ok(Contacts {
-        phone,
-        email,
-        address,
-    })
+    let address = body.address.as_ref().map(|a| AddressInput {
+        lines: &a.lines,
+        postcode: &a.postcode,
+        surname: a.surname.as_deref(),
+    });
+    Contacts::parse(body.phone.as_deref(), body.email.as_deref(), address)
+        .map_err(|e| contact_error(&e))
+}
+
+fn contact_error(e: &ContactError) -> ApiError {
+    let code = match e.kind {
+        ContactKind::Phone => "invalid_phone",
+        ContactKind::Email => "invalid_email",
+        ContactKind::Address => "invalid_address",
+    };
+    invalid(code, e.kind.as_str(), e.message.clone())
 }
 
 /// Turn a request into the rows to record, or say what is wrong with it.
@@ -100,40 +87,22 @@ fn statements(
         .source
         .parse()
         .map_err(|e| invalid("invalid_source", "source", e))?;
-    let evidence = body
-        .evidence
-        .as_deref()
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-        .map(str::to_owned);
-    if kind == StatementKind::Consent && evidence.is_none() {
-        return Err(invalid(
-            "evidence_required",
-            "evidence",
-            "a consent needs evidence: how and when it was obtained and what it covers".into(),
-        ));
-    }
+    let said = Said::new(
+        kind,
+        source,
+        now_utc(),
+        body.recorded_by,
+        body.note,
+        body.evidence.as_deref(),
+    )
+    .map_err(|e| invalid("evidence_required", "evidence", e.into()))?;
     let targets = contacts.targets(channels.as_deref()).map_err(|e| match e {
         TargetError::NoContact => invalid("missing_contact", "phone", e.to_string()),
         TargetError::ChannelNotAllowed(_) => {
             invalid("channel_not_allowed", "channels", e.to_string())
         }
     })?;
-    let now = now_utc();
-    Ok(targets
-        .into_iter()
-        .map(|(key, channel)| NewStatement {
-            contact_key: key,
-            channel: channel.to_string(),
-            kind: kind.to_string(),
-            recorded_at: now,
-            source: source.to_string(),
-            recorded_by: body.recorded_by.clone(),
-            recorded_via: via.to_owned(),
-            note: body.note.clone(),
-            evidence: evidence.clone(),
-        })
-        .collect())
+    Ok(NewStatement::for_targets(targets, &said, via))
 }
 
 #[derive(Serialize)]
@@ -236,36 +205,38 @@ fn subject(q: &PreferencesQuery) -> Result<Subject, ApiError> {
             "give exactly one of phone=, email=, or postcode= with premise= (and surname=)",
         ));
     }
-    if let Some(p) = &q.phone {
-        let key = PhoneKey::parse(p)
-            .map_err(|e| invalid("invalid_phone", "phone", format!("phone: {e}")))?
-            .to_string();
-        return Ok(Subject {
-            kind: ContactKind::Phone,
-            deciding: vec![key.clone()],
-            key,
-            members: None,
-        });
-    }
-    if let Some(e) = &q.email {
-        let key = EmailKey::parse(e)
-            .map_err(|e| invalid("invalid_email", "email", format!("email: {e}")))?
-            .to_string();
-        return Ok(Subject {
-            kind: ContactKind::Email,
-            deciding: vec![key.clone()],
-            key,
-            members: None,
-        });
-    }
-    let (Some(postcode), Some(premise)) = (&q.postcode, &q.premise) else {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "an address query needs both postcode= and premise=",
-        ));
+    let lines: Vec<&str> = q.premise.as_deref().into_iter().collect();
+    let address = match (&q.postcode, &q.premise) {
+        (Some(postcode), Some(_)) => Some(AddressInput {
+            lines: &lines[..],
+            postcode,
+            surname: q.surname.as_deref(),
+        }),
+        (None, None) => None,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "an address query needs both postcode= and premise=",
+            ))
+        }
     };
-    let key = AddressKey::from_premise(postcode, premise, q.surname.as_deref())
-        .map_err(|e| invalid("invalid_address", "address", format!("address: {e}")))?;
+    let contacts = Contacts::parse(q.phone.as_deref(), q.email.as_deref(), address)
+        .map_err(|e| contact_error(&e))?;
+    let single = |kind, key: String| Subject {
+        kind,
+        deciding: vec![key.clone()],
+        key,
+        members: None,
+    };
+    if let Some(p) = contacts.phone {
+        return Ok(single(ContactKind::Phone, p.to_string()));
+    }
+    if let Some(e) = contacts.email {
+        return Ok(single(ContactKind::Email, e.to_string()));
+    }
+    let key = contacts
+        .address
+        .ok_or_else(|| ApiError::bad_request("invalid_query", "no contact point given"))?;
     let household = key.household().to_string();
     Ok(if key.is_individual() {
         Subject {

@@ -11,8 +11,9 @@ use anyhow::{bail, Context};
 use diesel::Connection;
 use serde::Serialize;
 
+use crate::domain::preference::{AddressInput, Said};
 use crate::domain::time::parse_timestamp;
-use crate::domain::{AddressKey, Channel, Contacts, EmailKey, PhoneKey, Source, StatementKind};
+use crate::domain::{Channel, Contacts, Source, StatementKind};
 use crate::store::statements::{insert_many, NewStatement};
 use crate::store::{QueryError, Store};
 
@@ -110,25 +111,12 @@ fn nonempty(s: &str) -> Option<&str> {
 }
 
 fn statements_of(row: &Row<'_>, via: &str) -> Result<Vec<NewStatement>, String> {
-    let phone = row
-        .phone
-        .map(|p| PhoneKey::parse(p).map_err(|e| format!("phone: {e}")))
-        .transpose()?;
-    let email = row
-        .email
-        .map(|e| EmailKey::parse(e).map_err(|e| format!("email: {e}")))
-        .transpose()?;
-    let address = row
-        .postcode
-        .map(|pc| {
-            AddressKey::from_lines(&row.lines, pc, row.surname).map_err(|e| format!("address: {e}"))
-        })
-        .transpose()?;
-    let contacts = Contacts {
-        phone,
-        email,
-        address,
-    };
+    let address = row.postcode.map(|postcode| AddressInput {
+        lines: &row.lines,
+        postcode,
+        surname: row.surname,
+    });
+    let contacts = Contacts::parse(row.phone, row.email, address).map_err(|e| e.message)?;
     let channels = row
         .channel
         .map(|c| {
@@ -152,28 +140,18 @@ fn statements_of(row: &Row<'_>, via: &str) -> Result<Vec<NewStatement>, String> 
         .map(str::parse::<Source>)
         .transpose()?
         .unwrap_or(Source::BulkLoad);
-    if kind == StatementKind::Consent && row.evidence.is_none() {
-        return Err(
-            "a consent needs evidence: how and when it was obtained and what it covers".into(),
-        );
-    }
+    let said = Said::new(
+        kind,
+        source,
+        recorded_at,
+        row.recorded_by.map(str::to_owned),
+        row.note.map(str::to_owned),
+        row.evidence,
+    )?;
     let targets = contacts
         .targets(channels.as_deref())
         .map_err(|e| e.to_string())?;
-    Ok(targets
-        .into_iter()
-        .map(|(key, channel)| NewStatement {
-            contact_key: key,
-            channel: channel.to_string(),
-            kind: kind.to_string(),
-            recorded_at,
-            source: source.to_string(),
-            recorded_by: row.recorded_by.map(str::to_owned),
-            recorded_via: via.to_owned(),
-            note: row.note.map(str::to_owned),
-            evidence: row.evidence.map(str::to_owned),
-        })
-        .collect())
+    Ok(NewStatement::for_targets(targets, &said, via))
 }
 
 /// Why a load was stopped with nothing written.

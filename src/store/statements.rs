@@ -7,6 +7,8 @@ use diesel::prelude::*;
 
 use super::schema::statements;
 use super::{on_backend, DbConnection, QueryResult};
+use crate::domain::preference::{is_later, Said};
+use crate::domain::Channel;
 
 /// A statement to record.
 #[derive(Debug, Clone, Insertable)]
@@ -21,6 +23,30 @@ pub struct NewStatement {
     pub recorded_via: String,
     pub note: Option<String>,
     pub evidence: Option<String>,
+}
+
+impl NewStatement {
+    /// The rows for one statement made about several (key, channel) pairs.
+    pub fn for_targets(
+        targets: Vec<(String, Channel)>,
+        said: &Said,
+        via: &str,
+    ) -> Vec<NewStatement> {
+        targets
+            .into_iter()
+            .map(|(key, channel)| NewStatement {
+                contact_key: key,
+                channel: channel.to_string(),
+                kind: said.kind.to_string(),
+                recorded_at: said.recorded_at,
+                source: said.source.to_string(),
+                recorded_by: said.recorded_by.clone(),
+                recorded_via: via.to_owned(),
+                note: said.note.clone(),
+                evidence: said.evidence.clone(),
+            })
+            .collect()
+    }
 }
 
 /// A recorded statement.
@@ -105,7 +131,9 @@ pub fn kinds_in_force(
             ))
             .load(conn)?;
         for (key, at, id, kind) in rows {
-            let newer = latest.get(&key).is_none_or(|(t, i, _)| (at, id) > (*t, *i));
+            let newer = latest
+                .get(&key)
+                .is_none_or(|(t, i, _)| is_later((at, id), (*t, *i)));
             if newer {
                 latest.insert(key, (at, id, kind));
             }

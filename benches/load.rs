@@ -1,0 +1,305 @@
+//! The load benchmark: generates realistic data, drives the real `suppress` server (release build)
+//! over loopback, and prints the figures BENCHMARKS.md records.
+//!
+//! cargo bench --bench load                                  # SQLite
+//! BENCH_DATABASE_URL=postgres://postgres@127.0.0.1/test cargo bench --bench load   # PostgreSQL
+//!
+//! Options after `--`: `--statements N` (in-house statements preloaded, default 100000),
+//! `--agents N` (concurrent agents, 20), `--opt-outs N` (opt-outs they record in all, 20000),
+//! `--wrk-seconds N` (30). Needs `wrk` on the PATH for the check figures.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failed step ends the run
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+
+const BIN: &str = env!("CARGO_BIN_EXE_suppress");
+
+struct Options {
+    statements: usize,
+    agents: usize,
+    opt_outs: usize,
+    wrk_seconds: u64,
+}
+
+fn options() -> Options {
+    let args: Vec<String> = std::env::args().collect();
+    let get = |name: &str, default: usize| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    Options {
+        statements: get("--statements", 100_000),
+        agents: get("--agents", 20),
+        opt_outs: get("--opt-outs", 20_000),
+        wrk_seconds: get("--wrk-seconds", 30) as u64,
+    }
+}
+
+/// A mobile number in the 07912 range (valid per phonenumber), spelled one of several ways.
+fn spelled(i: usize) -> String {
+    let n = 100_000 + i % 900_000;
+    match i % 5 {
+        0 => format!("07912 {n:06}"),
+        1 => format!("+44 7912 {n:06}"),
+        2 => format!("07912{n:06}"),
+        3 => format!("0044 (0)7912 {n:06}"),
+        _ => format!("+447912{n:06}"),
+    }
+}
+
+fn database() -> (String, Option<(String, String)>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    match std::env::var("BENCH_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        Some(admin) => {
+            let name = format!("suppress_bench_{}", std::process::id());
+            let mut conn = PgConnection::establish(&admin).unwrap();
+            diesel::sql_query(format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .unwrap();
+            let mut url = url::Url::parse(&admin).unwrap();
+            url.set_path(&name);
+            (url.to_string(), Some((admin, name)), dir)
+        }
+        None => (
+            dir.path().join("bench.db").to_string_lossy().into_owned(),
+            None,
+            dir,
+        ),
+    }
+}
+
+fn cli(db: &str, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("SUPPRESS_DATABASE_URL", db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "suppress {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn start_server(db: &str) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("SUPPRESS_DATABASE_URL", db)
+        .env("RUST_LOG", "warn,suppress=info")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("server exited").unwrap();
+        if let Some(rest) = line.split("listening addr=").nth(1) {
+            break rest.trim().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
+}
+
+fn peak_rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let o = options();
+    let (db, pg, dir) = database();
+    let backend = if pg.is_some() { "postgres" } else { "sqlite" };
+    println!("# suppress load benchmark ({backend})");
+
+    // 1. In-house statements, as a legacy file with mixed spellings, loaded by the CLI.
+    let csv_path = dir.path().join("legacy.csv");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&csv_path).unwrap());
+    writeln!(f, "phone,channel,kind,recorded_at,source,evidence").unwrap();
+    for i in 0..o.statements {
+        // Every other generated number has a statement: half the checks below find one.
+        let (kind, evidence) = if i % 10 == 0 {
+            ("consent", "recorded call")
+        } else {
+            ("opt_out", "")
+        };
+        writeln!(
+            f,
+            "{},sms,{kind},2025-{:02}-{:02} 10:00,bulk_load,{evidence}",
+            spelled(2 * i),
+            1 + i % 12,
+            1 + i % 28
+        )
+        .unwrap();
+    }
+    drop(f);
+    cli(&db, &["migrate"]);
+    let t = Instant::now();
+    cli(&db, &["import", "opt-outs", csv_path.to_str().unwrap()]);
+    let load = t.elapsed();
+    println!(
+        "bulk load: {} statements in {:.2} s ({:.0}/s)",
+        o.statements,
+        load.as_secs_f64(),
+        o.statements as f64 / load.as_secs_f64()
+    );
+
+    let key = cli(
+        &db,
+        &["keys", "create", "--role", "agent", "--name", "bench"],
+    );
+    let (mut server, addr) = start_server(&db);
+
+    // 2. Opt-outs from concurrent agents, each waiting for its 201 before the next.
+    let per_agent = o.opt_outs / o.agents;
+    let t = Instant::now();
+    let mut latencies: Vec<Duration> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..o.agents)
+            .map(|a| {
+                let (key, addr) = (&key, &addr);
+                s.spawn(move || {
+                    let agent = ureq::AgentBuilder::new().build();
+                    let mut lat = Vec::with_capacity(per_agent);
+                    for i in 0..per_agent {
+                        let phone = spelled(2 * (a * per_agent + i) + 1);
+                        let body = format!(r#"{{"phone":"{phone}","source":"call_centre","recorded_by":"agent{a}","note":"bench"}}"#);
+                        let start = Instant::now();
+                        let r = agent
+                            .post(&format!("http://{addr}/v1/opt-outs"))
+                            .set("Authorization", &format!("Bearer {key}"))
+                            .set("Content-Type", "application/json")
+                            .send_string(&body)
+                            .unwrap();
+                        assert_eq!(r.status(), 201);
+                        lat.push(start.elapsed());
+                    }
+                    lat
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let elapsed = t.elapsed();
+    latencies.sort();
+    println!(
+        "opt-outs: {} from {} concurrent agents in {:.2} s = {:.0}/s; latency p50 {:.2} ms, p99 {:.2} ms",
+        latencies.len(),
+        o.agents,
+        elapsed.as_secs_f64(),
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99)
+    );
+
+    // 3. GET /v1/check under wrk: 1 thread, 64 connections, numbers varying over the data set.
+    let script = dir.path().join("check.lua");
+    std::fs::write(
+        &script,
+        format!(
+            r#"wrk.headers["Authorization"] = "Bearer {key}"
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", string.format("/v1/check?phone=07912%06d&channel=sms", 100000 + (n * 7919) % 900000))
+end
+"#
+        ),
+    )
+    .unwrap();
+    let wrk = Command::new("wrk")
+        .args([
+            "-t1",
+            "-c64",
+            &format!("-d{}s", o.wrk_seconds),
+            "--latency",
+            "-s",
+            script.to_str().unwrap(),
+            &format!("http://{addr}/"),
+        ])
+        .output();
+    match wrk {
+        Ok(out) => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            let pick = |prefix: &str| {
+                text.lines()
+                    .find(|l| l.trim_start().starts_with(prefix))
+                    .map(|l| l.trim().to_owned())
+                    .unwrap_or_default()
+            };
+            let errors = pick("Non-2xx");
+            let errors = if errors.is_empty() {
+                "no non-2xx answers".to_owned()
+            } else {
+                errors
+            };
+            println!(
+                "GET /v1/check (wrk -t1 -c64 -d{}s): {} | latency {} | {} | {errors}",
+                o.wrk_seconds,
+                pick("Requests/sec"),
+                pick("50%"),
+                pick("99%")
+            );
+        }
+        Err(e) => println!("GET /v1/check: wrk not run ({e}); install it with apt-get install wrk"),
+    }
+
+    // 4. POST /v1/check with 10,000 numbers.
+    let phones: Vec<String> = (0..10_000).map(spelled).collect();
+    let body = serde_json::json!({"channel": "sms", "phones": phones}).to_string();
+    let agent = ureq::AgentBuilder::new().build();
+    let mut times = Vec::new();
+    for _ in 0..20 {
+        let start = Instant::now();
+        let r = agent
+            .post(&format!("http://{addr}/v1/check"))
+            .set("Authorization", &format!("Bearer {key}"))
+            .set("Content-Type", "application/json")
+            .send_string(&body)
+            .unwrap();
+        let _ = r.into_string().unwrap();
+        times.push(start.elapsed());
+    }
+    times.sort();
+    println!(
+        "POST /v1/check, 10,000 numbers: median {:.1} ms, max {:.1} ms (20 runs)",
+        percentile(&times, 0.5),
+        percentile(&times, 1.0)
+    );
+
+    println!(
+        "server peak memory (VmHWM): {:.0} MB",
+        peak_rss_mb(server.id())
+    );
+    server.kill().unwrap();
+    let _ = server.wait();
+    if let Some((admin, name)) = pg {
+        let mut conn = PgConnection::establish(&admin).unwrap();
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn);
+    }
+}
