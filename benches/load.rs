@@ -6,7 +6,9 @@
 //!
 //! Options after `--`: `--statements N` (in-house statements preloaded, default 100000),
 //! `--agents N` (concurrent agents, 20), `--opt-outs N` (opt-outs they record in all, 20000),
-//! `--wrk-seconds N` (30). Needs `wrk` on the PATH for the check figures.
+//! `--wrk-seconds N` (30), `--workers N` (server workers; default one per core), `--pin` (server on
+//! CPU 0 and wrk on CPU 1, with taskset, so the load generator does not take the server's core).
+//! Needs `wrk` on the PATH for the check figures. The check run follows a 5-second warm-up.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failed step ends the run
 
@@ -23,6 +25,8 @@ struct Options {
     agents: usize,
     opt_outs: usize,
     wrk_seconds: u64,
+    workers: usize,
+    pin: bool,
 }
 
 fn options() -> Options {
@@ -39,6 +43,8 @@ fn options() -> Options {
         agents: get("--agents", 20),
         opt_outs: get("--opt-outs", 20_000),
         wrk_seconds: get("--wrk-seconds", 30) as u64,
+        workers: get("--workers", 0),
+        pin: args.iter().any(|a| a == "--pin"),
     }
 }
 
@@ -92,9 +98,27 @@ fn cli(db: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-fn start_server(db: &str) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--bind", "127.0.0.1:0"])
+/// A command, on CPU `cpu` when pinning.
+fn command(program: &str, pin: Option<u32>) -> Command {
+    match pin {
+        Some(cpu) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", &cpu.to_string(), program]);
+            c
+        }
+        None => Command::new(program),
+    }
+}
+
+fn start_server(db: &str, o: &Options) -> (Child, String) {
+    let mut child = command(BIN, o.pin.then_some(0))
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            &o.workers.to_string(),
+        ])
         .env("SUPPRESS_DATABASE_URL", db)
         .env("RUST_LOG", "warn,suppress=info")
         .stderr(Stdio::piped())
@@ -132,7 +156,15 @@ fn main() {
     let o = options();
     let (db, pg, dir) = database();
     let backend = if pg.is_some() { "postgres" } else { "sqlite" };
-    println!("# suppress load benchmark ({backend})");
+    println!(
+        "# suppress load benchmark ({backend}; server workers: {}; pinned: {})",
+        if o.workers == 0 {
+            "one per core".to_owned()
+        } else {
+            o.workers.to_string()
+        },
+        o.pin
+    );
 
     // 1. In-house statements, as a legacy file with mixed spellings, loaded by the CLI.
     let csv_path = dir.path().join("legacy.csv");
@@ -170,7 +202,7 @@ fn main() {
         &db,
         &["keys", "create", "--role", "agent", "--name", "bench"],
     );
-    let (mut server, addr) = start_server(&db);
+    let (mut server, addr) = start_server(&db, &o);
 
     // 2. Opt-outs from concurrent agents, each waiting for its 201 before the next.
     let per_agent = o.opt_outs / o.agents;
@@ -231,17 +263,21 @@ end
         ),
     )
     .unwrap();
-    let wrk = Command::new("wrk")
-        .args([
-            "-t1",
-            "-c64",
-            &format!("-d{}s", o.wrk_seconds),
-            "--latency",
-            "-s",
-            script.to_str().unwrap(),
-            &format!("http://{addr}/"),
-        ])
-        .output();
+    let wrk = |seconds: u64| {
+        command("wrk", o.pin.then_some(1))
+            .args([
+                "-t1",
+                "-c64",
+                &format!("-d{seconds}s"),
+                "--latency",
+                "-s",
+                script.to_str().unwrap(),
+                &format!("http://{addr}/"),
+            ])
+            .output()
+    };
+    let _ = wrk(5); // warm-up: page cache, each thread's regex caches
+    let wrk = wrk(o.wrk_seconds);
     match wrk {
         Ok(out) => {
             let text = String::from_utf8_lossy(&out.stdout);

@@ -8,6 +8,7 @@ pub mod mask;
 pub mod phone;
 pub mod preference;
 pub mod time;
+pub mod uk_numbers;
 
 pub use address::{AddressKey, Postcode};
 pub use channel::{Channel, ContactKind, Reason, Register};

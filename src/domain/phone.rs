@@ -35,6 +35,28 @@ impl PhoneKey {
         if holds_two_numbers(cell) {
             return Err(PhoneError::TwoNumbers);
         }
+        if let Some(uk) = super::uk_numbers::UK.as_ref() {
+            if let Some(nsn) = common_uk_spelling(cell) {
+                return if uk.is_valid(nsn.as_str()) {
+                    Ok(PhoneKey(format!("+44{}", nsn.as_str())))
+                } else {
+                    Err(PhoneError::Invalid)
+                };
+            }
+        }
+        Self::parse_slow(cell)
+    }
+
+    /// The general path: phonenumber's parser and validator, for every spelling the fast path
+    /// does not take (extensions, other countries, anything unusual).
+    pub fn parse_slow(input: &str) -> Result<Self, PhoneError> {
+        let cell = input.trim();
+        if cell.is_empty() {
+            return Err(PhoneError::Empty);
+        }
+        if holds_two_numbers(cell) {
+            return Err(PhoneError::TwoNumbers);
+        }
         let number =
             phonenumber::parse(Some(country::Id::GB), cell).map_err(|_| PhoneError::NotANumber)?;
         if !phonenumber::is_valid(&number) {
@@ -78,6 +100,87 @@ impl fmt::Display for PhoneKey {
     }
 }
 
+/// The national significant number of a UK number in one of the common spellings — `020 7946
+/// 0018`, `(020) 7946-0018`, `+44 20 7946 0018`, `+44 (0)20 7946 0018`, `0044 20 7946 0018`,
+/// `2079460018` — or `None` for anything else, which then takes phonenumber's path. Only digits,
+/// spaces, `-`, `.`, brackets and a leading `+` are taken, and only where phonenumber is known to
+/// read the digits the same way (`tests::fast_path_agrees_with_phonenumber`).
+fn common_uk_spelling(cell: &str) -> Option<Nsn> {
+    let mut digits = [0u8; 16];
+    let mut n = 0;
+    let mut plus = false;
+    let mut trunk_in_brackets = false;
+    let bytes = cell.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'0'..=b'9' => {
+                *digits.get_mut(n)? = bytes[i];
+                n += 1;
+            }
+            b'+' if n == 0 && !plus => plus = true,
+            // `(0)` straight after the country code is the trunk prefix, dropped.
+            b'(' if bytes.get(i..i + 3) == Some(b"(0)")
+                && !trunk_in_brackets
+                && is_country_code(plus, &digits[..n]) =>
+            {
+                trunk_in_brackets = true;
+                i += 3;
+                continue;
+            }
+            b' ' | b'-' | b'.' | b'(' | b')' => {}
+            _ => return None,
+        }
+        i += 1;
+    }
+    let digits = &digits[..n];
+    let nsn = if plus {
+        digits.strip_prefix(b"44")?
+    } else if let Some(rest) = digits.strip_prefix(b"0044") {
+        rest
+    } else if digits.starts_with(b"00") || digits.starts_with(b"44") {
+        return None;
+    } else if let Some(rest) = digits.strip_prefix(b"0") {
+        if trunk_in_brackets {
+            return None;
+        }
+        rest
+    } else if digits.len() == 10 && !trunk_in_brackets {
+        digits
+    } else {
+        return None;
+    };
+    if !(7..=10).contains(&nsn.len()) || nsn.first() == Some(&b'0') {
+        return None;
+    }
+    Nsn::new(nsn)
+}
+
+fn is_country_code(plus: bool, digits: &[u8]) -> bool {
+    (plus && digits == b"44") || (!plus && digits == b"0044")
+}
+
+/// Up to 10 ASCII digits, on the stack.
+struct Nsn {
+    digits: [u8; 10],
+    len: usize,
+}
+
+impl Nsn {
+    fn new(d: &[u8]) -> Option<Nsn> {
+        let mut digits = [0u8; 10];
+        digits.get_mut(..d.len())?.copy_from_slice(d);
+        Some(Nsn {
+            digits,
+            len: d.len(),
+        })
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.digits[..self.len]).unwrap_or_default()
+    }
+}
+
 /// A cell holds two numbers when a separator (or the word `or`) splits it into more than one part
 /// that has digits in it. An extension marker (`x123`, `#123`, `ext 123`) is not a separator.
 fn holds_two_numbers(cell: &str) -> bool {
@@ -96,6 +199,77 @@ fn holds_two_numbers(cell: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// UK ranges worth hitting often: London, Birmingham, drama ranges, mobiles, freephone,
+    /// non-geographic, Jersey, Guernsey, Isle of Man, and some that are not allocated.
+    const PREFIXES: [&str; 24] = [
+        "20", "121", "1632", "113", "1481", "1534", "1624", "7700", "7912", "7781", "7624", "7509",
+        "800", "808", "845", "870", "300", "3", "55", "56", "76", "9", "5", "6",
+    ];
+
+    fn spellings(nsn: &str) -> Vec<String> {
+        let (a, b) = nsn.split_at(nsn.len().min(3));
+        vec![
+            format!("0{nsn}"),
+            format!("0{a} {b}"),
+            format!("(0{a}) {b}"),
+            format!("(0{a}) {}-{}", &b[..b.len() / 2], &b[b.len() / 2..]),
+            format!("+44{nsn}"),
+            format!("+44 {a} {b}"),
+            format!("+44 (0){a} {b}"),
+            format!("+44(0){nsn}"),
+            format!("0044 {a} {b}"),
+            format!("0044{nsn}"),
+            format!("  0{a}.{b}  "),
+            nsn.to_owned(),
+            format!("+44 0{nsn}"),
+            format!("0{a}\t{b}"),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4_000))]
+
+        /// The fast path gives exactly phonenumber's key and verdict, for any spelling.
+        #[test]
+        fn fast_path_agrees_with_phonenumber(
+            prefix in proptest::sample::select(PREFIXES.to_vec()),
+            tail in "[0-9]{2,9}",
+            random in "[1-9][0-9]{5,10}",
+            pick_random in any::<bool>(),
+        ) {
+            let nsn = if pick_random { random } else { format!("{prefix}{tail}") };
+            for s in spellings(&nsn) {
+                let fast = PhoneKey::parse(&s).ok();
+                let slow = PhoneKey::parse_slow(&s).ok();
+                prop_assert_eq!(fast, slow, "spelling {:?}", s);
+            }
+        }
+    }
+
+    #[test]
+    fn the_fast_path_takes_the_common_spellings() {
+        for s in [
+            "020 7946 0018",
+            "(020) 7946-0018",
+            "+44 (0)20 7946 0018",
+            "0044 20 7946 0018",
+            "2079460018",
+            "+447912345678",
+        ] {
+            assert!(common_uk_spelling(s).is_some(), "{s}");
+        }
+        for s in [
+            "020 7946 0018 x123",
+            "+1 212 555 0100",
+            "44 20 7946 0018",
+            "+44 020 7946 0018",
+            "tel: 020 7946 0018",
+        ] {
+            assert!(common_uk_spelling(s).is_none(), "{s}");
+        }
+    }
 
     fn key(s: &str) -> Result<String, PhoneError> {
         PhoneKey::parse(s).map(|k| k.0)

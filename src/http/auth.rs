@@ -105,13 +105,11 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
     if let Some(caller) = state.keys.get(&hash) {
         return Ok(caller);
     }
-    let store = state.store.clone();
     let lookup_hash = hash.clone();
-    let found = web::block(move || -> anyhow::Result<_> {
-        let mut conn = store.conn()?;
-        Ok(crate::store::keys::find_active(&mut conn, &lookup_hash)?)
+    let found = super::read(&state.store, move |conn| {
+        Ok(crate::store::keys::find_active(conn, &lookup_hash)?)
     })
-    .await??;
+    .await?;
     let (name, role) = found.ok_or_else(|| unauthorized("the API key is unknown or revoked"))?;
     let role: Role = role.parse().map_err(ApiError::internal)?;
     let caller = Caller { name, role };

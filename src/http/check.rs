@@ -112,16 +112,19 @@ async fn answer(
                 .collect();
             wanted.sort_unstable();
             wanted.dedup();
-            let store = state.store.clone();
             let channel = q.channel.to_string();
-            web::block(move || -> anyhow::Result<_> {
-                let mut conn = store.conn()?;
+            let lookup = move |conn: &mut crate::store::DbConnection| -> anyhow::Result<_> {
                 let refs: Vec<&str> = wanted.iter().map(String::as_str).collect();
                 Ok(crate::store::statements::kinds_in_force(
-                    &mut conn, &refs, &channel,
+                    conn, &refs, &channel,
                 )?)
-            })
-            .await??
+            };
+            // One number is a point read; a batch is work for the blocking pool.
+            if keys.len() == 1 {
+                super::read(&state.store, lookup).await?
+            } else {
+                super::work(&state.store, lookup).await?
+            }
         }
         Err(_) => HashMap::new(),
     };

@@ -12,7 +12,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
 
 async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let store = state.store.clone();
-    web::block(move || store.ping())
+    actix_web::web::block(move || store.ping())
         .await?
         .map_err(|e| ApiError::unavailable(format!("{e:#}")))?;
     Ok(HttpResponse::Ok().json(json!({ "status": "ok", "database": state.store.backend() })))

@@ -35,6 +35,43 @@ pub struct AppState {
 /// before the key's role is checked: 401/403 must come first, whatever the body.
 pub type Deferred<T> = Result<T, actix_web::Error>;
 
+/// Run a short database read for a handler. On SQLite it runs on the worker itself: a WAL read of
+/// one indexed row takes microseconds and never waits for the writer, and handing it to the
+/// blocking pool and back costs more than the read (two thread switches). On PostgreSQL, where a
+/// query is a network round trip, it goes to the blocking pool.
+pub(crate) async fn read<T, F>(store: &Store, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut crate::store::DbConnection) -> anyhow::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let run = {
+        let store = store.clone();
+        move || -> anyhow::Result<T> {
+            let mut conn = store.conn()?;
+            f(&mut conn)
+        }
+    };
+    Ok(if store.is_sqlite() {
+        run()?
+    } else {
+        web::block(run).await??
+    })
+}
+
+/// Database work that may take long (many keys, whole lists): always off the workers.
+pub(crate) async fn work<T, F>(store: &Store, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut crate::store::DbConnection) -> anyhow::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let store = store.clone();
+    Ok(web::block(move || -> anyhow::Result<T> {
+        let mut conn = store.conn()?;
+        f(&mut conn)
+    })
+    .await??)
+}
+
 /// A resource whose unmatched methods answer 405 in the contract's error shape.
 pub(crate) fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(|req: HttpRequest| async move {

@@ -293,22 +293,21 @@ async fn preferences(
 ) -> Result<HttpResponse, ApiError> {
     let query = query?;
     let subject = subject(&query)?;
-    let store = state.store.clone();
     let (deciding, members) = (subject.deciding.clone(), subject.members.clone());
-    let history = web::block(move || -> anyhow::Result<Vec<StatementRow>> {
-        let mut conn = store.conn()?;
-        let mut rows = crate::store::statements::history(&mut conn, &deciding)?;
-        if let Some(household) = members {
-            rows.extend(crate::store::statements::household_members(
-                &mut conn, &household,
-            )?);
-            rows.sort_by_key(|r| (r.recorded_at, r.id));
-        }
-        Ok(rows)
-    })
-    .await
-    .map_err(ApiError::from)?
-    .map_err(ApiError::from)?;
+    let history = super::read(
+        &state.store,
+        move |conn| -> anyhow::Result<Vec<StatementRow>> {
+            let mut rows = crate::store::statements::history(conn, &deciding)?;
+            if let Some(household) = members {
+                rows.extend(crate::store::statements::household_members(
+                    conn, &household,
+                )?);
+                rows.sort_by_key(|r| (r.recorded_at, r.id));
+            }
+            Ok(rows)
+        },
+    )
+    .await?;
 
     // The latest deciding statement per channel is in force (history is oldest first).
     let mut in_force: BTreeMap<&str, &StatementRow> = BTreeMap::new();

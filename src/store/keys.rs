@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::api_keys;
-use super::{DbConnection, QueryResult};
+use super::{on_backend, DbConnection, QueryResult};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = api_keys)]
@@ -66,10 +66,11 @@ pub fn find_active(
     conn: &mut DbConnection,
     key_hash: &str,
 ) -> QueryResult<Option<(String, String)>> {
-    api_keys::table
+    // A hash is unique; `load` rather than `first` avoids SQLite re-preparing for `LIMIT ?`.
+    let rows: Vec<(String, String)> = on_backend!(conn, |c| api_keys::table
         .filter(api_keys::key_hash.eq(key_hash))
         .filter(api_keys::revoked_at.is_null())
         .select((api_keys::name, api_keys::role))
-        .first(conn)
-        .optional()
+        .load(c))?;
+    Ok(rows.into_iter().next())
 }

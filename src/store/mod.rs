@@ -179,6 +179,10 @@ impl Store {
     pub fn backend(&self) -> &'static str {
         self.target.backend()
     }
+
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self.target, Target::Sqlite(_))
+    }
 }
 
 fn prepare_sqlite_file(path: &Path) -> anyhow::Result<()> {

@@ -96,19 +96,21 @@ pub fn history(conn: &mut DbConnection, keys: &[String]) -> QueryResult<Vec<Stat
         .load(conn)
 }
 
-/// The statement in force for one key on one channel.
+/// The statement in force for one key on one channel. Run on the inner connection so that the
+/// prepared statement is cached, and without `LIMIT ?`: SQLite re-prepares a statement whose
+/// LIMIT is a bound parameter on every run (+5 µs), and a key has few statements.
 pub fn in_force(
     conn: &mut DbConnection,
     key: &str,
     channel: &str,
 ) -> QueryResult<Option<StatementRow>> {
-    statements::table
+    let rows: Vec<StatementRow> = on_backend!(conn, |c| statements::table
         .filter(statements::contact_key.eq(key))
         .filter(statements::channel.eq(channel))
         .order((statements::recorded_at.desc(), statements::id.desc()))
         .select(StatementRow::as_select())
-        .first(conn)
-        .optional()
+        .load(c))?;
+    Ok(rows.into_iter().next())
 }
 
 /// The kind of the statement in force for each of many keys on one channel, in one query per
@@ -118,6 +120,14 @@ pub fn kinds_in_force(
     keys: &[&str],
     channel: &str,
 ) -> QueryResult<HashMap<String, String>> {
+    // One key (a dialler's check): a fixed-shape query the connection keeps prepared; an
+    // `IN (…)` list is prepared anew each time.
+    if let [key] = keys {
+        return Ok(in_force(conn, key, channel)?
+            .map(|row| (row.contact_key, row.kind))
+            .into_iter()
+            .collect());
+    }
     let mut latest: HashMap<String, (NaiveDateTime, i64, String)> = HashMap::new();
     for chunk in keys.chunks(CHUNK) {
         let rows: Vec<(String, NaiveDateTime, i64, String)> = statements::table
