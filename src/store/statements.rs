@@ -67,19 +67,31 @@ pub struct StatementRow {
 
 /// Bind parameters per `IN (…)` list: well under SQLite's 32,766 and PostgreSQL's 65,535.
 const CHUNK: usize = 2_000;
+/// Rows in one insert: ten columns a row stays far below either backend's bind-parameter limit.
+const INSERT_CHUNK: usize = 500;
 
-pub fn insert(conn: &mut DbConnection, row: &NewStatement) -> QueryResult<StatementRow> {
-    on_backend!(conn, |c| diesel::insert_into(statements::table)
-        .values(row)
+/// Insert rows and read them back as stored (with ids), in as few statements as the backends'
+/// bind-parameter limits allow.
+pub fn insert_returning(
+    conn: &mut DbConnection,
+    rows: &[NewStatement],
+) -> QueryResult<Vec<StatementRow>> {
+    let mut stored = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        stored.extend(on_backend!(&mut *conn, |c| diesel::insert_into(
+            statements::table
+        )
+        .values(chunk)
         .returning(StatementRow::as_returning())
-        .get_result(c))
+        .get_results(c))?);
+    }
+    Ok(stored)
 }
 
 /// Insert many rows without reading them back (bulk loads), in chunks of one statement each.
 pub fn insert_many(conn: &mut DbConnection, rows: &[NewStatement]) -> QueryResult<usize> {
     let mut n = 0;
-    // Ten columns a row: stay far below either backend's bind-parameter limit.
-    for chunk in rows.chunks(500) {
+    for chunk in rows.chunks(INSERT_CHUNK) {
         n += on_backend!(&mut *conn, |c| diesel::insert_into(statements::table)
             .values(chunk)
             .execute(c))?;

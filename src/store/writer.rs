@@ -81,15 +81,17 @@ fn commit_group(pool: &Pool, jobs: Vec<Job>) {
             return;
         }
     };
+    // One multi-row insert for the whole group (one round trip on PostgreSQL), then the stored
+    // rows handed back to each request in order: ids are given in the order rows are inserted.
     let grouped = conn.transaction::<_, QueryError, _>(|c| {
-        jobs.iter()
-            .map(|job| {
-                job.rows
-                    .iter()
-                    .map(|r| statements::insert(c, r))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .collect::<Result<Vec<_>, _>>()
+        let all: Vec<NewStatement> = jobs.iter().flat_map(|j| j.rows.iter().cloned()).collect();
+        let mut stored = statements::insert_returning(c, &all)?;
+        stored.sort_by_key(|r| r.id);
+        let mut stored = stored.into_iter();
+        Ok(jobs
+            .iter()
+            .map(|j| stored.by_ref().take(j.rows.len()).collect::<Vec<_>>())
+            .collect::<Vec<_>>())
     });
     match grouped {
         Ok(results) => {
@@ -102,7 +104,7 @@ fn commit_group(pool: &Pool, jobs: Vec<Job>) {
             tracing::warn!(error = %e, "statement writer: group commit failed; committing one request at a time");
             for job in jobs {
                 let one = conn.transaction::<_, QueryError, _>(|c| {
-                    job.rows.iter().map(|r| statements::insert(c, r)).collect()
+                    statements::insert_returning(c, &job.rows)
                 });
                 let _ = job.reply.send(one.map_err(|e| e.to_string()));
             }

@@ -282,7 +282,11 @@ fn twenty_concurrent_agents_lose_no_opt_out() {
             scope.spawn(move || {
                 for i in 0..per_agent {
                     let phone = format!("07912 {:06}", agent * 1000 + i);
-                    app.opt_out(json!({"phone": phone, "channels": ["call"], "source": "call_centre", "recorded_by": format!("agent{agent}")}));
+                    let body = app.opt_out(json!({"phone": phone, "channels": ["call"], "source": "call_centre", "recorded_by": format!("agent{agent}")}));
+                    // Each agent gets back its own statement, though the writer commits many at once.
+                    assert_eq!(body["statements"][0]["key"], format!("+447912{:06}", agent * 1000 + i));
+                    assert_eq!(body["statements"][0]["recorded_by"], format!("agent{agent}"));
+                    assert_eq!(body["statements"].as_array().unwrap().len(), 1);
                 }
             });
         }
