@@ -9,6 +9,7 @@ use serde_json::json;
 use super::auth::{Authorized, ReadPreferences, RecordStatements};
 use super::error::ApiError;
 use super::{AppState, Deferred};
+use crate::domain::mask::mask;
 use crate::domain::preference::{AddressInput, ContactError, Said, TargetError};
 use crate::domain::time::{now_utc, rfc3339};
 use crate::domain::{Channel, ContactKind, Contacts, Register, Source, StatementKind};
@@ -128,6 +129,10 @@ async fn record(
         .record(rows)
         .await
         .map_err(ApiError::internal)?;
+    for s in &stored {
+        // Masked: logs never hold a contact point in clear.
+        tracing::debug!(id = s.id, key = %mask(&s.contact_key), channel = %s.channel, kind = %s.kind, via = %s.recorded_via, "statement recorded");
+    }
     let statements: Vec<RecordedStatement> = stored
         .into_iter()
         .map(|s| RecordedStatement {
