@@ -32,11 +32,7 @@ struct Options {
 fn options() -> Options {
     let args: Vec<String> = std::env::args().collect();
     let get = |name: &str, default: usize| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
+        args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
     };
     Options {
         statements: get("--statements", 100_000),
@@ -62,39 +58,22 @@ fn spelled(i: usize) -> String {
 
 fn database() -> (String, Option<(String, String)>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    match std::env::var("BENCH_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    {
+    match std::env::var("BENCH_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
         Some(admin) => {
             let name = format!("suppress_bench_{}", std::process::id());
             let mut conn = PgConnection::establish(&admin).unwrap();
-            diesel::sql_query(format!("CREATE DATABASE {name}"))
-                .execute(&mut conn)
-                .unwrap();
+            diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).unwrap();
             let mut url = url::Url::parse(&admin).unwrap();
             url.set_path(&name);
             (url.to_string(), Some((admin, name)), dir)
         }
-        None => (
-            dir.path().join("bench.db").to_string_lossy().into_owned(),
-            None,
-            dir,
-        ),
+        None => (dir.path().join("bench.db").to_string_lossy().into_owned(), None, dir),
     }
 }
 
 fn cli(db: &str, args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args(args)
-        .env("SUPPRESS_DATABASE_URL", db)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "suppress {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(BIN).args(args).env("SUPPRESS_DATABASE_URL", db).output().unwrap();
+    assert!(out.status.success(), "suppress {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
@@ -112,13 +91,7 @@ fn command(program: &str, pin: Option<u32>) -> Command {
 
 fn start_server(db: &str, o: &Options) -> (Child, String) {
     let mut child = command(BIN, o.pin.then_some(0))
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--workers",
-            &o.workers.to_string(),
-        ])
+        .args(["serve", "--bind", "127.0.0.1:0", "--workers", &o.workers.to_string()])
         .env("SUPPRESS_DATABASE_URL", db)
         .env("RUST_LOG", "warn,suppress=info")
         .stderr(Stdio::piped())
@@ -158,11 +131,7 @@ fn main() {
     let backend = if pg.is_some() { "postgres" } else { "sqlite" };
     println!(
         "# suppress load benchmark ({backend}; server workers: {}; pinned: {})",
-        if o.workers == 0 {
-            "one per core".to_owned()
-        } else {
-            o.workers.to_string()
-        },
+        if o.workers == 0 { "one per core".to_owned() } else { o.workers.to_string() },
         o.pin
     );
 
@@ -172,36 +141,17 @@ fn main() {
     writeln!(f, "phone,channel,kind,recorded_at,source,evidence").unwrap();
     for i in 0..o.statements {
         // Every other generated number has a statement: half the checks below find one.
-        let (kind, evidence) = if i % 10 == 0 {
-            ("consent", "recorded call")
-        } else {
-            ("opt_out", "")
-        };
-        writeln!(
-            f,
-            "{},sms,{kind},2025-{:02}-{:02} 10:00,bulk_load,{evidence}",
-            spelled(2 * i),
-            1 + i % 12,
-            1 + i % 28
-        )
-        .unwrap();
+        let (kind, evidence) = if i % 10 == 0 { ("consent", "recorded call") } else { ("opt_out", "") };
+        writeln!(f, "{},sms,{kind},2025-{:02}-{:02} 10:00,bulk_load,{evidence}", spelled(2 * i), 1 + i % 12, 1 + i % 28).unwrap();
     }
     drop(f);
     cli(&db, &["migrate"]);
     let t = Instant::now();
     cli(&db, &["import", "opt-outs", csv_path.to_str().unwrap()]);
     let load = t.elapsed();
-    println!(
-        "bulk load: {} statements in {:.2} s ({:.0}/s)",
-        o.statements,
-        load.as_secs_f64(),
-        o.statements as f64 / load.as_secs_f64()
-    );
+    println!("bulk load: {} statements in {:.2} s ({:.0}/s)", o.statements, load.as_secs_f64(), o.statements as f64 / load.as_secs_f64());
 
-    let key = cli(
-        &db,
-        &["keys", "create", "--role", "agent", "--name", "bench"],
-    );
+    let key = cli(&db, &["keys", "create", "--role", "agent", "--name", "bench"]);
     let (mut server, addr) = start_server(&db, &o);
 
     // 2. Opt-outs from concurrent agents, each waiting for its 201 before the next.
@@ -231,10 +181,7 @@ fn main() {
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
     let elapsed = t.elapsed();
     latencies.sort();
@@ -265,15 +212,7 @@ end
     .unwrap();
     let wrk = |seconds: u64| {
         command("wrk", o.pin.then_some(1))
-            .args([
-                "-t1",
-                "-c64",
-                &format!("-d{seconds}s"),
-                "--latency",
-                "-s",
-                script.to_str().unwrap(),
-                &format!("http://{addr}/"),
-            ])
+            .args(["-t1", "-c64", &format!("-d{seconds}s"), "--latency", "-s", script.to_str().unwrap(), &format!("http://{addr}/")])
             .output()
     };
     let _ = wrk(5); // warm-up: page cache, each thread's regex caches
@@ -281,18 +220,10 @@ end
     match wrk {
         Ok(out) => {
             let text = String::from_utf8_lossy(&out.stdout);
-            let pick = |prefix: &str| {
-                text.lines()
-                    .find(|l| l.trim_start().starts_with(prefix))
-                    .map(|l| l.trim().to_owned())
-                    .unwrap_or_default()
-            };
+            let pick =
+                |prefix: &str| text.lines().find(|l| l.trim_start().starts_with(prefix)).map(|l| l.trim().to_owned()).unwrap_or_default();
             let errors = pick("Non-2xx");
-            let errors = if errors.is_empty() {
-                "no non-2xx answers".to_owned()
-            } else {
-                errors
-            };
+            let errors = if errors.is_empty() { "no non-2xx answers".to_owned() } else { errors };
             println!(
                 "GET /v1/check (wrk -t1 -c64 -d{}s): {} | latency {} | {} | {errors}",
                 o.wrk_seconds,
@@ -321,21 +252,13 @@ end
         times.push(start.elapsed());
     }
     times.sort();
-    println!(
-        "POST /v1/check, 10,000 numbers: median {:.1} ms, max {:.1} ms (20 runs)",
-        percentile(&times, 0.5),
-        percentile(&times, 1.0)
-    );
+    println!("POST /v1/check, 10,000 numbers: median {:.1} ms, max {:.1} ms (20 runs)", percentile(&times, 0.5), percentile(&times, 1.0));
 
-    println!(
-        "server peak memory (VmHWM): {:.0} MB",
-        peak_rss_mb(server.id())
-    );
+    println!("server peak memory (VmHWM): {:.0} MB", peak_rss_mb(server.id()));
     server.kill().unwrap();
     let _ = server.wait();
     if let Some((admin, name)) = pg {
         let mut conn = PgConnection::establish(&admin).unwrap();
-        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut conn);
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
     }
 }

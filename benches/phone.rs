@@ -21,19 +21,11 @@ fn spelled(i: usize) -> String {
     }
 }
 
-fn run(
-    name: &str,
-    inputs: &[String],
-    threads: usize,
-    parse: fn(&str) -> Result<PhoneKey, suppress::domain::phone::PhoneError>,
-) {
+fn run(name: &str, inputs: &[String], threads: usize, parse: fn(&str) -> Result<PhoneKey, suppress::domain::phone::PhoneError>) {
     let start = Instant::now();
     let valid: usize = std::thread::scope(|s| {
         let chunk = inputs.len().div_ceil(threads);
-        let handles: Vec<_> = inputs
-            .chunks(chunk)
-            .map(|c| s.spawn(move || c.iter().filter(|x| parse(x).is_ok()).count()))
-            .collect();
+        let handles: Vec<_> = inputs.chunks(chunk).map(|c| s.spawn(move || c.iter().filter(|x| parse(x).is_ok()).count())).collect();
         handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
     });
     let secs = start.elapsed().as_secs_f64();
@@ -46,29 +38,14 @@ fn run(
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let n = args
-        .iter()
-        .position(|a| a == "--numbers")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000usize);
+    let n = args.iter().position(|a| a == "--numbers").and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(1_000_000usize);
     let inputs: Vec<String> = (0..n).map(spelled).collect();
     let cores = std::thread::available_parallelism().map_or(2, |c| c.get());
     // Warm both paths (lazy metadata, regex caches).
     let _ = PhoneKey::parse(&inputs[0]);
     let _ = PhoneKey::parse_slow(&inputs[0]);
     for threads in [1, cores] {
-        run(
-            "fast path (PhoneKey::parse)",
-            &inputs,
-            threads,
-            PhoneKey::parse,
-        );
-        run(
-            "phonenumber (parse_slow)",
-            &inputs[..n / 10],
-            threads,
-            PhoneKey::parse_slow,
-        );
+        run("fast path (PhoneKey::parse)", &inputs, threads, PhoneKey::parse);
+        run("phonenumber (parse_slow)", &inputs[..n / 10], threads, PhoneKey::parse_slow);
     }
 }

@@ -19,6 +19,10 @@ pub struct Settings {
     pub pool_size: u32,
     /// How long a key's role is trusted from memory before the database is asked again.
     pub key_cache: Duration,
+    /// A full register file that would remove more than this share of entries is refused.
+    pub max_removal_percent: f64,
+    /// How often the server looks for register snapshots imported elsewhere.
+    pub register_poll: Duration,
 }
 
 impl Default for Settings {
@@ -32,6 +36,8 @@ impl Default for Settings {
             workers: 0,
             pool_size: 8,
             key_cache: Duration::from_secs(5),
+            max_removal_percent: 10.0,
+            register_poll: Duration::from_secs(1),
         }
     }
 }

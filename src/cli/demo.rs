@@ -14,18 +14,12 @@ const DEMO_DATABASE: &str = "data/demo.db";
 
 pub fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
     // The demo keeps its own file unless told otherwise, so it never touches real data.
-    let url = if database_url == DEFAULT_DATABASE_URL {
-        DEMO_DATABASE
-    } else {
-        database_url
-    };
+    let url = if database_url == DEFAULT_DATABASE_URL { DEMO_DATABASE } else { database_url };
     let settings = args.settings(url)?;
     let store = Store::open(url, settings.pool_size)?;
     let fresh = {
         let mut conn = store.conn()?;
-        keys::list(&mut conn)?
-            .iter()
-            .all(|k| !k.name.starts_with("demo-"))
+        keys::list(&mut conn)?.iter().all(|k| !k.name.starts_with("demo-"))
     };
     if fresh {
         let report = bulk_load::load(&store, SAMPLE.as_bytes(), false, "demo")

@@ -1,12 +1,17 @@
-//! `suppress import opt-outs FILE` (legacy statements); `import tps|ctps|mps` is not built yet.
+//! `suppress import opt-outs FILE` (legacy statements), `suppress import tps|ctps|mps FILE`
+//! (register files) and `suppress import --spool DIR` (the nightly job).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::bail;
+use anyhow::{bail, Context};
+use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::domain::Register;
 use crate::inhouse::bulk_load::{self, LoadError, Report};
+use crate::registers::import::{self, as_of_from_name, ImportError, Kind, Request};
+use crate::store::Store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum What {
@@ -19,47 +24,121 @@ pub enum What {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    #[arg(value_enum)]
-    pub what: What,
-    pub file: PathBuf,
-    /// opt-outs: load the valid rows even when some are rejected.
+    #[arg(value_enum, required_unless_present = "spool")]
+    pub what: Option<What>,
+    #[arg(required_unless_present = "spool")]
+    pub file: Option<PathBuf>,
+    /// The register file's date (default: from the file name, e.g. tps-2026-11-24.txt).
     #[arg(long)]
-    pub skip_rejected: bool,
+    pub as_of: Option<String>,
+    /// The file is a change file (A/D records), not a full file.
+    #[arg(long)]
+    pub delta: bool,
+    /// Apply a full file even if it removes more than --max-removal-percent of the entries.
+    #[arg(long)]
+    pub force: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// opt-outs: load the valid rows even when some are rejected.
+    #[arg(long)]
+    pub skip_rejected: bool,
+    /// Import every `{tps|ctps|mps}-YYYY-MM-DD[-delta].{txt|csv|dat}` in DIR, in date order,
+    /// moving each to DIR/done or DIR/failed (with a .error file).
+    #[arg(long, conflicts_with_all = ["what", "file"])]
+    pub spool: Option<PathBuf>,
+    #[arg(long, env = "SUPPRESS_MAX_REMOVAL_PERCENT", default_value_t = 10.0)]
+    pub max_removal_percent: f64,
 }
 
 pub fn run(database_url: &str, args: ImportArgs) -> anyhow::Result<()> {
-    if args.what != What::OptOuts {
-        bail!("register imports (tps, ctps, mps) are not built yet; nothing was imported");
+    let store = super::open_store(database_url)?;
+    if let Some(dir) = &args.spool {
+        return spool(&store, dir, args.max_removal_percent);
     }
-    let file = bulk_load::open(&args.file)?;
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let (Some(what), Some(file)) = (args.what, args.file.as_ref()) else { bail!("name what to import and the file") };
+    let register = match what {
+        What::OptOuts => return opt_outs(&store, file, args.skip_rejected, args.json),
+        What::Tps => Register::Tps,
+        What::Ctps => Register::Ctps,
+        What::Mps => Register::Mps,
+    };
+    let as_of = match &args.as_of {
+        Some(d) => crate::domain::time::parse_date(d).map_err(anyhow::Error::msg)?,
+        None => file_date(file)?,
+    };
+    let req = Request {
+        register,
+        as_of,
+        kind: if args.delta { Kind::Delta } else { Kind::Full },
+        force: args.force,
+        max_removal_percent: args.max_removal_percent,
+    };
+    let report = import_register(&store, &req, file)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", summary(&report));
+    }
+    Ok(())
+}
+
+fn file_date(file: &Path) -> anyhow::Result<NaiveDate> {
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    as_of_from_name(&name).with_context(|| format!("no date in the file name {name:?}: give --as-of YYYY-MM-DD"))
+}
+
+fn summary(r: &import::Report) -> String {
+    if r.already_imported {
+        return format!(
+            "{} {} {}: this file (sha256 {}) was imported before; nothing changed",
+            r.register,
+            r.as_of,
+            serde_json::to_value(r.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            &r.file_sha256[..12]
+        );
+    }
+    format!(
+        "{} {}: {} records, {} added, {} removed, {} unchanged, {} rejected; {} entries; {} ms",
+        r.register, r.as_of, r.records, r.added, r.removed, r.unchanged, r.rejected, r.entries_after, r.duration_ms
+    )
+}
+
+/// Import one register file with a progress bar (records and records/s) on a terminal.
+fn import_register(store: &Store, req: &Request, file: &Path) -> anyhow::Result<import::Report> {
+    let f = bulk_load::open(file)?;
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
+        ProgressStyle::with_template("{spinner} {human_pos} records ({per_sec}) {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    let result = import::run(store, req, f, |records| bar.set_position(records));
+    bar.finish_and_clear();
+    result.map_err(|e| {
+        if let ImportError::Corrupt { report, .. } | ImportError::TooManyRemovals { report, .. } = &e {
+            for s in &report.rejected_samples {
+                eprintln!("line {}: {} ({:?})", s.line, s.error, s.text);
+            }
+        }
+        anyhow::Error::new(e).context(format!("{} was not imported", file.display()))
+    })
+}
+
+fn opt_outs(store: &Store, file: &Path, skip_rejected: bool, json: bool) -> anyhow::Result<()> {
+    let f = bulk_load::open(file)?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr()).with_style(
         ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let store = super::open_store(database_url)?;
-    let result = bulk_load::load(
-        &store,
-        bar.wrap_read(file),
-        args.skip_rejected,
-        &format!("cli:{}", args.file.display()),
-    );
+    let result = bulk_load::load(store, bar.wrap_read(f), skip_rejected, &format!("cli:{}", file.display()));
     bar.finish_and_clear();
     match result {
-        Ok(report) => {
-            print_report(&report, args.json)?;
-            Ok(())
-        }
+        Ok(report) => print_report(&report, json),
         Err(LoadError::Rejected { rejected, report }) => {
-            print_report(&report, args.json)?;
+            print_report(&report, json)?;
             bail!("{rejected} row(s) rejected, so nothing was loaded (fix them, or load the rest with --skip-rejected)")
         }
-        Err(LoadError::File(e)) => {
-            Err(e.context(format!("{} was not loaded", args.file.display())))
-        }
+        Err(LoadError::File(e)) => Err(e.context(format!("{} was not loaded", file.display()))),
     }
 }
 
@@ -69,24 +148,93 @@ fn print_report(report: &Report, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     if report.loaded {
-        println!(
-            "loaded {} statements from {} rows; {} rows rejected",
-            report.statements, report.rows, report.rejected
-        );
+        println!("loaded {} statements from {} rows; {} rows rejected", report.statements, report.rows, report.rejected);
     } else {
-        println!(
-            "nothing loaded: {} of {} rows rejected",
-            report.rejected, report.rows
-        );
+        println!("nothing loaded: {} of {} rows rejected", report.rejected, report.rows);
     }
     for r in &report.rejected_samples {
         eprintln!("line {}: {}", r.line, r.error);
     }
     if report.rejected > report.rejected_samples.len() as u64 {
-        eprintln!(
-            "… and {} more rejected rows",
-            report.rejected - report.rejected_samples.len() as u64
-        );
+        eprintln!("… and {} more rejected rows", report.rejected - report.rejected_samples.len() as u64);
     }
     Ok(())
+}
+
+/// A spool file's name: `{register}-YYYY-MM-DD[-delta].{txt|csv|dat}`.
+fn spool_name(name: &str) -> Option<(Register, NaiveDate, Kind)> {
+    let (stem, ext) = name.rsplit_once('.')?;
+    if !matches!(ext, "txt" | "csv" | "dat") {
+        return None;
+    }
+    let (stem, kind) = match stem.strip_suffix("-delta") {
+        Some(s) => (s, Kind::Delta),
+        None => (stem, Kind::Full),
+    };
+    let (register, date) = stem.split_once('-')?;
+    let register: Register = register.parse().ok().filter(|_| register.chars().all(|c| c.is_ascii_lowercase()))?;
+    let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").ok().filter(|d| d.format("%Y-%m-%d").to_string() == date)?;
+    Some((register, date, kind))
+}
+
+/// The nightly job: every spool file in date order (a full file before a change file of the same
+/// date), each moved to done/ or failed/; an error if any failed.
+fn spool(store: &Store, dir: &Path, max_removal_percent: f64) -> anyhow::Result<()> {
+    let mut files: Vec<(NaiveDate, bool, Register, Kind, PathBuf)> = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read the spool folder {}", dir.display()))? {
+        let path = entry?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if !path.is_file() {
+            continue;
+        }
+        match spool_name(&name) {
+            Some((r, d, k)) => files.push((d, k == Kind::Delta, r, k, path)),
+            None => eprintln!("skipped {name}: not named {{tps|ctps|mps}}-YYYY-MM-DD[-delta].{{txt|csv|dat}}"),
+        }
+    }
+    files.sort_by_key(|f| (f.0, f.1, f.2));
+    let (done, failed) = (dir.join("done"), dir.join("failed"));
+    std::fs::create_dir_all(&done)
+        .and_then(|_| std::fs::create_dir_all(&failed))
+        .with_context(|| format!("cannot create done/ and failed/ in {}", dir.display()))?;
+    let mut failures = 0;
+    for (as_of, _, register, kind, path) in files {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let req = Request { register, as_of, kind, force: false, max_removal_percent };
+        match import_register(store, &req, &path) {
+            Ok(report) => {
+                println!("ok     {name}: {}", summary(&report));
+                std::fs::rename(&path, done.join(&name)).with_context(|| format!("cannot move {name} to done/"))?;
+            }
+            Err(e) => {
+                failures += 1;
+                let message = format!("{e:#}");
+                println!("FAILED {name}: {message}");
+                std::fs::write(failed.join(format!("{name}.error")), format!("{message}\n"))
+                    .with_context(|| format!("cannot write {name}.error"))?;
+                std::fs::rename(&path, failed.join(&name)).with_context(|| format!("cannot move {name} to failed/"))?;
+            }
+        }
+    }
+    if failures > 0 {
+        bail!("{failures} spool file(s) failed; see {}", failed.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spool_names() {
+        let d = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        assert_eq!(spool_name("tps-2026-11-24.txt"), Some((Register::Tps, d, Kind::Full)));
+        assert_eq!(spool_name("ctps-2026-11-24-delta.dat"), Some((Register::Ctps, d, Kind::Delta)));
+        assert_eq!(spool_name("mps-2026-11-24.csv"), Some((Register::Mps, d, Kind::Full)));
+        for bad in ["tps-2026-11-24.zip", "TPS-2026-11-24.txt", "tps-20261124.txt", "fax-2026-11-24.txt", "tps-2026-13-01.txt", "notes.txt"]
+        {
+            assert_eq!(spool_name(bad), None, "{bad}");
+        }
+    }
 }

@@ -105,9 +105,7 @@ impl ServeArgs {
             bind: self.bind.clone(),
             max_upload_bytes: self.max_upload_bytes,
             max_json_bytes: self.max_json_bytes,
-            result_retention: parse_duration(&self.result_retention)
-                .map_err(anyhow::Error::msg)
-                .context("SUPPRESS_RESULT_RETENTION")?,
+            result_retention: parse_duration(&self.result_retention).map_err(anyhow::Error::msg).context("SUPPRESS_RESULT_RETENTION")?,
             workers: self.workers,
             pool_size: self.pool_size,
             ..Settings::default()
@@ -130,9 +128,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys(cmd) => keys::run(&open_store(&cli.database_url)?, cmd),
         Command::Import(args) => import::run(&cli.database_url, args),
-        Command::Scrub(_) => anyhow::bail!(
-            "list scrubbing is not built yet: it needs the register imports; nothing was scrubbed"
-        ),
+        Command::Scrub(_) => anyhow::bail!("list scrubbing is not built yet: it needs the register imports; nothing was scrubbed"),
         Command::Demo(args) => demo::run(&cli.database_url, args),
     }
 }

@@ -18,11 +18,7 @@ pub enum AddressError {
 
 impl Postcode {
     pub fn parse(input: &str) -> Result<Self, AddressError> {
-        let compact: String = input
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect::<String>()
-            .to_ascii_uppercase();
+        let compact: String = input.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
         if compact.is_empty() {
             return Err(AddressError::NoPostcode);
         }
@@ -47,25 +43,15 @@ impl Postcode {
 
 /// Outward codes: `A9`, `A99`, `A9A`, `AA9`, `AA99`, `AA9A`.
 fn outward_ok(outward: &str) -> bool {
-    let shape: String = outward
-        .chars()
-        .map(|c| if c.is_ascii_digit() { '9' } else { 'A' })
-        .collect();
-    matches!(
-        shape.as_str(),
-        "A9" | "A99" | "A9A" | "AA9" | "AA99" | "AA9A"
-    )
+    let shape: String = outward.chars().map(|c| if c.is_ascii_digit() { '9' } else { 'A' }).collect();
+    matches!(shape.as_str(), "A9" | "A99" | "A9A" | "AA9" | "AA99" | "AA9A")
 }
 
 /// Surname: letters only, diacritics folded to ASCII, upper-cased (`Siân` → `SIAN`).
 /// `None` when nothing is left.
 pub fn normalise_surname(input: &str) -> Option<String> {
     let folded = deunicode::deunicode(input);
-    let s: String = folded
-        .chars()
-        .filter(|c| c.is_ascii_alphabetic())
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
+    let s: String = folded.chars().filter(|c| c.is_ascii_alphabetic()).map(|c| c.to_ascii_uppercase()).collect();
     (!s.is_empty()).then_some(s)
 }
 
@@ -74,18 +60,13 @@ const SUB_BUILDING_WORDS: [&str; 6] = ["FLAT", "APARTMENT", "APT", "UNIT", "SUIT
 /// `N` with an optional letter: `2`, `2B`.
 fn is_sub_number(t: &str) -> bool {
     let digits = t.bytes().take_while(u8::is_ascii_digit).count();
-    digits > 0
-        && (t.len() == digits
-            || (t.len() == digits + 1 && t.as_bytes()[digits].is_ascii_alphabetic()))
+    digits > 0 && (t.len() == digits || (t.len() == digits + 1 && t.as_bytes()[digits].is_ascii_alphabetic()))
 }
 
 /// A building number: `10`, `10A`, `10-12`.
 fn is_building_number(t: &str) -> bool {
     if let Some((a, b)) = t.split_once('-') {
-        return !a.is_empty()
-            && !b.is_empty()
-            && a.bytes().all(|c| c.is_ascii_digit())
-            && b.bytes().all(|c| c.is_ascii_digit());
+        return !a.is_empty() && !b.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit());
     }
     is_sub_number(t)
 }
@@ -126,10 +107,7 @@ pub fn premise_from_lines<S: AsRef<str>>(lines: &[S]) -> Result<String, AddressE
     'lines: for (li, line) in lines.iter().enumerate() {
         let tokens: Vec<String> = line
             .split_whitespace()
-            .map(|t| {
-                t.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '/' && c != '-')
-                    .to_owned()
-            })
+            .map(|t| t.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '/' && c != '-').to_owned())
             .collect();
         let mut ti = 0;
         while ti < tokens.len() {
@@ -161,12 +139,8 @@ pub fn premise_from_lines<S: AsRef<str>>(lines: &[S]) -> Result<String, AddressE
         None => {
             // The first line that has words left once the sub-building is taken out.
             let name = lines.iter().enumerate().find_map(|(li, line)| {
-                let rest: Vec<&str> = line
-                    .split_whitespace()
-                    .enumerate()
-                    .filter(|(ti, _)| !used.contains(&(li, *ti)))
-                    .map(|(_, t)| t)
-                    .collect();
+                let rest: Vec<&str> =
+                    line.split_whitespace().enumerate().filter(|(ti, _)| !used.contains(&(li, *ti))).map(|(_, t)| t).collect();
                 let name = clean_name(&rest.join(" "));
                 (!name.is_empty()).then_some(name)
             });
@@ -189,35 +163,20 @@ pub struct AddressKey {
 
 impl AddressKey {
     /// From address lines as a list or CRM holds them.
-    pub fn from_lines<S: AsRef<str>>(
-        lines: &[S],
-        postcode: &str,
-        surname: Option<&str>,
-    ) -> Result<Self, AddressError> {
+    pub fn from_lines<S: AsRef<str>>(lines: &[S], postcode: &str, surname: Option<&str>) -> Result<Self, AddressError> {
         let postcode = Postcode::parse(postcode)?;
         let premise = premise_from_lines(lines)?;
-        Ok(AddressKey {
-            postcode,
-            premise,
-            surname: surname.and_then(normalise_surname),
-        })
+        Ok(AddressKey { postcode, premise, surname: surname.and_then(normalise_surname) })
     }
 
     /// From a premise already given as such (`2/10`, `10A`, `Rose Cottage`), as in a query.
-    pub fn from_premise(
-        postcode: &str,
-        premise: &str,
-        surname: Option<&str>,
-    ) -> Result<Self, AddressError> {
+    pub fn from_premise(postcode: &str, premise: &str, surname: Option<&str>) -> Result<Self, AddressError> {
         Self::from_lines(&[premise], postcode, surname)
     }
 
     /// The household this key belongs to (itself, when it has no surname).
     pub fn household(&self) -> AddressKey {
-        AddressKey {
-            surname: None,
-            ..self.clone()
-        }
+        AddressKey { surname: None, ..self.clone() }
     }
 
     pub fn is_individual(&self) -> bool {
@@ -267,16 +226,7 @@ mod tests {
     #[test]
     fn bad_postcodes_are_rejected() {
         assert_eq!(pc(""), Err(AddressError::NoPostcode));
-        for s in [
-            "SW1A",
-            "12345",
-            "SW1A 1A1",
-            "SWAA 1AA",
-            "S1AAA 1AA",
-            "1W1 1AA",
-            "SW1A 1AAA",
-            "SW1Á 1AA",
-        ] {
+        for s in ["SW1A", "12345", "SW1A 1A1", "SWAA 1AA", "S1AAA 1AA", "1W1 1AA", "SW1A 1AAA", "SW1Á 1AA"] {
             assert_eq!(pc(s), Err(AddressError::BadPostcode), "{s}");
         }
     }
@@ -296,14 +246,8 @@ mod tests {
         assert_eq!(premise(&["flat 2b", "10 High Street"]), "2B/10");
         assert_eq!(premise(&["10-12 Market Place"]), "10-12");
         assert_eq!(premise(&["Unit 5, 23 Mill Road"]), "5/23");
-        assert_eq!(
-            premise(&["St. Mary's House, Church Lane"]),
-            "ST MARYS HOUSE"
-        );
-        assert_eq!(
-            premise(&["Flat 3, Rose Court", "Mill Lane"]),
-            "3/ROSE COURT"
-        );
+        assert_eq!(premise(&["St. Mary's House, Church Lane"]), "ST MARYS HOUSE");
+        assert_eq!(premise(&["Flat 3, Rose Court", "Mill Lane"]), "3/ROSE COURT");
         assert_eq!(premise(&["  ", "The Old Mill"]), "THE OLD MILL");
         assert_eq!(premise(&["23 High St"]), "23");
         assert_ne!(premise(&["23A High St"]), premise(&["23 High St"]));
@@ -314,10 +258,7 @@ mod tests {
     #[test]
     fn surnames_are_letters_only() {
         assert_eq!(normalise_surname("O'Brien").as_deref(), Some("OBRIEN"));
-        assert_eq!(
-            normalise_surname("Smith-Jones").as_deref(),
-            Some("SMITHJONES")
-        );
+        assert_eq!(normalise_surname("Smith-Jones").as_deref(), Some("SMITHJONES"));
         assert_eq!(normalise_surname("Siân").as_deref(), Some("SIAN"));
         assert_eq!(normalise_surname("  müller ").as_deref(), Some("MULLER"));
         assert_eq!(normalise_surname(" - "), None);
@@ -325,14 +266,11 @@ mod tests {
 
     #[test]
     fn keys_print_as_the_contract_says() {
-        let k = AddressKey::from_lines(&["Flat 2, 10 High Street"], "sw1a1aa", Some("O'Brien"))
-            .map(|k| k.to_string());
+        let k = AddressKey::from_lines(&["Flat 2, 10 High Street"], "sw1a1aa", Some("O'Brien")).map(|k| k.to_string());
         assert_eq!(k.as_deref(), Ok("SW1A 1AA|2/10|OBRIEN"));
-        let h = AddressKey::from_lines(&["Rose Cottage", "Mill Lane"], "GIR 0AA", None)
-            .map(|k| k.to_string());
+        let h = AddressKey::from_lines(&["Rose Cottage", "Mill Lane"], "GIR 0AA", None).map(|k| k.to_string());
         assert_eq!(h.as_deref(), Ok("GIR 0AA|ROSE COTTAGE"));
-        let q = AddressKey::from_premise("sw1a 1aa", "2/10", Some("smith"))
-            .map(|k| k.household().to_string());
+        let q = AddressKey::from_premise("sw1a 1aa", "2/10", Some("smith")).map(|k| k.household().to_string());
         assert_eq!(q.as_deref(), Ok("SW1A 1AA|2/10"));
     }
 }

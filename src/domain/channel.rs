@@ -165,10 +165,7 @@ mod tests {
     fn parses_and_prints() {
         assert_eq!("CALL".parse::<Channel>(), Ok(Channel::Call));
         assert_eq!(Channel::Mail.to_string(), "mail");
-        assert!("fax"
-            .parse::<Channel>()
-            .unwrap_err()
-            .contains("call, sms, mail, email"));
+        assert!("fax".parse::<Channel>().unwrap_err().contains("call, sms, mail, email"));
         assert_eq!(Reason::ConsentOverride.as_str(), "CONSENT_OVERRIDE");
     }
 
@@ -176,28 +173,16 @@ mod tests {
     fn lead_times() {
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
         let nov24 = d("2026-11-24").unwrap_or_default();
-        assert_eq!(
-            Register::Tps.default_lead_time().after(nov24),
-            d("2026-12-22")
-        );
-        assert_eq!(
-            Register::Mps.default_lead_time().after(nov24),
-            d("2027-02-24")
-        );
+        assert_eq!(Register::Tps.default_lead_time().after(nov24), d("2026-12-22"));
+        assert_eq!(Register::Mps.default_lead_time().after(nov24), d("2027-02-24"));
         // Calendar months clamp at the month's end.
-        assert_eq!(
-            LeadTime::Months(3).after(d("2026-11-30").unwrap_or_default()),
-            d("2027-02-28")
-        );
+        assert_eq!(LeadTime::Months(3).after(d("2026-11-30").unwrap_or_default()), d("2027-02-28"));
         assert_eq!(LeadTime::Days(28).before(nov24), d("2026-10-27"));
     }
 
     #[test]
     fn channels_of_contact_points() {
-        assert_eq!(
-            ContactKind::Phone.channels(),
-            &[Channel::Call, Channel::Sms]
-        );
+        assert_eq!(ContactKind::Phone.channels(), &[Channel::Call, Channel::Sms]);
         assert_eq!(Channel::Sms.registers(), &[] as &[Register]);
         assert_eq!(Channel::Call.registers(), &[Register::Tps, Register::Ctps]);
     }

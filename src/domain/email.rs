@@ -31,16 +31,11 @@ impl EmailKey {
             return Err(EmailError::Invalid("more than one @"));
         }
         if local.is_empty() || local.len() > 64 {
-            return Err(EmailError::Invalid(
-                "the part before @ is empty or too long",
-            ));
+            return Err(EmailError::Invalid("the part before @ is empty or too long"));
         }
-        let labels_ok = domain.split('.').all(|l| {
-            !l.is_empty()
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
-        });
+        let labels_ok = domain
+            .split('.')
+            .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_alphanumeric() || c == '-'));
         if !domain.contains('.') || !labels_ok {
             return Err(EmailError::Invalid("the domain is not a dotted name"));
         }
@@ -64,18 +59,8 @@ mod tests {
 
     #[test]
     fn trims_and_lower_cases() {
-        assert_eq!(
-            EmailKey::parse("  Jo.Bloggs@Example.CO.UK ")
-                .map(|k| k.0)
-                .as_deref(),
-            Ok("jo.bloggs@example.co.uk")
-        );
-        assert_eq!(
-            EmailKey::parse("a+tag@sub.example.com")
-                .map(|k| k.0)
-                .as_deref(),
-            Ok("a+tag@sub.example.com")
-        );
+        assert_eq!(EmailKey::parse("  Jo.Bloggs@Example.CO.UK ").map(|k| k.0).as_deref(), Ok("jo.bloggs@example.co.uk"));
+        assert_eq!(EmailKey::parse("a+tag@sub.example.com").map(|k| k.0).as_deref(), Ok("a+tag@sub.example.com"));
     }
 
     #[test]

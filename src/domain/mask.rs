@@ -8,11 +8,7 @@ pub fn mask(key: &str) -> String {
     }
     let mut out = String::with_capacity(chars.len());
     for (i, c) in chars.iter().enumerate() {
-        out.push(if i < 4 || i >= chars.len() - 2 {
-            *c
-        } else {
-            '*'
-        });
+        out.push(if i < 4 || i >= chars.len() - 2 { *c } else { '*' });
     }
     out
 }

@@ -37,11 +37,7 @@ impl PhoneKey {
         }
         if let Some(uk) = super::uk_numbers::UK.as_ref() {
             if let Some(nsn) = common_uk_spelling(cell) {
-                return if uk.is_valid(nsn.as_str()) {
-                    Ok(PhoneKey(format!("+44{}", nsn.as_str())))
-                } else {
-                    Err(PhoneError::Invalid)
-                };
+                return if uk.is_valid(nsn.as_str()) { Ok(PhoneKey(format!("+44{}", nsn.as_str()))) } else { Err(PhoneError::Invalid) };
             }
         }
         Self::parse_slow(cell)
@@ -57,8 +53,7 @@ impl PhoneKey {
         if holds_two_numbers(cell) {
             return Err(PhoneError::TwoNumbers);
         }
-        let number =
-            phonenumber::parse(Some(country::Id::GB), cell).map_err(|_| PhoneError::NotANumber)?;
+        let number = phonenumber::parse(Some(country::Id::GB), cell).map_err(|_| PhoneError::NotANumber)?;
         if !phonenumber::is_valid(&number) {
             return Err(PhoneError::Invalid);
         }
@@ -70,9 +65,7 @@ impl PhoneKey {
     /// authoritative, so no validity check beyond the shape is made.
     pub fn from_register(national: &str) -> Option<Self> {
         let digits = national.strip_prefix('0')?;
-        let ok = (9..=10).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && !digits.starts_with('0');
+        let ok = (9..=10).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
         ok.then(|| PhoneKey(format!("+44{digits}")))
     }
 
@@ -120,10 +113,7 @@ fn common_uk_spelling(cell: &str) -> Option<Nsn> {
             }
             b'+' if n == 0 && !plus => plus = true,
             // `(0)` straight after the country code is the trunk prefix, dropped.
-            b'(' if bytes.get(i..i + 3) == Some(b"(0)")
-                && !trunk_in_brackets
-                && is_country_code(plus, &digits[..n]) =>
-            {
+            b'(' if bytes.get(i..i + 3) == Some(b"(0)") && !trunk_in_brackets && is_country_code(plus, &digits[..n]) => {
                 trunk_in_brackets = true;
                 i += 3;
                 continue;
@@ -170,10 +160,7 @@ impl Nsn {
     fn new(d: &[u8]) -> Option<Nsn> {
         let mut digits = [0u8; 10];
         digits.get_mut(..d.len())?.copy_from_slice(d);
-        Some(Nsn {
-            digits,
-            len: d.len(),
-        })
+        Some(Nsn { digits, len: d.len() })
     }
 
     fn as_str(&self) -> &str {
@@ -204,8 +191,8 @@ mod tests {
     /// UK ranges worth hitting often: London, Birmingham, drama ranges, mobiles, freephone,
     /// non-geographic, Jersey, Guernsey, Isle of Man, and some that are not allocated.
     const PREFIXES: [&str; 24] = [
-        "20", "121", "1632", "113", "1481", "1534", "1624", "7700", "7912", "7781", "7624", "7509",
-        "800", "808", "845", "870", "300", "3", "55", "56", "76", "9", "5", "6",
+        "20", "121", "1632", "113", "1481", "1534", "1624", "7700", "7912", "7781", "7624", "7509", "800", "808", "845", "870", "300", "3",
+        "55", "56", "76", "9", "5", "6",
     ];
 
     fn spellings(nsn: &str) -> Vec<String> {
@@ -250,23 +237,10 @@ mod tests {
 
     #[test]
     fn the_fast_path_takes_the_common_spellings() {
-        for s in [
-            "020 7946 0018",
-            "(020) 7946-0018",
-            "+44 (0)20 7946 0018",
-            "0044 20 7946 0018",
-            "2079460018",
-            "+447912345678",
-        ] {
+        for s in ["020 7946 0018", "(020) 7946-0018", "+44 (0)20 7946 0018", "0044 20 7946 0018", "2079460018", "+447912345678"] {
             assert!(common_uk_spelling(s).is_some(), "{s}");
         }
-        for s in [
-            "020 7946 0018 x123",
-            "+1 212 555 0100",
-            "44 20 7946 0018",
-            "+44 020 7946 0018",
-            "tel: 020 7946 0018",
-        ] {
+        for s in ["020 7946 0018 x123", "+1 212 555 0100", "44 20 7946 0018", "+44 020 7946 0018", "tel: 020 7946 0018"] {
             assert!(common_uk_spelling(s).is_none(), "{s}");
         }
     }
@@ -294,12 +268,7 @@ mod tests {
 
     #[test]
     fn extensions_are_dropped() {
-        for s in [
-            "020 7946 0018 ext 123",
-            "020 7946 0018 ext. 123",
-            "020 7946 0018 x123",
-            "020 7946 0018 #123",
-        ] {
+        for s in ["020 7946 0018 ext 123", "020 7946 0018 ext. 123", "020 7946 0018 x123", "020 7946 0018 #123"] {
             assert_eq!(key(s).as_deref(), Ok("+442079460018"), "spelling {s:?}");
         }
     }
@@ -338,19 +307,9 @@ mod tests {
 
     #[test]
     fn register_numbers_keep_the_digits_after_the_trunk_zero() {
-        assert_eq!(
-            PhoneKey::from_register("02073787244")
-                .map(|k| k.0)
-                .as_deref(),
-            Some("+442073787244")
-        );
+        assert_eq!(PhoneKey::from_register("02073787244").map(|k| k.0).as_deref(), Some("+442073787244"));
         // The register is authoritative: a number phonenumber calls invalid is still a key.
-        assert_eq!(
-            PhoneKey::from_register("01632960001")
-                .map(|k| k.0)
-                .as_deref(),
-            Some("+441632960001")
-        );
+        assert_eq!(PhoneKey::from_register("01632960001").map(|k| k.0).as_deref(), Some("+441632960001"));
         assert_eq!(PhoneKey::from_register("2073787244"), None);
         assert_eq!(PhoneKey::from_register("0207378724x"), None);
         assert_eq!(PhoneKey::from_register("0123"), None);

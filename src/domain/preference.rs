@@ -33,10 +33,7 @@ mod tests {
 
     #[test]
     fn kinds_parse() {
-        assert_eq!(
-            "opt_out".parse::<StatementKind>(),
-            Ok(StatementKind::OptOut)
-        );
+        assert_eq!("opt_out".parse::<StatementKind>(), Ok(StatementKind::OptOut));
         assert_eq!("call_centre".parse::<Source>(), Ok(Source::CallCentre));
         assert!("phone".parse::<Source>().is_err());
     }
@@ -44,18 +41,9 @@ mod tests {
     #[test]
     fn later_time_wins_then_later_id() {
         let t = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap_or_default();
-        assert!(is_later(
-            (t("2026-01-02 00:00:00"), 1),
-            (t("2026-01-01 00:00:00"), 9)
-        ));
-        assert!(is_later(
-            (t("2026-01-01 00:00:00"), 9),
-            (t("2026-01-01 00:00:00"), 1)
-        ));
-        assert!(!is_later(
-            (t("2025-01-01 00:00:00"), 99),
-            (t("2026-01-01 00:00:00"), 1)
-        ));
+        assert!(is_later((t("2026-01-02 00:00:00"), 1), (t("2026-01-01 00:00:00"), 9)));
+        assert!(is_later((t("2026-01-01 00:00:00"), 9), (t("2026-01-01 00:00:00"), 1)));
+        assert!(!is_later((t("2025-01-01 00:00:00"), 99), (t("2026-01-01 00:00:00"), 1)));
     }
 }
 
@@ -86,8 +74,7 @@ pub struct Said {
     pub evidence: Option<String>,
 }
 
-pub const EVIDENCE_REQUIRED: &str =
-    "a consent needs evidence: how and when it was obtained and what it covers";
+pub const EVIDENCE_REQUIRED: &str = "a consent needs evidence: how and when it was obtained and what it covers";
 
 impl Said {
     /// A consent needs evidence, a non-blank text (DOMAIN: record how and when it was given).
@@ -99,21 +86,11 @@ impl Said {
         note: Option<String>,
         evidence: Option<&str>,
     ) -> Result<Said, &'static str> {
-        let evidence = evidence
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-            .map(str::to_owned);
+        let evidence = evidence.map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned);
         if kind == StatementKind::Consent && evidence.is_none() {
             return Err(EVIDENCE_REQUIRED);
         }
-        Ok(Said {
-            kind,
-            source,
-            recorded_at,
-            recorded_by,
-            note,
-            evidence,
-        })
+        Ok(Said { kind, source, recorded_at, recorded_by, note, evidence })
     }
 }
 
@@ -138,11 +115,7 @@ impl std::fmt::Display for TargetError {
         match self {
             TargetError::NoContact => f.write_str("give at least one of phone, email or address"),
             TargetError::ChannelNotAllowed(c) => {
-                write!(
-                    f,
-                    "channel {c} needs a {} and none was given",
-                    c.contact_kind()
-                )
+                write!(f, "channel {c} needs a {} and none was given", c.contact_kind())
             }
         }
     }
@@ -155,21 +128,10 @@ impl Contacts {
         email: Option<&str>,
         address: Option<AddressInput<'_, S>>,
     ) -> Result<Contacts, ContactError> {
-        let fail = |kind: ContactKind| {
-            move |e: &dyn std::fmt::Display| ContactError {
-                kind,
-                message: format!("{kind}: {e}"),
-            }
-        };
+        let fail = |kind: ContactKind| move |e: &dyn std::fmt::Display| ContactError { kind, message: format!("{kind}: {e}") };
         Ok(Contacts {
-            phone: phone
-                .map(PhoneKey::parse)
-                .transpose()
-                .map_err(|e| fail(ContactKind::Phone)(&e))?,
-            email: email
-                .map(EmailKey::parse)
-                .transpose()
-                .map_err(|e| fail(ContactKind::Email)(&e))?,
+            phone: phone.map(PhoneKey::parse).transpose().map_err(|e| fail(ContactKind::Phone)(&e))?,
+            email: email.map(EmailKey::parse).transpose().map_err(|e| fail(ContactKind::Email)(&e))?,
             address: address
                 .map(|a| AddressKey::from_lines(a.lines, a.postcode, a.surname))
                 .transpose()
@@ -187,10 +149,7 @@ impl Contacts {
 
     /// The (key, channel) pairs a statement covers: the channels asked for, or every channel the
     /// given contact points allow (phone → call, sms; email → email; address → mail).
-    pub fn targets(
-        &self,
-        channels: Option<&[Channel]>,
-    ) -> Result<Vec<(String, Channel)>, TargetError> {
+    pub fn targets(&self, channels: Option<&[Channel]>) -> Result<Vec<(String, Channel)>, TargetError> {
         if self.phone.is_none() && self.email.is_none() && self.address.is_none() {
             return Err(TargetError::NoContact);
         }
@@ -201,20 +160,9 @@ impl Contacts {
                 cs.dedup();
                 cs
             }
-            _ => Channel::ALL
-                .iter()
-                .copied()
-                .filter(|c| self.key(c.contact_kind()).is_some())
-                .collect(),
+            _ => Channel::ALL.iter().copied().filter(|c| self.key(c.contact_kind()).is_some()).collect(),
         };
-        wanted
-            .into_iter()
-            .map(|c| {
-                self.key(c.contact_kind())
-                    .map(|k| (k, c))
-                    .ok_or(TargetError::ChannelNotAllowed(c))
-            })
-            .collect()
+        wanted.into_iter().map(|c| self.key(c.contact_kind()).map(|k| (k, c)).ok_or(TargetError::ChannelNotAllowed(c))).collect()
     }
 }
 
@@ -223,42 +171,21 @@ mod target_tests {
     use super::*;
 
     fn phone_only() -> Contacts {
-        Contacts {
-            phone: PhoneKey::parse("020 7946 0018").ok(),
-            ..Contacts::default()
-        }
+        Contacts { phone: PhoneKey::parse("020 7946 0018").ok(), ..Contacts::default() }
     }
 
     #[test]
     fn channels_default_to_what_the_contacts_allow() {
         let t = phone_only().targets(None);
-        assert_eq!(
-            t,
-            Ok(vec![
-                ("+442079460018".into(), Channel::Call),
-                ("+442079460018".into(), Channel::Sms)
-            ])
-        );
-        let both = Contacts {
-            email: EmailKey::parse("Jo@X.com").ok(),
-            ..phone_only()
-        };
-        assert_eq!(
-            both.targets(Some(&[Channel::Email])),
-            Ok(vec![("jo@x.com".into(), Channel::Email)])
-        );
+        assert_eq!(t, Ok(vec![("+442079460018".into(), Channel::Call), ("+442079460018".into(), Channel::Sms)]));
+        let both = Contacts { email: EmailKey::parse("Jo@X.com").ok(), ..phone_only() };
+        assert_eq!(both.targets(Some(&[Channel::Email])), Ok(vec![("jo@x.com".into(), Channel::Email)]));
         assert_eq!(both.targets(None).map(|t| t.len()), Ok(3));
     }
 
     #[test]
     fn a_channel_no_contact_allows_is_refused() {
-        assert_eq!(
-            phone_only().targets(Some(&[Channel::Mail])),
-            Err(TargetError::ChannelNotAllowed(Channel::Mail))
-        );
-        assert_eq!(
-            Contacts::default().targets(None),
-            Err(TargetError::NoContact)
-        );
+        assert_eq!(phone_only().targets(Some(&[Channel::Mail])), Err(TargetError::ChannelNotAllowed(Channel::Mail)));
+        assert_eq!(Contacts::default().targets(None), Err(TargetError::NoContact));
     }
 }

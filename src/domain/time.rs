@@ -19,13 +19,11 @@ pub fn now_utc() -> NaiveDateTime {
 
 /// RFC 3339 with offset, for a stored UTC timestamp.
 pub fn rfc3339(t: NaiveDateTime) -> String {
-    t.and_utc()
-        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| format!("{s:?} is not a date of the form YYYY-MM-DD"))
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| format!("{s:?} is not a date of the form YYYY-MM-DD"))
 }
 
 /// A timestamp as a legacy file may hold it: RFC 3339; `YYYY-MM-DD HH:MM[:SS]` or `YYYY-MM-DD`
@@ -38,14 +36,8 @@ pub fn parse_timestamp(s: &str) -> Result<NaiveDateTime, String> {
     let local = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .or_else(|| {
-            NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-        });
-    let local = local.ok_or_else(|| {
-        format!("{s:?} is not a timestamp (RFC 3339, or YYYY-MM-DD[ HH:MM[:SS]] in UK time)")
-    })?;
+        .or_else(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)));
+    let local = local.ok_or_else(|| format!("{s:?} is not a timestamp (RFC 3339, or YYYY-MM-DD[ HH:MM[:SS]] in UK time)"))?;
     London
         .from_local_datetime(&local)
         .earliest()
@@ -91,10 +83,7 @@ mod tests {
         let t = |s| parse_timestamp(s).map(rfc3339);
         assert_eq!(t("2026-07-01 09:00").as_deref(), Ok("2026-07-01T08:00:00Z"));
         assert_eq!(t("2026-12-01").as_deref(), Ok("2026-12-01T00:00:00Z"));
-        assert_eq!(
-            t("2026-07-01T09:00:00+01:00").as_deref(),
-            Ok("2026-07-01T08:00:00Z")
-        );
+        assert_eq!(t("2026-07-01T09:00:00+01:00").as_deref(), Ok("2026-07-01T08:00:00Z"));
         assert!(parse_timestamp("yesterday").is_err());
     }
 }

@@ -19,25 +19,18 @@ struct Pattern {
 
 impl Pattern {
     fn new(d: &Descriptor) -> Option<Pattern> {
-        Some(Pattern {
-            lengths: d.possible_length().to_vec(),
-            regex: compile(d.national_number().as_str())?,
-        })
+        Some(Pattern { lengths: d.possible_length().to_vec(), regex: compile(d.national_number().as_str())? })
     }
 
     /// As `Descriptor::is_match`: a possible length, and a match starting at the first digit.
     fn is_match(&self, nsn: &str) -> bool {
-        (self.lengths.is_empty() || self.lengths.contains(&(nsn.len() as u16)))
-            && starts_with_match(&self.regex, nsn)
+        (self.lengths.is_empty() || self.lengths.contains(&(nsn.len() as u16))) && starts_with_match(&self.regex, nsn)
     }
 }
 
 fn compile(pattern: &str) -> Option<Regex> {
     // phonenumber builds its regexes with ignore_whitespace; so must we.
-    RegexBuilder::new(pattern)
-        .ignore_whitespace(true)
-        .build()
-        .ok()
+    RegexBuilder::new(pattern).ignore_whitespace(true).build().ok()
 }
 
 fn starts_with_match(regex: &Regex, s: &str) -> bool {
@@ -86,11 +79,7 @@ impl UkNumbers {
                     None => None,
                 },
                 general: Pattern::new(d.general())?,
-                types: types
-                    .into_iter()
-                    .flatten()
-                    .map(Pattern::new)
-                    .collect::<Option<Vec<_>>>()?,
+                types: types.into_iter().flatten().map(Pattern::new).collect::<Option<Vec<_>>>()?,
             });
         }
         (!regions.is_empty()).then_some(UkNumbers { regions })
@@ -119,8 +108,7 @@ mod tests {
     use phonenumber::country;
 
     fn slow(nsn: &str) -> bool {
-        phonenumber::parse(Some(country::Id::GB), format!("+44{nsn}"))
-            .is_ok_and(|n| phonenumber::is_valid(&n))
+        phonenumber::parse(Some(country::Id::GB), format!("+44{nsn}")).is_ok_and(|n| phonenumber::is_valid(&n))
     }
 
     #[test]

@@ -34,18 +34,12 @@ const CACHE_LIMIT: usize = 10_000;
 
 impl KeyCache {
     pub fn new(ttl: Duration) -> KeyCache {
-        KeyCache {
-            ttl,
-            entries: RwLock::new(HashMap::new()),
-        }
+        KeyCache { ttl, entries: RwLock::new(HashMap::new()) }
     }
 
     fn get(&self, hash: &str) -> Option<Caller> {
         let entries = self.entries.read().ok()?;
-        entries
-            .get(hash)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(c, _)| c.clone())
+        entries.get(hash).filter(|(_, at)| at.elapsed() < self.ttl).map(|(c, _)| c.clone())
     }
 
     fn put(&self, hash: String, caller: Caller) {
@@ -71,7 +65,7 @@ macro_rules! needs {
         }
     )+};
 }
-needs!(RecordStatements, ReadPreferences, Check);
+needs!(RecordStatements, ReadPreferences, Check, ReadRegisters, Import);
 
 /// An authenticated caller whose role allows `N`.
 pub struct Authorized<N: Needs> {
@@ -84,17 +78,12 @@ fn unauthorized(message: &str) -> ApiError {
 }
 
 async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::internal("application state missing"))?
-        .clone();
+    let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::internal("application state missing"))?.clone();
     let header = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .ok_or_else(|| unauthorized("send the API key as Authorization: Bearer KEY"))?;
-    let value = header
-        .to_str()
-        .map_err(|_| unauthorized("the Authorization header is not readable text"))?;
+    let value = header.to_str().map_err(|_| unauthorized("the Authorization header is not readable text"))?;
     let key = value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
@@ -106,10 +95,7 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
         return Ok(caller);
     }
     let lookup_hash = hash.clone();
-    let found = super::read(&state.store, move |conn| {
-        Ok(crate::store::keys::find_active(conn, &lookup_hash)?)
-    })
-    .await?;
+    let found = super::read(&state.store, move |conn| Ok(crate::store::keys::find_active(conn, &lookup_hash)?)).await?;
     let (name, role) = found.ok_or_else(|| unauthorized("the API key is unknown or revoked"))?;
     let role: Role = role.parse().map_err(ApiError::internal)?;
     let caller = Caller { name, role };
@@ -129,17 +115,10 @@ impl<N: Needs + 'static> FromRequest for Authorized<N> {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
                     "forbidden",
-                    format!(
-                        "a key with role {} may not do this; it needs a role allowed to {:?}",
-                        caller.role,
-                        N::CAPABILITY
-                    ),
+                    format!("a key with role {} may not do this; it needs a role allowed to {:?}", caller.role, N::CAPABILITY),
                 ));
             }
-            Ok(Authorized {
-                caller,
-                _needs: PhantomData,
-            })
+            Ok(Authorized { caller, _needs: PhantomData })
         })
     }
 }

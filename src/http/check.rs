@@ -19,11 +19,7 @@ use crate::scrub::{judge, Facts, Mode, Verdict};
 pub const MAX_BATCH: usize = 10_000;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        super::resource("/v1/check")
-            .route(web::get().to(check_one))
-            .route(web::post().to(check_many)),
-    );
+    cfg.service(super::resource("/v1/check").route(web::get().to(check_one)).route(web::post().to(check_many)));
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,9 +59,8 @@ struct Question {
 }
 
 fn question(channel: &str, date: Option<&str>, mode: Option<&str>) -> Result<Question, ApiError> {
-    let channel: Channel = channel.parse().map_err(|e: String| {
-        ApiError::unprocessable("invalid_channel", e).details(json!({"field": "channel"}))
-    })?;
+    let channel: Channel =
+        channel.parse().map_err(|e: String| ApiError::unprocessable("invalid_channel", e).details(json!({"field": "channel"})))?;
     if channel.contact_kind() != ContactKind::Phone {
         return Err(ApiError::unprocessable(
             "invalid_channel",
@@ -81,43 +76,24 @@ fn question(channel: &str, date: Option<&str>, mode: Option<&str>) -> Result<Que
     let mode = mode
         .map(str::parse)
         .transpose()
-        .map_err(|e: String| {
-            ApiError::unprocessable("invalid_mode", e).details(json!({"field": "mode"}))
-        })?
+        .map_err(|e: String| ApiError::unprocessable("invalid_mode", e).details(json!({"field": "mode"})))?
         .unwrap_or_default();
-    Ok(Question {
-        channel,
-        date,
-        mode,
-    })
+    Ok(Question { channel, date, mode })
 }
 
 /// Answer for many numbers in order, with one database read for the lot.
-async fn answer(
-    state: &web::Data<AppState>,
-    q: &Question,
-    phones: &[String],
-) -> Result<Vec<Answer>, ApiError> {
-    let keys: Vec<Result<PhoneKey, String>> = phones
-        .iter()
-        .map(|p| PhoneKey::parse(p).map_err(|e| e.to_string()))
-        .collect();
+async fn answer(state: &web::Data<AppState>, q: &Question, phones: &[String]) -> Result<Vec<Answer>, ApiError> {
+    let keys: Vec<Result<PhoneKey, String>> = phones.iter().map(|p| PhoneKey::parse(p).map_err(|e| e.to_string())).collect();
     let coverage = state.registers.coverage(q.channel, q.date);
     let in_house: HashMap<String, String> = match coverage {
         Ok(()) => {
-            let mut wanted: Vec<String> = keys
-                .iter()
-                .filter_map(|k| k.as_ref().ok())
-                .map(ToString::to_string)
-                .collect();
+            let mut wanted: Vec<String> = keys.iter().filter_map(|k| k.as_ref().ok()).map(ToString::to_string).collect();
             wanted.sort_unstable();
             wanted.dedup();
             let channel = q.channel.to_string();
             let lookup = move |conn: &mut crate::store::DbConnection| -> anyhow::Result<_> {
                 let refs: Vec<&str> = wanted.iter().map(String::as_str).collect();
-                Ok(crate::store::statements::kinds_in_force(
-                    conn, &refs, &channel,
-                )?)
+                Ok(crate::store::statements::kinds_in_force(conn, &refs, &channel)?)
             };
             // One number is a point read; a batch is work for the blocking pool.
             if keys.len() == 1 {
@@ -150,24 +126,11 @@ async fn answer(
                 },
                 Ok(()) => {
                     let facts = Facts {
-                        in_house: in_house
-                            .get(key.as_str())
-                            .and_then(|k| k.parse::<StatementKind>().ok()),
-                        listings: vec![],
+                        in_house: in_house.get(key.as_str()).and_then(|k| k.parse::<StatementKind>().ok()),
+                        listings: if q.channel == Channel::Call { state.registers.phone_listings(&key) } else { Vec::new() },
                     };
-                    let Verdict {
-                        allowed,
-                        reason,
-                        binding_from,
-                    } = judge(q.channel, &facts, q.mode, q.date);
-                    Answer {
-                        key: Some(key.to_string()),
-                        channel: q.channel,
-                        allowed,
-                        reason,
-                        binding_from,
-                        detail: None,
-                    }
+                    let Verdict { allowed, reason, binding_from } = judge(q.channel, &facts, q.mode, q.date);
+                    Answer { key: Some(key.to_string()), channel: q.channel, allowed, reason, binding_from, detail: None }
                 }
             },
         })
@@ -182,9 +145,7 @@ async fn check_one(
     let query = query?;
     let q = question(&query.channel, query.date.as_deref(), query.mode.as_deref())?;
     let mut answers = answer(&state, &q, std::slice::from_ref(&query.phone)).await?;
-    let one = answers
-        .pop()
-        .ok_or_else(|| ApiError::internal("a check gave no answer"))?;
+    let one = answers.pop().ok_or_else(|| ApiError::internal("a check gave no answer"))?;
     Ok(HttpResponse::Ok().json(one))
 }
 
@@ -197,17 +158,11 @@ async fn check_many(
     if body.phones.len() > MAX_BATCH {
         return Err(ApiError::unprocessable(
             "too_many_phones",
-            format!(
-                "a check takes at most {MAX_BATCH} numbers; this one has {}: split it",
-                body.phones.len()
-            ),
+            format!("a check takes at most {MAX_BATCH} numbers; this one has {}: split it", body.phones.len()),
         )
         .details(json!({"max": MAX_BATCH, "given": body.phones.len()})));
     }
     let q = question(&body.channel, body.date.as_deref(), body.mode.as_deref())?;
     let results = answer(&state, &q, &body.phones).await?;
-    Ok(
-        HttpResponse::Ok()
-            .json(json!({ "channel": q.channel, "date": q.date, "results": results })),
-    )
+    Ok(HttpResponse::Ok().json(json!({ "channel": q.channel, "date": q.date, "results": results })))
 }

@@ -22,12 +22,7 @@ impl std::fmt::Display for ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            details: json!({}),
-        }
+        ApiError { status, code, message: message.into(), details: json!({}) }
     }
 
     pub fn details(mut self, details: Value) -> ApiError {
@@ -50,20 +45,12 @@ impl ApiError {
     /// A failure of ours, not of the input: logged in full, answered without internals.
     pub fn internal(error: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %error, "internal error");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the server failed to answer; the error is in its log",
-        )
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server failed to answer; the error is in its log")
     }
 
     pub fn unavailable(error: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %error, "database unavailable");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "database_unavailable",
-            "the database cannot be reached; try again shortly",
-        )
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "the database cannot be reached; try again shortly")
     }
 
     /// A JSON body that could not be taken.
@@ -74,40 +61,26 @@ impl ApiError {
                 "unsupported_media_type",
                 "the body must be JSON, sent with Content-Type: application/json",
             ),
-            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-                body_too_large(limit as u64)
-            }
+            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => body_too_large(limit as u64),
             JsonPayloadError::Payload(PayloadError::Overflow) => body_too_large(limit as u64),
-            JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::unprocessable(
-                "invalid_body",
-                format!("the JSON body does not have the expected fields: {e}"),
-            )
-            .details(json!({"line": e.line(), "column": e.column()})),
-            JsonPayloadError::Deserialize(e) => {
-                ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+            JsonPayloadError::Deserialize(e) if e.is_data() => {
+                ApiError::unprocessable("invalid_body", format!("the JSON body does not have the expected fields: {e}"))
                     .details(json!({"line": e.line(), "column": e.column()}))
             }
-            other => {
-                ApiError::bad_request("bad_body", format!("the body could not be read: {other}"))
-            }
+            JsonPayloadError::Deserialize(e) => ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+                .details(json!({"line": e.line(), "column": e.column()})),
+            other => ApiError::bad_request("bad_body", format!("the body could not be read: {other}")),
         }
     }
 
     pub fn from_query(err: &QueryPayloadError) -> ApiError {
-        ApiError::bad_request(
-            "invalid_query",
-            format!("the query string is not usable: {err}"),
-        )
+        ApiError::bad_request("invalid_query", format!("the query string is not usable: {err}"))
     }
 }
 
 pub fn body_too_large(limit: u64) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body_too_large",
-        format!("the body is larger than the limit of {limit} bytes"),
-    )
-    .details(json!({"limit_bytes": limit}))
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the body is larger than the limit of {limit} bytes"))
+        .details(json!({"limit_bytes": limit}))
 }
 
 impl ResponseError for ApiError {

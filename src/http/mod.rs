@@ -6,8 +6,10 @@ pub mod check;
 pub mod error;
 pub mod health;
 pub mod preferences;
+pub mod registers;
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Weak};
 
 use actix_web::dev::Server;
 use actix_web::http::StatusCode;
@@ -26,7 +28,7 @@ pub struct AppState {
     pub store: Store,
     pub writer: Writer,
     pub keys: KeyCache,
-    pub registers: Registers,
+    pub registers: Arc<Registers>,
     pub settings: Settings,
 }
 
@@ -51,11 +53,7 @@ where
             f(&mut conn)
         }
     };
-    Ok(if store.is_sqlite() {
-        run()?
-    } else {
-        web::block(run).await??
-    })
+    Ok(if store.is_sqlite() { run()? } else { web::block(run).await?? })
 }
 
 /// Database work that may take long (many keys, whole lists): always off the workers.
@@ -84,10 +82,21 @@ pub(crate) fn resource(path: &str) -> actix_web::Resource {
 }
 
 async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::not_found(format!(
-        "there is no resource at {}",
-        req.path()
-    )))
+    Err(ApiError::not_found(format!("there is no resource at {}", req.path())))
+}
+
+/// Poll for snapshots imported by another process or instance, until the server is gone.
+fn watch_registers(registers: Weak<Registers>, store: Store, every: std::time::Duration) {
+    let spawned = std::thread::Builder::new().name("register-watch".into()).spawn(move || loop {
+        std::thread::sleep(every);
+        let Some(registers) = registers.upgrade() else { return };
+        if let Err(e) = registers.refresh(&store) {
+            tracing::warn!(error = %format!("{e:#}"), "could not refresh the register snapshots; the ones loaded stay in force");
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "could not start the register watcher: new snapshots need a restart");
+    }
 }
 
 /// A server bound to its listener (port 0 allowed), ready to be awaited.
@@ -98,38 +107,25 @@ pub struct Bound {
 
 /// Bind the listener and build the server; the caller runs it (`bound.server.await`).
 pub fn bind(settings: Settings, store: Store) -> anyhow::Result<Bound> {
-    let listener = TcpListener::bind(&settings.bind)
-        .with_context(|| format!("cannot listen on {}", settings.bind))?;
+    let listener = TcpListener::bind(&settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
     let addr = listener.local_addr()?;
     let writer = Writer::start(store.pool.clone())?;
-    let workers = if settings.workers == 0 {
-        std::thread::available_parallelism().map_or(2, |n| n.get())
-    } else {
-        settings.workers
-    };
+    let workers = if settings.workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { settings.workers };
     let json_limit = settings.max_json_bytes;
-    let state = web::Data::new(AppState {
-        store,
-        writer,
-        keys: KeyCache::new(settings.key_cache),
-        registers: Registers::empty(),
-        settings,
-    });
+    let registers = Arc::new(Registers::load(&store).context("loading the register snapshots")?);
+    watch_registers(Arc::downgrade(&registers), store.clone(), settings.register_poll);
+    let state = web::Data::new(AppState { store, writer, keys: KeyCache::new(settings.key_cache), registers, settings });
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .app_data(
-                web::JsonConfig::default()
-                    .limit(json_limit)
-                    .error_handler(move |err, _req| ApiError::from_json(&err, json_limit).into()),
+                web::JsonConfig::default().limit(json_limit).error_handler(move |err, _req| ApiError::from_json(&err, json_limit).into()),
             )
-            .app_data(
-                web::QueryConfig::default()
-                    .error_handler(|err, _req| ApiError::from_query(&err).into()),
-            )
+            .app_data(web::QueryConfig::default().error_handler(|err, _req| ApiError::from_query(&err).into()))
             .configure(health::config)
             .configure(preferences::config)
             .configure(check::config)
+            .configure(registers::config)
             .default_service(web::to(not_found))
     })
     .workers(workers)

@@ -49,13 +49,8 @@ fn invalid(code: &'static str, field: &str, message: String) -> ApiError {
 
 /// The body's contact points, as keys.
 fn contacts(body: &StatementBody) -> Result<Contacts, ApiError> {
-    let address = body.address.as_ref().map(|a| AddressInput {
-        lines: &a.lines,
-        postcode: &a.postcode,
-        surname: a.surname.as_deref(),
-    });
-    Contacts::parse(body.phone.as_deref(), body.email.as_deref(), address)
-        .map_err(|e| contact_error(&e))
+    let address = body.address.as_ref().map(|a| AddressInput { lines: &a.lines, postcode: &a.postcode, surname: a.surname.as_deref() });
+    Contacts::parse(body.phone.as_deref(), body.email.as_deref(), address).map_err(|e| contact_error(&e))
 }
 
 fn contact_error(e: &ContactError) -> ApiError {
@@ -68,40 +63,20 @@ fn contact_error(e: &ContactError) -> ApiError {
 }
 
 /// Turn a request into the rows to record, or say what is wrong with it.
-fn statements(
-    body: StatementBody,
-    kind: StatementKind,
-    via: &str,
-) -> Result<Vec<NewStatement>, ApiError> {
+fn statements(body: StatementBody, kind: StatementKind, via: &str) -> Result<Vec<NewStatement>, ApiError> {
     let contacts = contacts(&body)?;
     let channels = body
         .channels
         .as_ref()
-        .map(|cs| {
-            cs.iter()
-                .map(|c| c.parse::<Channel>())
-                .collect::<Result<Vec<_>, _>>()
-        })
+        .map(|cs| cs.iter().map(|c| c.parse::<Channel>()).collect::<Result<Vec<_>, _>>())
         .transpose()
         .map_err(|e| invalid("invalid_channel", "channels", e))?;
-    let source: Source = body
-        .source
-        .parse()
-        .map_err(|e| invalid("invalid_source", "source", e))?;
-    let said = Said::new(
-        kind,
-        source,
-        now_utc(),
-        body.recorded_by,
-        body.note,
-        body.evidence.as_deref(),
-    )
-    .map_err(|e| invalid("evidence_required", "evidence", e.into()))?;
+    let source: Source = body.source.parse().map_err(|e| invalid("invalid_source", "source", e))?;
+    let said = Said::new(kind, source, now_utc(), body.recorded_by, body.note, body.evidence.as_deref())
+        .map_err(|e| invalid("evidence_required", "evidence", e.into()))?;
     let targets = contacts.targets(channels.as_deref()).map_err(|e| match e {
         TargetError::NoContact => invalid("missing_contact", "phone", e.to_string()),
-        TargetError::ChannelNotAllowed(_) => {
-            invalid("channel_not_allowed", "channels", e.to_string())
-        }
+        TargetError::ChannelNotAllowed(_) => invalid("channel_not_allowed", "channels", e.to_string()),
     })?;
     Ok(NewStatement::for_targets(targets, &said, via))
 }
@@ -117,18 +92,9 @@ struct RecordedStatement {
     recorded_by: Option<String>,
 }
 
-async fn record(
-    state: web::Data<AppState>,
-    caller_name: &str,
-    body: StatementBody,
-    kind: StatementKind,
-) -> Result<HttpResponse, ApiError> {
+async fn record(state: web::Data<AppState>, caller_name: &str, body: StatementBody, kind: StatementKind) -> Result<HttpResponse, ApiError> {
     let rows = statements(body, kind, &format!("api:{caller_name}"))?;
-    let stored = state
-        .writer
-        .record(rows)
-        .await
-        .map_err(ApiError::internal)?;
+    let stored = state.writer.record(rows).await.map_err(ApiError::internal)?;
     for s in &stored {
         // Masked: logs never hold a contact point in clear.
         tracing::debug!(id = s.id, key = %mask(&s.contact_key), channel = %s.channel, kind = %s.kind, via = %s.recorded_via, "statement recorded");
@@ -154,13 +120,7 @@ async fn record_opt_out(
     body: Deferred<web::Json<StatementBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body?;
-    record(
-        state,
-        &auth.caller.name,
-        body.into_inner(),
-        StatementKind::OptOut,
-    )
-    .await
+    record(state, &auth.caller.name, body.into_inner(), StatementKind::OptOut).await
 }
 
 async fn record_consent(
@@ -169,13 +129,7 @@ async fn record_consent(
     body: Deferred<web::Json<StatementBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body?;
-    record(
-        state,
-        &auth.caller.name,
-        body.into_inner(),
-        StatementKind::Consent,
-    )
-    .await
+    record(state, &auth.caller.name, body.into_inner(), StatementKind::Consent).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -199,11 +153,7 @@ struct Subject {
 }
 
 fn subject(q: &PreferencesQuery) -> Result<Subject, ApiError> {
-    let given = [
-        q.phone.is_some(),
-        q.email.is_some(),
-        q.postcode.is_some() || q.premise.is_some(),
-    ];
+    let given = [q.phone.is_some(), q.email.is_some(), q.postcode.is_some() || q.premise.is_some()];
     if given.iter().filter(|g| **g).count() != 1 {
         return Err(ApiError::bad_request(
             "invalid_query",
@@ -212,52 +162,46 @@ fn subject(q: &PreferencesQuery) -> Result<Subject, ApiError> {
     }
     let lines: Vec<&str> = q.premise.as_deref().into_iter().collect();
     let address = match (&q.postcode, &q.premise) {
-        (Some(postcode), Some(_)) => Some(AddressInput {
-            lines: &lines[..],
-            postcode,
-            surname: q.surname.as_deref(),
-        }),
+        (Some(postcode), Some(_)) => Some(AddressInput { lines: &lines[..], postcode, surname: q.surname.as_deref() }),
         (None, None) => None,
-        _ => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "an address query needs both postcode= and premise=",
-            ))
-        }
+        _ => return Err(ApiError::bad_request("invalid_query", "an address query needs both postcode= and premise=")),
     };
-    let contacts = Contacts::parse(q.phone.as_deref(), q.email.as_deref(), address)
-        .map_err(|e| contact_error(&e))?;
-    let single = |kind, key: String| Subject {
-        kind,
-        deciding: vec![key.clone()],
-        key,
-        members: None,
-    };
+    let contacts = Contacts::parse(q.phone.as_deref(), q.email.as_deref(), address).map_err(|e| contact_error(&e))?;
+    let single = |kind, key: String| Subject { kind, deciding: vec![key.clone()], key, members: None };
     if let Some(p) = contacts.phone {
         return Ok(single(ContactKind::Phone, p.to_string()));
     }
     if let Some(e) = contacts.email {
         return Ok(single(ContactKind::Email, e.to_string()));
     }
-    let key = contacts
-        .address
-        .ok_or_else(|| ApiError::bad_request("invalid_query", "no contact point given"))?;
+    let key = contacts.address.ok_or_else(|| ApiError::bad_request("invalid_query", "no contact point given"))?;
     let household = key.household().to_string();
     Ok(if key.is_individual() {
-        Subject {
-            kind: ContactKind::Address,
-            key: key.to_string(),
-            deciding: vec![key.to_string(), household],
-            members: None,
-        }
+        Subject { kind: ContactKind::Address, key: key.to_string(), deciding: vec![key.to_string(), household], members: None }
     } else {
-        Subject {
-            kind: ContactKind::Address,
-            key: household.clone(),
-            deciding: vec![household.clone()],
-            members: Some(household),
-        }
+        Subject { kind: ContactKind::Address, key: household.clone(), deciding: vec![household.clone()], members: Some(household) }
     })
+}
+
+/// A contact point's entry on one register: `as_of` null when the register was never imported;
+/// `listed_since` null (with `listed` true) when listed since before its first import.
+fn register_entry(state: &AppState, r: Register, subject: &Subject) -> serde_json::Value {
+    let phone = (subject.kind == ContactKind::Phone).then(|| crate::domain::PhoneKey::from_stored(&subject.key)).flatten();
+    match phone.and_then(|p| state.registers.phone_entry(r, &p)) {
+        Some((set, entry)) => {
+            let listed_since = entry.flatten();
+            json!({
+                "name": r,
+                "as_of": set.as_of,
+                "listed": entry.is_some(),
+                "listed_since": listed_since,
+                "binding_from": listed_since.and_then(|d| state.registers.lead_time(r).after(d)),
+            })
+        }
+        None => {
+            json!({ "name": r, "as_of": null, "listed": null, "listed_since": null, "binding_from": null })
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -299,27 +243,19 @@ async fn preferences(
     let query = query?;
     let subject = subject(&query)?;
     let (deciding, members) = (subject.deciding.clone(), subject.members.clone());
-    let history = super::read(
-        &state.store,
-        move |conn| -> anyhow::Result<Vec<StatementRow>> {
-            let mut rows = crate::store::statements::history(conn, &deciding)?;
-            if let Some(household) = members {
-                rows.extend(crate::store::statements::household_members(
-                    conn, &household,
-                )?);
-                rows.sort_by_key(|r| (r.recorded_at, r.id));
-            }
-            Ok(rows)
-        },
-    )
+    let history = super::read(&state.store, move |conn| -> anyhow::Result<Vec<StatementRow>> {
+        let mut rows = crate::store::statements::history(conn, &deciding)?;
+        if let Some(household) = members {
+            rows.extend(crate::store::statements::household_members(conn, &household)?);
+            rows.sort_by_key(|r| (r.recorded_at, r.id));
+        }
+        Ok(rows)
+    })
     .await?;
 
     // The latest deciding statement per channel is in force (history is oldest first).
     let mut in_force: BTreeMap<&str, &StatementRow> = BTreeMap::new();
-    for row in history
-        .iter()
-        .filter(|r| subject.deciding.contains(&r.contact_key))
-    {
+    for row in history.iter().filter(|r| subject.deciding.contains(&r.contact_key)) {
         in_force.insert(row.channel.as_str(), row);
     }
     let channels: BTreeMap<&str, serde_json::Value> = subject
@@ -342,7 +278,7 @@ async fn preferences(
     let registers: Vec<serde_json::Value> = Register::ALL
         .iter()
         .filter(|r| subject.kind.channels().contains(&r.channel()))
-        .map(|r| json!({ "name": r, "as_of": null, "listed": null, "listed_since": null, "binding_from": null }))
+        .map(|&r| register_entry(&state, r, &subject))
         .collect();
     let history: Vec<HistoryEntry> = history.iter().map(HistoryEntry::from).collect();
     Ok(HttpResponse::Ok().json(json!({

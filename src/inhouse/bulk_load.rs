@@ -61,16 +61,9 @@ pub const KNOWN_COLUMNS: &str = "phone, email, postcode, surname, address, addre
 
 fn column(header: &str) -> Option<Column> {
     let h = header.trim().to_ascii_lowercase();
-    let numbered = |prefixes: &[&str]| {
-        prefixes.iter().any(|p| {
-            h.strip_prefix(p)
-                .is_some_and(|n| matches!(n, "1" | "2" | "3" | "4" | "5"))
-        })
-    };
+    let numbered = |prefixes: &[&str]| prefixes.iter().any(|p| h.strip_prefix(p).is_some_and(|n| matches!(n, "1" | "2" | "3" | "4" | "5")));
     Some(match h.as_str() {
-        "phone" | "telephone" | "tel" | "mobile" | "phone_number" | "telephone_number" => {
-            Column::Phone
-        }
+        "phone" | "telephone" | "tel" | "mobile" | "phone_number" | "telephone_number" => Column::Phone,
         "email" | "email_address" => Column::Email,
         "postcode" | "post_code" | "postal_code" => Column::Postcode,
         "surname" | "last_name" | "lastname" => Column::Surname,
@@ -111,46 +104,21 @@ fn nonempty(s: &str) -> Option<&str> {
 }
 
 fn statements_of(row: &Row<'_>, via: &str) -> Result<Vec<NewStatement>, String> {
-    let address = row.postcode.map(|postcode| AddressInput {
-        lines: &row.lines,
-        postcode,
-        surname: row.surname,
-    });
+    let address = row.postcode.map(|postcode| AddressInput { lines: &row.lines, postcode, surname: row.surname });
     let contacts = Contacts::parse(row.phone, row.email, address).map_err(|e| e.message)?;
     let channels = row
         .channel
-        .map(|c| {
-            c.split([';', '|'])
-                .filter_map(nonempty)
-                .map(str::parse::<Channel>)
-                .collect::<Result<Vec<_>, _>>()
-        })
+        .map(|c| c.split([';', '|']).filter_map(nonempty).map(str::parse::<Channel>).collect::<Result<Vec<_>, _>>())
         .transpose()?;
-    let kind = match row
-        .kind
-        .map(|k| k.to_ascii_lowercase().replace(['-', ' '], "_"))
-    {
+    let kind = match row.kind.map(|k| k.to_ascii_lowercase().replace(['-', ' '], "_")) {
         Some(k) if k == "optout" => StatementKind::OptOut,
         Some(k) => k.parse::<StatementKind>()?,
         None => return Err("kind is empty: give opt_out or consent".into()),
     };
     let recorded_at = parse_timestamp(row.recorded_at.ok_or("recorded_at is empty")?)?;
-    let source = row
-        .source
-        .map(str::parse::<Source>)
-        .transpose()?
-        .unwrap_or(Source::BulkLoad);
-    let said = Said::new(
-        kind,
-        source,
-        recorded_at,
-        row.recorded_by.map(str::to_owned),
-        row.note.map(str::to_owned),
-        row.evidence,
-    )?;
-    let targets = contacts
-        .targets(channels.as_deref())
-        .map_err(|e| e.to_string())?;
+    let source = row.source.map(str::parse::<Source>).transpose()?.unwrap_or(Source::BulkLoad);
+    let said = Said::new(kind, source, recorded_at, row.recorded_by.map(str::to_owned), row.note.map(str::to_owned), row.evidence)?;
+    let targets = contacts.targets(channels.as_deref()).map_err(|e| e.to_string())?;
     Ok(NewStatement::for_targets(targets, &said, via))
 }
 
@@ -175,75 +143,32 @@ impl From<QueryError> for Abort {
 }
 
 /// Load a legacy file. `via` names who loaded it (kept with each statement).
-pub fn load<R: Read>(
-    store: &Store,
-    input: R,
-    skip_rejected: bool,
-    via: &str,
-) -> Result<Report, LoadError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(true)
-        .from_reader(input);
-    let headers = reader
-        .byte_headers()
-        .context("cannot read the header row")?
-        .clone();
+pub fn load<R: Read>(store: &Store, input: R, skip_rejected: bool, via: &str) -> Result<Report, LoadError> {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(input);
+    let headers = reader.byte_headers().context("cannot read the header row")?.clone();
     let headers: Vec<String> = headers
         .iter()
         .enumerate()
         .map(|(i, h)| {
-            let h = std::str::from_utf8(h)
-                .map_err(|_| anyhow::anyhow!("the header row is not UTF-8"))?;
-            Ok(if i == 0 {
-                h.trim_start_matches('\u{feff}').to_owned()
-            } else {
-                h.to_owned()
-            })
+            let h = std::str::from_utf8(h).map_err(|_| anyhow::anyhow!("the header row is not UTF-8"))?;
+            Ok(if i == 0 { h.trim_start_matches('\u{feff}').to_owned() } else { h.to_owned() })
         })
         .collect::<anyhow::Result<_>>()?;
     let columns: Vec<Column> = headers
         .iter()
-        .map(|h| {
-            column(h).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "unknown column {h:?} in the header; known columns: {KNOWN_COLUMNS}"
-                )
-            })
-        })
+        .map(|h| column(h).ok_or_else(|| anyhow::anyhow!("unknown column {h:?} in the header; known columns: {KNOWN_COLUMNS}")))
         .collect::<anyhow::Result<_>>()?;
-    if !columns
-        .iter()
-        .any(|c| matches!(c, Column::Phone | Column::Email | Column::Postcode))
-    {
-        return Err(anyhow::anyhow!(
-            "the header has no phone, email or postcode column; found: {}",
-            headers.join(", ")
-        )
-        .into());
+    if !columns.iter().any(|c| matches!(c, Column::Phone | Column::Email | Column::Postcode)) {
+        return Err(anyhow::anyhow!("the header has no phone, email or postcode column; found: {}", headers.join(", ")).into());
     }
     for needed in [Column::Kind, Column::RecordedAt] {
         if !columns.contains(&needed) {
-            let name = if needed == Column::Kind {
-                "kind"
-            } else {
-                "recorded_at"
-            };
-            return Err(anyhow::anyhow!(
-                "the header has no {name} column; found: {}",
-                headers.join(", ")
-            )
-            .into());
+            let name = if needed == Column::Kind { "kind" } else { "recorded_at" };
+            return Err(anyhow::anyhow!("the header has no {name} column; found: {}", headers.join(", ")).into());
         }
     }
 
-    let mut report = Report {
-        rows: 0,
-        statements: 0,
-        rejected: 0,
-        rejected_samples: vec![],
-        loaded: false,
-    };
+    let mut report = Report { rows: 0, statements: 0, rejected: 0, rejected_samples: vec![], loaded: false };
     let mut conn = store.conn()?;
     let result = conn.transaction::<(), Abort, _>(|conn| {
         let mut batch: Vec<NewStatement> = Vec::with_capacity(BATCH);
@@ -254,26 +179,17 @@ pub fn load<R: Read>(
                 Ok(true) => {}
                 Err(e) => {
                     let line = e.position().map_or(0, |p| p.line());
-                    return Err(Abort::File(anyhow::anyhow!(
-                        "the file is not readable CSV at line {line}: {e}"
-                    )));
+                    return Err(Abort::File(anyhow::anyhow!("the file is not readable CSV at line {line}: {e}")));
                 }
             }
             report.rows += 1;
             let line = record.position().map_or(0, |p| p.line());
             let row_result = (|| -> Result<Vec<NewStatement>, String> {
                 if record.len() != columns.len() {
-                    return Err(format!(
-                        "the row has {} fields; the header has {}",
-                        record.len(),
-                        columns.len()
-                    ));
+                    return Err(format!("the row has {} fields; the header has {}", record.len(), columns.len()));
                 }
-                let fields: Vec<&str> = record
-                    .iter()
-                    .map(std::str::from_utf8)
-                    .collect::<Result<_, _>>()
-                    .map_err(|_| "the row is not UTF-8".to_owned())?;
+                let fields: Vec<&str> =
+                    record.iter().map(std::str::from_utf8).collect::<Result<_, _>>().map_err(|_| "the row is not UTF-8".to_owned())?;
                 let mut row = Row::default();
                 for (c, f) in columns.iter().zip(&fields) {
                     let v = nonempty(f);
@@ -283,9 +199,7 @@ pub fn load<R: Read>(
                         Column::Postcode => row.postcode = v,
                         Column::Surname => row.surname = v,
                         Column::Line => row.lines.extend(v),
-                        Column::Address => {
-                            row.lines.extend(v.into_iter().flat_map(|a| a.split(',')))
-                        }
+                        Column::Address => row.lines.extend(v.into_iter().flat_map(|a| a.split(','))),
                         Column::Ignored => {}
                         Column::Channel => row.channel = v,
                         Column::Kind => row.kind = v,
@@ -319,9 +233,7 @@ pub fn load<R: Read>(
             return Err(Abort::File(anyhow::anyhow!("rejected rows")));
         }
         if report.rows == 0 {
-            return Err(Abort::File(anyhow::anyhow!(
-                "the file has a header but no rows"
-            )));
+            return Err(Abort::File(anyhow::anyhow!("the file has a header but no rows")));
         }
         insert_many(conn, &batch)?;
         Ok(())
@@ -333,15 +245,10 @@ pub fn load<R: Read>(
         }
         Err(Abort::File(_)) if report.rejected > 0 && !skip_rejected => {
             report.statements = 0;
-            Err(LoadError::Rejected {
-                rejected: report.rejected,
-                report: Box::new(report),
-            })
+            Err(LoadError::Rejected { rejected: report.rejected, report: Box::new(report) })
         }
         Err(Abort::File(e)) => Err(e.into()),
-        Err(Abort::Db(e)) => Err(anyhow::Error::new(e)
-            .context("the database refused the statements; nothing was loaded")
-            .into()),
+        Err(Abort::Db(e)) => Err(anyhow::Error::new(e).context("the database refused the statements; nothing was loaded").into()),
     }
 }
 

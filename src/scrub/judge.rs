@@ -22,9 +22,7 @@ impl std::str::FromStr for Mode {
         match s.trim().to_ascii_lowercase().as_str() {
             "strict" => Ok(Mode::Strict),
             "statutory" => Ok(Mode::Statutory),
-            other => Err(format!(
-                "unknown mode {other:?}; expected strict or statutory"
-            )),
+            other => Err(format!("unknown mode {other:?}; expected strict or statutory")),
         }
     }
 }
@@ -57,11 +55,7 @@ pub struct Verdict {
 
 impl Verdict {
     pub fn suppressed(reason: Reason) -> Verdict {
-        Verdict {
-            allowed: false,
-            reason: Some(reason),
-            binding_from: None,
-        }
+        Verdict { allowed: false, reason: Some(reason), binding_from: None }
     }
 }
 
@@ -90,50 +84,23 @@ pub fn judge(channel: Channel, facts: &Facts, mode: Mode, contact_date: NaiveDat
         return Verdict::suppressed(Reason::Deceased);
     }
     // Registers in the contract's order: TPS before CTPS, so a number on both reports TPS.
-    let mut listings: Vec<&Listing> = facts
-        .listings
-        .iter()
-        .filter(|l| l.register.channel() == channel)
-        .collect();
+    let mut listings: Vec<&Listing> = facts.listings.iter().filter(|l| l.register.channel() == channel).collect();
     listings.sort_by_key(|l| l.register);
     let Some(first) = listings.first() else {
-        return Verdict {
-            allowed: true,
-            reason: None,
-            binding_from: None,
-        };
+        return Verdict { allowed: true, reason: None, binding_from: None };
     };
     if facts.in_house == Some(StatementKind::Consent) {
-        return Verdict {
-            allowed: true,
-            reason: Some(Reason::ConsentOverride),
-            binding_from: first.binding_from,
-        };
+        return Verdict { allowed: true, reason: Some(Reason::ConsentOverride), binding_from: first.binding_from };
     }
     if mode == Mode::Statutory {
         // Suppressed by the first listing that binds on the contact date; kept in grace only when
         // none does.
-        if let Some(binding) = listings
-            .iter()
-            .find(|l| l.binding_from.is_none_or(|b| contact_date >= b))
-        {
-            return Verdict {
-                allowed: false,
-                reason: Some(listed_code(binding.register)),
-                binding_from: binding.binding_from,
-            };
+        if let Some(binding) = listings.iter().find(|l| l.binding_from.is_none_or(|b| contact_date >= b)) {
+            return Verdict { allowed: false, reason: Some(listed_code(binding.register)), binding_from: binding.binding_from };
         }
-        return Verdict {
-            allowed: true,
-            reason: Some(grace_code(first.register)),
-            binding_from: first.binding_from,
-        };
+        return Verdict { allowed: true, reason: Some(grace_code(first.register)), binding_from: first.binding_from };
     }
-    Verdict {
-        allowed: false,
-        reason: Some(listed_code(first.register)),
-        binding_from: first.binding_from,
-    }
+    Verdict { allowed: false, reason: Some(listed_code(first.register)), binding_from: first.binding_from }
 }
 
 #[cfg(test)]
@@ -145,11 +112,7 @@ mod tests {
     }
 
     fn listed(register: Register, binding_from: Option<&str>) -> Listing {
-        Listing {
-            register,
-            binding_from: binding_from.map(date),
-            deceased: false,
-        }
+        Listing { register, binding_from: binding_from.map(date), deceased: false }
     }
 
     fn reason(f: &Facts, mode: Mode, on: &str) -> Option<Reason> {
@@ -158,99 +121,44 @@ mod tests {
 
     #[test]
     fn nothing_known_is_kept() {
-        let v = judge(
-            Channel::Call,
-            &Facts::default(),
-            Mode::Strict,
-            date("2026-11-24"),
-        );
-        assert_eq!(
-            v,
-            Verdict {
-                allowed: true,
-                reason: None,
-                binding_from: None
-            }
-        );
+        let v = judge(Channel::Call, &Facts::default(), Mode::Strict, date("2026-11-24"));
+        assert_eq!(v, Verdict { allowed: true, reason: None, binding_from: None });
     }
 
     #[test]
     fn opt_out_beats_everything() {
-        let f = Facts {
-            in_house: Some(StatementKind::OptOut),
-            listings: vec![listed(Register::Tps, None)],
-        };
-        assert_eq!(
-            reason(&f, Mode::Strict, "2026-11-24"),
-            Some(Reason::OptedOut)
-        );
+        let f = Facts { in_house: Some(StatementKind::OptOut), listings: vec![listed(Register::Tps, None)] };
+        assert_eq!(reason(&f, Mode::Strict, "2026-11-24"), Some(Reason::OptedOut));
     }
 
     #[test]
     fn consent_overrides_a_listing_and_a_grace() {
-        let f = Facts {
-            in_house: Some(StatementKind::Consent),
-            listings: vec![listed(Register::Tps, Some("2026-12-01"))],
-        };
-        assert_eq!(
-            reason(&f, Mode::Strict, "2026-11-24"),
-            Some(Reason::ConsentOverride)
-        );
-        assert_eq!(
-            reason(&f, Mode::Statutory, "2026-11-24"),
-            Some(Reason::ConsentOverride)
-        );
+        let f = Facts { in_house: Some(StatementKind::Consent), listings: vec![listed(Register::Tps, Some("2026-12-01"))] };
+        assert_eq!(reason(&f, Mode::Strict, "2026-11-24"), Some(Reason::ConsentOverride));
+        assert_eq!(reason(&f, Mode::Statutory, "2026-11-24"), Some(Reason::ConsentOverride));
         assert!(judge(Channel::Call, &f, Mode::Strict, date("2026-11-24")).allowed);
     }
 
     #[test]
     fn tps_is_reported_before_ctps() {
-        let f = Facts {
-            in_house: None,
-            listings: vec![listed(Register::Ctps, None), listed(Register::Tps, None)],
-        };
+        let f = Facts { in_house: None, listings: vec![listed(Register::Ctps, None), listed(Register::Tps, None)] };
         assert_eq!(reason(&f, Mode::Strict, "2026-11-24"), Some(Reason::Tps));
     }
 
     #[test]
     fn statutory_mode_keeps_listings_not_yet_binding() {
-        let f = Facts {
-            in_house: None,
-            listings: vec![listed(Register::Tps, Some("2026-12-01"))],
-        };
-        assert_eq!(
-            reason(&f, Mode::Statutory, "2026-11-30"),
-            Some(Reason::TpsGrace)
-        );
+        let f = Facts { in_house: None, listings: vec![listed(Register::Tps, Some("2026-12-01"))] };
+        assert_eq!(reason(&f, Mode::Statutory, "2026-11-30"), Some(Reason::TpsGrace));
         assert_eq!(reason(&f, Mode::Statutory, "2026-12-01"), Some(Reason::Tps));
         assert_eq!(reason(&f, Mode::Strict, "2026-11-30"), Some(Reason::Tps));
         // A binding CTPS listing suppresses even while the TPS one is in grace.
-        let both = Facts {
-            in_house: None,
-            listings: vec![
-                listed(Register::Tps, Some("2026-12-01")),
-                listed(Register::Ctps, None),
-            ],
-        };
-        assert_eq!(
-            reason(&both, Mode::Statutory, "2026-11-30"),
-            Some(Reason::Ctps)
-        );
+        let both = Facts { in_house: None, listings: vec![listed(Register::Tps, Some("2026-12-01")), listed(Register::Ctps, None)] };
+        assert_eq!(reason(&both, Mode::Statutory, "2026-11-30"), Some(Reason::Ctps));
     }
 
     #[test]
     fn deceased_only_for_mail() {
-        let f = Facts {
-            in_house: None,
-            listings: vec![Listing {
-                register: Register::Mps,
-                binding_from: None,
-                deceased: true,
-            }],
-        };
-        assert_eq!(
-            judge(Channel::Mail, &f, Mode::Strict, date("2026-11-24")).reason,
-            Some(Reason::Deceased)
-        );
+        let f = Facts { in_house: None, listings: vec![Listing { register: Register::Mps, binding_from: None, deceased: true }] };
+        assert_eq!(judge(Channel::Mail, &f, Mode::Strict, date("2026-11-24")).reason, Some(Reason::Deceased));
     }
 }

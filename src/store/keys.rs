@@ -25,47 +25,23 @@ struct NewApiKey<'a> {
     created_at: NaiveDateTime,
 }
 
-pub fn insert(
-    conn: &mut DbConnection,
-    name: &str,
-    role: &str,
-    key_hash: &str,
-    now: NaiveDateTime,
-) -> QueryResult<()> {
-    diesel::insert_into(api_keys::table)
-        .values(NewApiKey {
-            name,
-            role,
-            key_hash,
-            created_at: now,
-        })
-        .execute(conn)
-        .map(drop)
+pub fn insert(conn: &mut DbConnection, name: &str, role: &str, key_hash: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::insert_into(api_keys::table).values(NewApiKey { name, role, key_hash, created_at: now }).execute(conn).map(drop)
 }
 
 pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<ApiKeyRow>> {
-    api_keys::table
-        .select(ApiKeyRow::as_select())
-        .order(api_keys::id)
-        .load(conn)
+    api_keys::table.select(ApiKeyRow::as_select()).order(api_keys::id).load(conn)
 }
 
 /// Revoke the active key of that name; returns how many were revoked (0 or 1).
 pub fn revoke(conn: &mut DbConnection, name: &str, now: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(
-        api_keys::table
-            .filter(api_keys::name.eq(name))
-            .filter(api_keys::revoked_at.is_null()),
-    )
-    .set(api_keys::revoked_at.eq(Some(now)))
-    .execute(conn)
+    diesel::update(api_keys::table.filter(api_keys::name.eq(name)).filter(api_keys::revoked_at.is_null()))
+        .set(api_keys::revoked_at.eq(Some(now)))
+        .execute(conn)
 }
 
 /// The active key with this hash: (name, role).
-pub fn find_active(
-    conn: &mut DbConnection,
-    key_hash: &str,
-) -> QueryResult<Option<(String, String)>> {
+pub fn find_active(conn: &mut DbConnection, key_hash: &str) -> QueryResult<Option<(String, String)>> {
     // A hash is unique; `load` rather than `first` avoids SQLite re-preparing for `LIMIT ?`.
     let rows: Vec<(String, String)> = on_backend!(conn, |c| api_keys::table
         .filter(api_keys::key_hash.eq(key_hash))

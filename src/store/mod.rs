@@ -2,6 +2,7 @@
 //! time from the database URL. Only this module imports diesel.
 
 pub mod keys;
+pub mod registers;
 pub mod schema;
 pub mod statements;
 pub mod writer;
@@ -72,10 +73,7 @@ impl Target {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(Target::Postgres(url.to_owned()));
         }
-        if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
             if path.is_empty() {
                 bail!("the SQLite URL {url:?} names no file");
             }
@@ -84,10 +82,7 @@ impl Target {
         if let Some((scheme, _)) = url.split_once("://") {
             bail!("unknown database URL scheme {scheme:?}: use postgres://…, sqlite://PATH or a plain file path");
         }
-        if let Some((scheme, _)) = url
-            .split_once(':')
-            .filter(|(s, _)| s.len() > 1 && s.chars().all(|c| c.is_ascii_alphanumeric()))
-        {
+        if let Some((scheme, _)) = url.split_once(':').filter(|(s, _)| s.len() > 1 && s.chars().all(|c| c.is_ascii_alphanumeric())) {
             bail!("unknown database URL scheme {scheme:?}: use postgres://…, sqlite://PATH or a plain file path");
         }
         Ok(Target::Sqlite(PathBuf::from(url)))
@@ -114,21 +109,16 @@ impl ManageConnection for Manager {
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.target {
             Target::Sqlite(path) => {
-                let mut conn = SqliteConnection::establish(&path.to_string_lossy())
-                    .map_err(r2d2::Error::ConnectionError)?;
-                conn.batch_execute(SQLITE_PRAGMAS)
-                    .map_err(r2d2::Error::QueryError)?;
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy()).map_err(r2d2::Error::ConnectionError)?;
+                conn.batch_execute(SQLITE_PRAGMAS).map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
-            Target::Postgres(url) => PgConnection::establish(url)
-                .map(DbConnection::Postgres)
-                .map_err(r2d2::Error::ConnectionError),
+            Target::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgres).map_err(r2d2::Error::ConnectionError),
         }
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, _conn: &mut DbConnection) -> bool {
@@ -154,9 +144,7 @@ impl Store {
             .max_size(pool_size.max(2))
             .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(30))
-            .build(Manager {
-                target: target.clone(),
-            })
+            .build(Manager { target: target.clone() })
             .with_context(|| format!("cannot connect to the {} database", target.backend()))?;
         let store = Store { pool, target };
         let applied = store.migrate()?;
@@ -188,35 +176,22 @@ impl Store {
 fn prepare_sqlite_file(path: &Path) -> anyhow::Result<()> {
     if !path.exists() {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| {
-                format!(
-                    "cannot create the folder {} for the SQLite database",
-                    dir.display()
-                )
-            })?;
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create the folder {} for the SQLite database", dir.display()))?;
         }
         tracing::warn!(path = %path.display(), "no SQLite database at this path: creating a new, empty one");
     }
     let mut conn = SqliteConnection::establish(&path.to_string_lossy())
         .with_context(|| format!("cannot open the SQLite database {}", path.display()))?;
     conn.batch_execute("PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL;")
-        .with_context(|| {
-            format!(
-                "cannot put the SQLite database {} in WAL mode",
-                path.display()
-            )
-        })?;
+        .with_context(|| format!("cannot put the SQLite database {} in WAL mode", path.display()))?;
     Ok(())
 }
 
 fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
     let versions = match conn {
-        DbConnection::Sqlite(c) => c
-            .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
+        DbConnection::Sqlite(c) => {
+            c.run_pending_migrations(SQLITE_MIGRATIONS).map_err(|e| anyhow::anyhow!("{e}"))?.iter().map(ToString::to_string).collect()
+        }
         DbConnection::Postgres(c) => {
             // Several instances may start at once against one database: one migrates, the
             // others wait for it.
@@ -234,10 +209,7 @@ fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
 
 /// Whether an error is a unique-constraint violation.
 pub fn is_unique_violation(e: &QueryError) -> bool {
-    matches!(
-        e,
-        QueryError::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
-    )
+    matches!(e, QueryError::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
 }
 
 impl Store {
@@ -256,33 +228,12 @@ mod tests {
 
     #[test]
     fn urls_name_their_backend() {
-        assert_eq!(
-            Target::parse("data/suppress.db").ok(),
-            Some(Target::Sqlite(PathBuf::from("data/suppress.db")))
-        );
-        assert_eq!(
-            Target::parse("sqlite:///tmp/x.db").ok(),
-            Some(Target::Sqlite(PathBuf::from("/tmp/x.db")))
-        );
-        assert_eq!(
-            Target::parse("sqlite:x.db").ok(),
-            Some(Target::Sqlite(PathBuf::from("x.db")))
-        );
-        assert!(matches!(
-            Target::parse("postgres://u@h/db"),
-            Ok(Target::Postgres(_))
-        ));
-        assert!(matches!(
-            Target::parse("postgresql://u@h/db"),
-            Ok(Target::Postgres(_))
-        ));
-        for bad in [
-            "mysql://u@h/db",
-            "postgress://u@h/db",
-            "http://x",
-            "redis:x",
-            "",
-        ] {
+        assert_eq!(Target::parse("data/suppress.db").ok(), Some(Target::Sqlite(PathBuf::from("data/suppress.db"))));
+        assert_eq!(Target::parse("sqlite:///tmp/x.db").ok(), Some(Target::Sqlite(PathBuf::from("/tmp/x.db"))));
+        assert_eq!(Target::parse("sqlite:x.db").ok(), Some(Target::Sqlite(PathBuf::from("x.db"))));
+        assert!(matches!(Target::parse("postgres://u@h/db"), Ok(Target::Postgres(_))));
+        assert!(matches!(Target::parse("postgresql://u@h/db"), Ok(Target::Postgres(_))));
+        for bad in ["mysql://u@h/db", "postgress://u@h/db", "http://x", "redis:x", ""] {
             assert!(Target::parse(bad).is_err(), "{bad:?} must be refused");
         }
     }

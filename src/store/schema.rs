@@ -26,4 +26,59 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(api_keys, statements);
+diesel::table! {
+    register_imports (id) {
+        id -> BigInt,
+        register -> Text,
+        as_of -> Date,
+        kind -> Text,
+        file_sha256 -> Text,
+        status -> Text,
+        error -> Nullable<Text>,
+        records -> BigInt,
+        added -> BigInt,
+        removed -> BigInt,
+        unchanged -> BigInt,
+        rejected -> BigInt,
+        entries_after -> BigInt,
+        duration_ms -> BigInt,
+        imported_at -> Timestamp,
+        report -> Text,
+    }
+}
+
+diesel::table! {
+    register_snapshots (register) {
+        register -> Text,
+        import_id -> BigInt,
+        as_of -> Date,
+        entries -> BigInt,
+        file_sha256 -> Text,
+        imported_at -> Timestamp,
+        numbers -> Binary,
+    }
+}
+
+diesel::table! {
+    register_changes (import_id, number) {
+        import_id -> BigInt,
+        number -> BigInt,
+        added -> Integer,
+    }
+}
+
+diesel::table! {
+    register_listings (register, number) {
+        register -> Text,
+        number -> BigInt,
+        listed_since -> Date,
+    }
+}
+diesel::allow_tables_to_appear_in_same_query!(
+    api_keys,
+    statements,
+    register_imports,
+    register_snapshots,
+    register_changes,
+    register_listings
+);

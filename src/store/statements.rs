@@ -27,11 +27,7 @@ pub struct NewStatement {
 
 impl NewStatement {
     /// The rows for one statement made about several (key, channel) pairs.
-    pub fn for_targets(
-        targets: Vec<(String, Channel)>,
-        said: &Said,
-        via: &str,
-    ) -> Vec<NewStatement> {
+    pub fn for_targets(targets: Vec<(String, Channel)>, said: &Said, via: &str) -> Vec<NewStatement> {
         targets
             .into_iter()
             .map(|(key, channel)| NewStatement {
@@ -72,18 +68,13 @@ const INSERT_CHUNK: usize = 500;
 
 /// Insert rows and read them back as stored (with ids), in as few statements as the backends'
 /// bind-parameter limits allow.
-pub fn insert_returning(
-    conn: &mut DbConnection,
-    rows: &[NewStatement],
-) -> QueryResult<Vec<StatementRow>> {
+pub fn insert_returning(conn: &mut DbConnection, rows: &[NewStatement]) -> QueryResult<Vec<StatementRow>> {
     let mut stored = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(INSERT_CHUNK) {
-        stored.extend(on_backend!(&mut *conn, |c| diesel::insert_into(
-            statements::table
-        )
-        .values(chunk)
-        .returning(StatementRow::as_returning())
-        .get_results(c))?);
+        stored.extend(on_backend!(&mut *conn, |c| diesel::insert_into(statements::table)
+            .values(chunk)
+            .returning(StatementRow::as_returning())
+            .get_results(c))?);
     }
     Ok(stored)
 }
@@ -92,9 +83,7 @@ pub fn insert_returning(
 pub fn insert_many(conn: &mut DbConnection, rows: &[NewStatement]) -> QueryResult<usize> {
     let mut n = 0;
     for chunk in rows.chunks(INSERT_CHUNK) {
-        n += on_backend!(&mut *conn, |c| diesel::insert_into(statements::table)
-            .values(chunk)
-            .execute(c))?;
+        n += on_backend!(&mut *conn, |c| diesel::insert_into(statements::table).values(chunk).execute(c))?;
     }
     Ok(n)
 }
@@ -111,11 +100,7 @@ pub fn history(conn: &mut DbConnection, keys: &[String]) -> QueryResult<Vec<Stat
 /// The statement in force for one key on one channel. Run on the inner connection so that the
 /// prepared statement is cached, and without `LIMIT ?`: SQLite re-prepares a statement whose
 /// LIMIT is a bound parameter on every run (+5 µs), and a key has few statements.
-pub fn in_force(
-    conn: &mut DbConnection,
-    key: &str,
-    channel: &str,
-) -> QueryResult<Option<StatementRow>> {
+pub fn in_force(conn: &mut DbConnection, key: &str, channel: &str) -> QueryResult<Option<StatementRow>> {
     let rows: Vec<StatementRow> = on_backend!(conn, |c| statements::table
         .filter(statements::contact_key.eq(key))
         .filter(statements::channel.eq(channel))
@@ -127,52 +112,32 @@ pub fn in_force(
 
 /// The kind of the statement in force for each of many keys on one channel, in one query per
 /// chunk of keys. Keys with no statement are absent.
-pub fn kinds_in_force(
-    conn: &mut DbConnection,
-    keys: &[&str],
-    channel: &str,
-) -> QueryResult<HashMap<String, String>> {
+pub fn kinds_in_force(conn: &mut DbConnection, keys: &[&str], channel: &str) -> QueryResult<HashMap<String, String>> {
     // One key (a dialler's check): a fixed-shape query the connection keeps prepared; an
     // `IN (…)` list is prepared anew each time.
     if let [key] = keys {
-        return Ok(in_force(conn, key, channel)?
-            .map(|row| (row.contact_key, row.kind))
-            .into_iter()
-            .collect());
+        return Ok(in_force(conn, key, channel)?.map(|row| (row.contact_key, row.kind)).into_iter().collect());
     }
     let mut latest: HashMap<String, (NaiveDateTime, i64, String)> = HashMap::new();
     for chunk in keys.chunks(CHUNK) {
         let rows: Vec<(String, NaiveDateTime, i64, String)> = statements::table
             .filter(statements::channel.eq(channel))
             .filter(statements::contact_key.eq_any(chunk))
-            .select((
-                statements::contact_key,
-                statements::recorded_at,
-                statements::id,
-                statements::kind,
-            ))
+            .select((statements::contact_key, statements::recorded_at, statements::id, statements::kind))
             .load(conn)?;
         for (key, at, id, kind) in rows {
-            let newer = latest
-                .get(&key)
-                .is_none_or(|(t, i, _)| is_later((at, id), (*t, *i)));
+            let newer = latest.get(&key).is_none_or(|(t, i, _)| is_later((at, id), (*t, *i)));
             if newer {
                 latest.insert(key, (at, id, kind));
             }
         }
     }
-    Ok(latest
-        .into_iter()
-        .map(|(k, (_, _, kind))| (k, kind))
-        .collect())
+    Ok(latest.into_iter().map(|(k, (_, _, kind))| (k, kind)).collect())
 }
 
 /// Statements about named people at a household (`POSTCODE|PREMISE|…`), by key range so the
 /// index serves it.
-pub fn household_members(
-    conn: &mut DbConnection,
-    household: &str,
-) -> QueryResult<Vec<StatementRow>> {
+pub fn household_members(conn: &mut DbConnection, household: &str) -> QueryResult<Vec<StatementRow>> {
     // '|' is followed by '}' in ASCII: every "household|SURNAME" key sorts between the two.
     let low = format!("{household}|");
     let high = format!("{household}}}");

@@ -37,23 +37,15 @@ pub enum WriteError {
 impl Writer {
     pub fn start(pool: Pool) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::channel(QUEUE);
-        std::thread::Builder::new()
-            .name("statement-writer".into())
-            .spawn(move || run(pool, rx))?;
+        std::thread::Builder::new().name("statement-writer".into()).spawn(move || run(pool, rx))?;
         Ok(Writer { tx })
     }
 
     /// Record the rows of one request atomically; returns them as stored, in order.
     pub async fn record(&self, rows: Vec<NewStatement>) -> Result<Vec<StatementRow>, WriteError> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Job { rows, reply })
-            .await
-            .map_err(|_| WriteError::Stopped)?;
-        answer
-            .await
-            .map_err(|_| WriteError::Stopped)?
-            .map_err(WriteError::Database)
+        self.tx.send(Job { rows, reply }).await.map_err(|_| WriteError::Stopped)?;
+        answer.await.map_err(|_| WriteError::Stopped)?.map_err(WriteError::Database)
     }
 }
 
@@ -88,10 +80,7 @@ fn commit_group(pool: &Pool, jobs: Vec<Job>) {
         let mut stored = statements::insert_returning(c, &all)?;
         stored.sort_by_key(|r| r.id);
         let mut stored = stored.into_iter();
-        Ok(jobs
-            .iter()
-            .map(|j| stored.by_ref().take(j.rows.len()).collect::<Vec<_>>())
-            .collect::<Vec<_>>())
+        Ok(jobs.iter().map(|j| stored.by_ref().take(j.rows.len()).collect::<Vec<_>>()).collect::<Vec<_>>())
     });
     match grouped {
         Ok(results) => {
@@ -103,9 +92,7 @@ fn commit_group(pool: &Pool, jobs: Vec<Job>) {
             // One request's failure must not fail the others: commit each on its own.
             tracing::warn!(error = %e, "statement writer: group commit failed; committing one request at a time");
             for job in jobs {
-                let one = conn.transaction::<_, QueryError, _>(|c| {
-                    statements::insert_returning(c, &job.rows)
-                });
+                let one = conn.transaction::<_, QueryError, _>(|c| statements::insert_returning(c, &job.rows));
                 let _ = job.reply.send(one.map_err(|e| e.to_string()));
             }
         }

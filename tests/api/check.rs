@@ -5,10 +5,7 @@ use serde_json::{json, Value};
 use crate::helpers::{error_code, TestApp};
 
 fn check(app: &TestApp, phone: &str, channel: &str) -> Value {
-    let (s, b) = app.get(
-        &format!("/v1/check?phone={phone}&channel={channel}"),
-        Some(&app.agent),
-    );
+    let (s, b) = app.get(&format!("/v1/check?phone={phone}&channel={channel}"), Some(&app.agent));
     assert_eq!(s, 200, "{b}");
     b
 }
@@ -27,11 +24,7 @@ fn calls_are_refused_as_register_stale_until_tps_and_ctps_are_imported() {
 #[test]
 fn an_unusable_number_is_invalid_whatever_the_registers() {
     let app = TestApp::spawn();
-    for (phone, channel) in [
-        ("12345", "call"),
-        ("07912%20345678%20or%2001632%20960001", "call"),
-        ("abc", "sms"),
-    ] {
+    for (phone, channel) in [("12345", "call"), ("07912%20345678%20or%2001632%20960001", "call"), ("abc", "sms")] {
         let b = check(&app, phone, channel);
         assert_eq!(b["allowed"], false);
         assert_eq!(b["reason"], "INVALID_PHONE");
@@ -43,16 +36,10 @@ fn an_unusable_number_is_invalid_whatever_the_registers() {
 fn sms_answers_from_in_house_statements() {
     let app = TestApp::spawn();
     let b = check(&app, "07912345678", "sms");
-    assert_eq!(
-        (b["allowed"].clone(), b["reason"].clone()),
-        (json!(true), Value::Null)
-    );
+    assert_eq!((b["allowed"].clone(), b["reason"].clone()), (json!(true), Value::Null));
     app.opt_out(json!({"phone": "07912 345678", "source": "sms"}));
     let b = check(&app, "%2B447912345678", "sms");
-    assert_eq!(
-        (b["allowed"].clone(), b["reason"].clone()),
-        (json!(false), json!("OPTED_OUT"))
-    );
+    assert_eq!((b["allowed"].clone(), b["reason"].clone()), (json!(false), json!("OPTED_OUT")));
     // A later consent is in force.
     let consent = json!({"phone": "07912345678", "channels": ["sms"], "source": "web", "evidence": "ticked box, 2026-11-24"});
     assert_eq!(app.post("/v1/consents", Some(&app.agent), &consent).0, 201);
@@ -65,10 +52,7 @@ fn check_parameters_are_validated() {
     for (q, code) in [
         ("phone=07912345678&channel=mail", "invalid_channel"),
         ("phone=07912345678&channel=pigeon", "invalid_channel"),
-        (
-            "phone=07912345678&channel=sms&date=24/11/2026",
-            "invalid_date",
-        ),
+        ("phone=07912345678&channel=sms&date=24/11/2026", "invalid_date"),
         ("phone=07912345678&channel=sms&mode=lenient", "invalid_mode"),
     ] {
         let (s, b) = app.get(&format!("/v1/check?{q}"), Some(&app.agent));
@@ -83,33 +67,12 @@ fn a_batch_check_answers_in_order() {
     let app = TestApp::spawn();
     app.opt_out(json!({"phone": "07912 345678", "source": "sms"}));
     let phones = json!(["07912 345678", "junk", "07912 345679", "+44 7912 345678"]);
-    let (s, b) = app.post(
-        "/v1/check",
-        Some(&app.campaign),
-        &json!({"channel": "sms", "phones": phones}),
-    );
+    let (s, b) = app.post("/v1/check", Some(&app.campaign), &json!({"channel": "sms", "phones": phones}));
     assert_eq!(s, 200, "{b}");
-    let reasons: Vec<Value> = b["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["reason"].clone())
-        .collect();
-    assert_eq!(
-        reasons,
-        [
-            json!("OPTED_OUT"),
-            json!("INVALID_PHONE"),
-            Value::Null,
-            json!("OPTED_OUT")
-        ]
-    );
+    let reasons: Vec<Value> = b["results"].as_array().unwrap().iter().map(|r| r["reason"].clone()).collect();
+    assert_eq!(reasons, [json!("OPTED_OUT"), json!("INVALID_PHONE"), Value::Null, json!("OPTED_OUT")]);
     assert_eq!(b["results"][2]["key"], "+447912345679");
-    let (s, b) = app.post(
-        "/v1/check",
-        Some(&app.campaign),
-        &json!({"channel": "call", "phones": ["07912 345679"]}),
-    );
+    let (s, b) = app.post("/v1/check", Some(&app.campaign), &json!({"channel": "call", "phones": ["07912 345679"]}));
     assert_eq!(s, 200);
     assert_eq!(b["results"][0]["reason"], "REGISTER_STALE");
 }
@@ -118,18 +81,10 @@ fn a_batch_check_answers_in_order() {
 fn a_batch_of_ten_thousand_is_taken_and_more_is_refused() {
     let app = TestApp::spawn();
     let phones: Vec<String> = (0..10_000).map(|i| format!("07912 {:06}", i)).collect();
-    let (s, b) = app.post(
-        "/v1/check",
-        Some(&app.campaign),
-        &json!({"channel": "sms", "phones": phones}),
-    );
+    let (s, b) = app.post("/v1/check", Some(&app.campaign), &json!({"channel": "sms", "phones": phones}));
     assert_eq!(s, 200);
     assert_eq!(b["results"].as_array().unwrap().len(), 10_000);
     let phones: Vec<String> = (0..10_001).map(|i| format!("07912 {:06}", i)).collect();
-    let (s, b) = app.post(
-        "/v1/check",
-        Some(&app.campaign),
-        &json!({"channel": "sms", "phones": phones}),
-    );
+    let (s, b) = app.post("/v1/check", Some(&app.campaign), &json!({"channel": "sms", "phones": phones}));
     assert_eq!(error_code(s, &b, 422), "too_many_phones");
 }

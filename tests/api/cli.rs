@@ -8,12 +8,7 @@ use serde_json::json;
 use crate::helpers::{TestApp, TestDb};
 
 fn suppress(db: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_suppress"))
-        .args(args)
-        .env("SUPPRESS_DATABASE_URL", db)
-        .env("RUST_LOG", "info")
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_suppress")).args(args).env("SUPPRESS_DATABASE_URL", db).env("RUST_LOG", "info").output().unwrap()
 }
 
 fn text(b: &[u8]) -> String {
@@ -23,40 +18,24 @@ fn text(b: &[u8]) -> String {
 #[test]
 fn keys_create_prints_the_key_alone_and_it_works_until_revoked() {
     let app = TestApp::spawn();
-    let out = suppress(
-        &app.db.url,
-        &["keys", "create", "--role", "agent", "--name", "desk-7"],
-    );
+    let out = suppress(&app.db.url, &["keys", "create", "--role", "agent", "--name", "desk-7"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert_eq!(stdout.lines().count(), 1, "{stdout:?}");
     let key = stdout.trim();
     assert!(key.starts_with("sup_") && key.len() == 68);
-    assert_eq!(
-        app.get("/v1/check?phone=07912345678&channel=sms", Some(key))
-            .0,
-        200
-    );
+    assert_eq!(app.get("/v1/check?phone=07912345678&channel=sms", Some(key)).0, 200);
 
     let list = text(&suppress(&app.db.url, &["keys", "list"]).stdout);
     assert!(list.contains("desk-7") && list.contains("agent"), "{list}");
     assert!(!list.contains(key), "a key must never be listed");
 
-    let dup = suppress(
-        &app.db.url,
-        &["keys", "create", "--role", "admin", "--name", "desk-7"],
-    );
+    let dup = suppress(&app.db.url, &["keys", "create", "--role", "admin", "--name", "desk-7"]);
     assert!(!dup.status.success());
     assert!(text(&dup.stderr).contains("already in use"));
 
-    assert!(suppress(&app.db.url, &["keys", "revoke", "desk-7"])
-        .status
-        .success());
-    assert_eq!(
-        app.get("/v1/check?phone=07912345678&channel=sms", Some(key))
-            .0,
-        401
-    );
+    assert!(suppress(&app.db.url, &["keys", "revoke", "desk-7"]).status.success());
+    assert_eq!(app.get("/v1/check?phone=07912345678&channel=sms", Some(key)).0, 401);
     let again = suppress(&app.db.url, &["keys", "revoke", "desk-7"]);
     assert!(!again.status.success());
     assert!(text(&again.stderr).contains("desk-7"));
@@ -64,15 +43,11 @@ fn keys_create_prints_the_key_alone_and_it_works_until_revoked() {
 
 fn write_csv(dir: &tempfile::TempDir, name: &str, content: &str) -> String {
     let path = dir.path().join(name);
-    std::fs::File::create(&path)
-        .unwrap()
-        .write_all(content.as_bytes())
-        .unwrap();
+    std::fs::File::create(&path).unwrap().write_all(content.as_bytes()).unwrap();
     path.to_string_lossy().into_owned()
 }
 
-const HEADER: &str =
-    "phone,email,postcode,address_1,surname,channel,kind,recorded_at,source,evidence\n";
+const HEADER: &str = "phone,email,postcode,address_1,surname,channel,kind,recorded_at,source,evidence\n";
 
 #[test]
 fn a_bulk_load_with_a_bad_row_loads_nothing_and_names_the_line() {
@@ -87,19 +62,9 @@ fn a_bulk_load_with_a_bad_row_loads_nothing_and_names_the_line() {
     let err = text(&out.stderr);
     assert!(err.contains("line 3: phone"), "{err}");
     assert!(err.contains("line 5: a consent needs evidence"), "{err}");
-    assert_eq!(
-        app.get("/v1/preferences?phone=07912345678", Some(&app.agent))
-            .1["history"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(app.get("/v1/preferences?phone=07912345678", Some(&app.agent)).1["history"].as_array().unwrap().len(), 0);
 
-    let out = suppress(
-        &app.db.url,
-        &["import", "opt-outs", &file, "--skip-rejected", "--json"],
-    );
+    let out = suppress(&app.db.url, &["import", "opt-outs", &file, "--skip-rejected", "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["rows"], 4);
@@ -119,56 +84,25 @@ fn a_bulk_load_with_a_bad_row_loads_nothing_and_names_the_line() {
 fn a_bulk_load_refuses_unknown_columns_and_bad_files_whole() {
     let app = TestApp::spawn();
     let dir = tempfile::tempdir().unwrap();
-    let file = write_csv(
-        &dir,
-        "typo.csv",
-        "phone,chanel,kind,recorded_at\n07912 345678,call,opt_out,2025-01-02\n",
-    );
+    let file = write_csv(&dir, "typo.csv", "phone,chanel,kind,recorded_at\n07912 345678,call,opt_out,2025-01-02\n");
     let out = suppress(&app.db.url, &["import", "opt-outs", &file]);
     assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("unknown column \"chanel\""),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("unknown column \"chanel\""), "{}", text(&out.stderr));
 
-    let file = write_csv(
-        &dir,
-        "nokind.csv",
-        "phone,recorded_at\n07912 345678,2025-01-02\n",
-    );
+    let file = write_csv(&dir, "nokind.csv", "phone,recorded_at\n07912 345678,2025-01-02\n");
     let out = suppress(&app.db.url, &["import", "opt-outs", &file]);
-    assert!(
-        text(&out.stderr).contains("no kind column"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("no kind column"), "{}", text(&out.stderr));
 
     let missing = suppress(&app.db.url, &["import", "opt-outs", "/no/such/file.csv"]);
     assert!(!missing.status.success());
     assert!(text(&missing.stderr).contains("/no/such/file.csv"));
 
     let path = dir.path().join("latin1.csv");
-    std::fs::write(
-        &path,
-        b"phone,kind,recorded_at,note\n07912 345678,opt_out,2025-01-02,caf\xe9\n",
-    )
-    .unwrap();
+    std::fs::write(&path, b"phone,kind,recorded_at,note\n07912 345678,opt_out,2025-01-02,caf\xe9\n").unwrap();
     let out = suppress(&app.db.url, &["import", "opt-outs", path.to_str().unwrap()]);
     assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("line 2: the row is not UTF-8"),
-        "{}",
-        text(&out.stderr)
-    );
-    assert_eq!(
-        app.get("/v1/preferences?phone=07912345678", Some(&app.agent))
-            .1["history"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert!(text(&out.stderr).contains("line 2: the row is not UTF-8"), "{}", text(&out.stderr));
+    assert_eq!(app.get("/v1/preferences?phone=07912345678", Some(&app.agent)).1["history"].as_array().unwrap().len(), 0);
 }
 
 #[test]
@@ -184,19 +118,15 @@ fn the_database_url_decides_and_a_new_sqlite_file_is_announced() {
 
     let bad = suppress("mysql://root@localhost/suppress", &["migrate"]);
     assert!(!bad.status.success());
-    assert!(
-        text(&bad.stderr).contains("unknown database URL scheme \"mysql\""),
-        "{}",
-        text(&bad.stderr)
-    );
+    assert!(text(&bad.stderr).contains("unknown database URL scheme \"mysql\""), "{}", text(&bad.stderr));
 }
 
 #[test]
 fn unbuilt_capabilities_say_so_and_do_nothing() {
     let db = TestDb::new();
     let dir = tempfile::tempdir().unwrap();
-    let file = write_csv(&dir, "tps-2026-11-24.txt", "02073787244 \n");
-    let out = suppress(&db.url, &["import", "tps", &file]);
+    let file = write_csv(&dir, "mps-2026-11-24.csv", "flag,surname,postcode\nP,Smith,SW1A 1AA\n");
+    let out = suppress(&db.url, &["import", "mps", &file]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("not built yet"));
 }
@@ -214,10 +144,7 @@ fn start_server(db: &str) -> (Child, String) {
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
     let addr = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .unwrap();
+        let line = lines.next().expect("server exited before listening").unwrap();
         if let Some(rest) = line.split("listening addr=").nth(1) {
             break rest.trim().to_owned();
         }
@@ -230,15 +157,7 @@ fn start_server(db: &str) -> (Child, String) {
 #[test]
 fn an_opt_out_survives_a_kill_9_right_after_its_201() {
     let db = TestDb::new();
-    let key = text(
-        &suppress(
-            &db.url,
-            &["keys", "create", "--role", "agent", "--name", "k"],
-        )
-        .stdout,
-    )
-    .trim()
-    .to_owned();
+    let key = text(&suppress(&db.url, &["keys", "create", "--role", "agent", "--name", "k"]).stdout).trim().to_owned();
     let (mut server, base) = start_server(&db.url);
     for i in 0..20 {
         let resp = ureq::post(&format!("{base}/v1/opt-outs"))

@@ -7,13 +7,7 @@ use crate::helpers::{error_code, TestApp};
 #[test]
 fn malformed_json_is_400_and_unknown_fields_are_422() {
     let app = TestApp::spawn();
-    let (s, b) = app.raw(
-        "POST",
-        "/v1/opt-outs",
-        Some(&app.agent),
-        Some("application/json"),
-        r#"{"phone": "07912 345678", "#,
-    );
+    let (s, b) = app.raw("POST", "/v1/opt-outs", Some(&app.agent), Some("application/json"), r#"{"phone": "07912 345678", "#);
     assert_eq!(error_code(s, &b, 400), "malformed_json");
     let (s, b) = app.raw(
         "POST",
@@ -24,13 +18,7 @@ fn malformed_json_is_400_and_unknown_fields_are_422() {
     );
     assert_eq!(error_code(s, &b, 422), "invalid_body");
     assert!(b["error"]["message"].as_str().unwrap().contains("colour"));
-    let (s, b) = app.raw(
-        "POST",
-        "/v1/opt-outs",
-        Some(&app.agent),
-        Some("application/json"),
-        r#"{"phone": 7912345678, "source": "web"}"#,
-    );
+    let (s, b) = app.raw("POST", "/v1/opt-outs", Some(&app.agent), Some("application/json"), r#"{"phone": 7912345678, "source": "web"}"#);
     assert_eq!(error_code(s, &b, 422), "invalid_body");
 }
 
@@ -38,19 +26,9 @@ fn malformed_json_is_400_and_unknown_fields_are_422() {
 fn a_body_that_is_not_json_is_415() {
     let app = TestApp::spawn();
     for ct in [Some("text/plain"), Some("text/csv"), None] {
-        let (s, b) = app.raw(
-            "POST",
-            "/v1/opt-outs",
-            Some(&app.agent),
-            ct,
-            r#"{"phone": "07912 345678", "source": "web"}"#,
-        );
+        let (s, b) = app.raw("POST", "/v1/opt-outs", Some(&app.agent), ct, r#"{"phone": "07912 345678", "source": "web"}"#);
         // ureq sends no Content-Type when none is set; actix treats that as not JSON.
-        assert_eq!(
-            error_code(s, &b, 415),
-            "unsupported_media_type",
-            "content type {ct:?}"
-        );
+        assert_eq!(error_code(s, &b, 415), "unsupported_media_type", "content type {ct:?}");
     }
 }
 
@@ -58,11 +36,7 @@ fn a_body_that_is_not_json_is_415() {
 fn a_body_over_the_limit_is_413() {
     let app = TestApp::spawn_with(|s| s.max_json_bytes = 1_000);
     let phones: Vec<String> = (0..200).map(|i| format!("07912 {:06}", i)).collect();
-    let (s, b) = app.post(
-        "/v1/check",
-        Some(&app.agent),
-        &json!({"channel": "sms", "phones": phones}),
-    );
+    let (s, b) = app.post("/v1/check", Some(&app.agent), &json!({"channel": "sms", "phones": phones}));
     assert_eq!(error_code(s, &b, 413), "body_too_large");
     assert_eq!(b["error"]["details"]["limit_bytes"], 1_000);
 }
@@ -74,13 +48,7 @@ fn unknown_paths_are_404_and_wrong_methods_405() {
     assert_eq!(error_code(s, &b, 404), "not_found");
     let (s, b) = app.raw("DELETE", "/v1/check", Some(&app.admin), None, "");
     assert_eq!(error_code(s, &b, 405), "method_not_allowed");
-    let (s, b) = app.raw(
-        "PUT",
-        "/v1/opt-outs",
-        Some(&app.admin),
-        Some("application/json"),
-        "{}",
-    );
+    let (s, b) = app.raw("PUT", "/v1/opt-outs", Some(&app.admin), Some("application/json"), "{}");
     assert_eq!(error_code(s, &b, 405), "method_not_allowed");
 }
 
@@ -109,13 +77,7 @@ fn no_input_makes_the_server_answer_500() {
     ];
     for path in ["/v1/opt-outs", "/v1/consents", "/v1/check"] {
         for body in bodies {
-            let (s, b) = app.raw(
-                "POST",
-                path,
-                Some(&app.admin),
-                Some("application/json"),
-                body,
-            );
+            let (s, b) = app.raw("POST", path, Some(&app.admin), Some("application/json"), body);
             assert!(s < 500, "{path} {body:?} gave {s}: {b}");
             if s >= 400 {
                 assert!(b["error"]["code"].is_string(), "{path} {body:?}: {b}");

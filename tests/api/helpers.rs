@@ -22,37 +22,17 @@ impl TestDb {
     pub fn new() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let name = format!("suppress_t_{}", hex_suffix());
-        match std::env::var("TEST_DATABASE_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-        {
+        match std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
             Some(admin_url) => {
-                let mut conn = PgConnection::establish(&admin_url)
-                    .expect("TEST_DATABASE_URL must reach PostgreSQL");
-                diesel::sql_query(format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .expect("create test database");
+                let mut conn = PgConnection::establish(&admin_url).expect("TEST_DATABASE_URL must reach PostgreSQL");
+                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create test database");
                 let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
                 url.set_path(&name);
-                TestDb {
-                    url: url.to_string(),
-                    admin_url: Some(admin_url),
-                    name,
-                    _dir: dir,
-                }
+                TestDb { url: url.to_string(), admin_url: Some(admin_url), name, _dir: dir }
             }
             None => {
-                let url = dir
-                    .path()
-                    .join("suppress.db")
-                    .to_string_lossy()
-                    .into_owned();
-                TestDb {
-                    url,
-                    admin_url: None,
-                    name,
-                    _dir: dir,
-                }
+                let url = dir.path().join("suppress.db").to_string_lossy().into_owned();
+                TestDb { url, admin_url: None, name, _dir: dir }
             }
         }
     }
@@ -66,11 +46,7 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(admin) = &self.admin_url {
             if let Ok(mut conn) = PgConnection::establish(admin) {
-                let _ = diesel::sql_query(format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    self.name
-                ))
-                .execute(&mut conn);
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut conn);
             }
         }
     }
@@ -79,16 +55,8 @@ impl Drop for TestDb {
 fn hex_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!(
-        "{}_{}_{}",
-        std::process::id(),
-        nanos % 1_000_000_000,
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{}_{}_{}", std::process::id(), nanos % 1_000_000_000, N.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A running app with a key for each role.
@@ -123,60 +91,32 @@ impl TestApp {
         let mut settings = settings_for(&db.url);
         adjust(&mut settings);
         let store = Store::open(&db.url, settings.pool_size).expect("open store");
-        let key =
-            |name: &str, role| suppress::cli::create_key(&store, name, role).expect("create key");
-        let (admin, agent, campaign) = (
-            key("admin", Role::Admin),
-            key("agent", Role::Agent),
-            key("campaign", Role::Campaign),
-        );
+        let key = |name: &str, role| suppress::cli::create_key(&store, name, role).expect("create key");
+        let (admin, agent, campaign) = (key("admin", Role::Admin), key("agent", Role::Agent), key("campaign", Role::Campaign));
         let (tx, rx) = mpsc::channel();
         let server_store = store.clone();
         std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
                 let bound = suppress::http::bind(settings, server_store).expect("bind");
-                tx.send((bound.addr, bound.server.handle()))
-                    .expect("send address");
+                tx.send((bound.addr, bound.server.handle())).expect("send address");
                 let _ = bound.server.await;
             })
         });
-        let (addr, handle) = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("server started");
-        TestApp {
-            base: format!("http://{addr}"),
-            store,
-            admin,
-            agent,
-            campaign,
-            db,
-            handle,
-        }
+        let (addr, handle) = rx.recv_timeout(Duration::from_secs(30)).expect("server started");
+        TestApp { base: format!("http://{addr}"), store, admin, agent, campaign, db, handle }
     }
 
     pub fn get(&self, path: &str, key: Option<&str>) -> (u16, Value) {
-        send(
-            key,
-            ureq::request("GET", &format!("{}{path}", self.base)),
-            None,
-        )
+        send(key, ureq::request("GET", &format!("{}{path}", self.base)), None)
     }
 
     pub fn post(&self, path: &str, key: Option<&str>, body: &Value) -> (u16, Value) {
-        let req = ureq::request("POST", &format!("{}{path}", self.base))
-            .set("Content-Type", "application/json");
+        let req = ureq::request("POST", &format!("{}{path}", self.base)).set("Content-Type", "application/json");
         send(key, req, Some(body.to_string()))
     }
 
     /// A raw request: any method, content type and body.
-    pub fn raw(
-        &self,
-        method: &str,
-        path: &str,
-        key: Option<&str>,
-        content_type: Option<&str>,
-        body: &str,
-    ) -> (u16, Value) {
+    pub fn raw(&self, method: &str, path: &str, key: Option<&str>, content_type: Option<&str>, body: &str) -> (u16, Value) {
         let mut req = ureq::request(method, &format!("{}{path}", self.base));
         if let Some(ct) = content_type {
             req = req.set("Content-Type", ct);
@@ -222,10 +162,7 @@ fn send(key: Option<&str>, mut req: ureq::Request, body: Option<String>) -> (u16
 pub fn error_code(status: u16, body: &Value, want_status: u16) -> String {
     assert_eq!(status, want_status, "status; body: {body}");
     let err = &body["error"];
-    assert!(
-        err["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "error message missing: {body}"
-    );
+    assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()), "error message missing: {body}");
     assert!(err["details"].is_object(), "error details missing: {body}");
     err["code"].as_str().expect("error code").to_owned()
 }

@@ -9,4 +9,5 @@ mod check;
 mod cli;
 mod errors;
 mod preferences;
+mod registers;
 mod storage;

@@ -9,10 +9,7 @@ use crate::helpers::{error_code, TestApp};
 fn state(app: &TestApp, query: &str, channel: &str) -> String {
     let (s, b) = app.get(&format!("/v1/preferences?{query}"), Some(&app.agent));
     assert_eq!(s, 200, "{b}");
-    b["channels"][channel]["state"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+    b["channels"][channel]["state"].as_str().unwrap_or_default().to_owned()
 }
 
 #[test]
@@ -20,23 +17,12 @@ fn an_opt_out_covers_every_channel_of_its_contact_points_by_default() {
     let app = TestApp::spawn();
     let body = app.opt_out(json!({"phone": "+44 (0)20 7946 0018", "email": " Jo.Bloggs@Example.CO.UK", "source": "call_centre", "recorded_by": "agent.007", "note": "angry"}));
     let statements = body["statements"].as_array().unwrap();
-    let got: HashSet<(String, String)> = statements
+    let got: HashSet<(String, String)> =
+        statements.iter().map(|s| (s["key"].as_str().unwrap().into(), s["channel"].as_str().unwrap().into())).collect();
+    let want: HashSet<(String, String)> = [("+442079460018", "call"), ("+442079460018", "sms"), ("jo.bloggs@example.co.uk", "email")]
         .iter()
-        .map(|s| {
-            (
-                s["key"].as_str().unwrap().into(),
-                s["channel"].as_str().unwrap().into(),
-            )
-        })
+        .map(|(k, c)| (k.to_string(), c.to_string()))
         .collect();
-    let want: HashSet<(String, String)> = [
-        ("+442079460018", "call"),
-        ("+442079460018", "sms"),
-        ("jo.bloggs@example.co.uk", "email"),
-    ]
-    .iter()
-    .map(|(k, c)| (k.to_string(), c.to_string()))
-    .collect();
     assert_eq!(got, want);
     for s in statements {
         assert_eq!(s["kind"], "opt_out");
@@ -47,15 +33,9 @@ fn an_opt_out_covers_every_channel_of_its_contact_points_by_default() {
     }
     // Any spelling of the number finds it.
     for spelling in ["020%207946%200018", "2079460018", "0044%2020%207946%200018"] {
-        assert_eq!(
-            state(&app, &format!("phone={spelling}"), "call"),
-            "opted_out"
-        );
+        assert_eq!(state(&app, &format!("phone={spelling}"), "call"), "opted_out");
     }
-    assert_eq!(
-        state(&app, "email=jo.bloggs@example.co.uk", "email"),
-        "opted_out"
-    );
+    assert_eq!(state(&app, "email=jo.bloggs@example.co.uk", "email"), "opted_out");
 }
 
 #[test]
@@ -65,17 +45,9 @@ fn channels_can_be_narrowed_and_a_channel_without_its_contact_point_is_422() {
     assert_eq!(body["statements"].as_array().unwrap().len(), 1);
     assert_eq!(state(&app, "phone=07912345678", "sms"), "opted_out");
     assert_eq!(state(&app, "phone=07912345678", "call"), "none");
-    let (s, b) = app.post(
-        "/v1/opt-outs",
-        Some(&app.agent),
-        &json!({"phone": "07912 345678", "channels": ["mail"], "source": "web"}),
-    );
+    let (s, b) = app.post("/v1/opt-outs", Some(&app.agent), &json!({"phone": "07912 345678", "channels": ["mail"], "source": "web"}));
     assert_eq!(error_code(s, &b, 422), "channel_not_allowed");
-    let (s, b) = app.post(
-        "/v1/opt-outs",
-        Some(&app.agent),
-        &json!({"phone": "07912 345678", "channels": ["fax"], "source": "web"}),
-    );
+    let (s, b) = app.post("/v1/opt-outs", Some(&app.agent), &json!({"phone": "07912 345678", "channels": ["fax"], "source": "web"}));
     assert_eq!(error_code(s, &b, 422), "invalid_channel");
 }
 
@@ -85,23 +57,11 @@ fn bad_contact_points_and_sources_are_422_naming_the_field() {
     let cases = [
         (json!({"source": "web"}), "missing_contact"),
         (json!({"phone": "12345", "source": "web"}), "invalid_phone"),
-        (
-            json!({"phone": "07912 345678 / 01632 960001", "source": "web"}),
-            "invalid_phone",
-        ),
+        (json!({"phone": "07912 345678 / 01632 960001", "source": "web"}), "invalid_phone"),
         (json!({"email": "jo@", "source": "web"}), "invalid_email"),
-        (
-            json!({"address": {"lines": ["10 High St"], "postcode": "NOT A CODE"}, "source": "web"}),
-            "invalid_address",
-        ),
-        (
-            json!({"address": {"lines": [], "postcode": "SW1A 1AA"}, "source": "web"}),
-            "invalid_address",
-        ),
-        (
-            json!({"phone": "07912 345678", "source": "carrier pigeon"}),
-            "invalid_source",
-        ),
+        (json!({"address": {"lines": ["10 High St"], "postcode": "NOT A CODE"}, "source": "web"}), "invalid_address"),
+        (json!({"address": {"lines": [], "postcode": "SW1A 1AA"}, "source": "web"}), "invalid_address"),
+        (json!({"phone": "07912 345678", "source": "carrier pigeon"}), "invalid_source"),
     ];
     for (body, code) in cases {
         let (s, b) = app.post("/v1/opt-outs", Some(&app.agent), &body);
@@ -116,8 +76,7 @@ fn bad_contact_points_and_sources_are_422_naming_the_field() {
 fn a_consent_needs_evidence() {
     let app = TestApp::spawn();
     for evidence in [None, Some(""), Some("   ")] {
-        let mut body =
-            json!({"phone": "07912 345678", "channels": ["call"], "source": "call_centre"});
+        let mut body = json!({"phone": "07912 345678", "channels": ["call"], "source": "call_centre"});
         if let Some(e) = evidence {
             body["evidence"] = json!(e);
         }
@@ -133,10 +92,7 @@ fn a_consent_needs_evidence() {
     assert_eq!(b["statements"][0]["kind"], "consent");
     let (_, p) = app.get("/v1/preferences?phone=07912345678", Some(&app.agent));
     assert_eq!(p["channels"]["call"]["state"], "consented");
-    assert_eq!(
-        p["history"][0]["evidence"],
-        "recorded call 2026-11-24 10:02, renewals"
-    );
+    assert_eq!(p["history"][0]["evidence"], "recorded call 2026-11-24 10:02, renewals");
 }
 
 #[test]
@@ -161,96 +117,44 @@ fn a_repeated_opt_out_is_recorded_again_in_the_history() {
     let (_, p) = app.get("/v1/preferences?phone=07912345678", Some(&app.agent));
     let history = p["history"].as_array().unwrap();
     assert_eq!(history.len(), 2);
-    assert!(history.iter().all(|h| h["kind"] == "opt_out"
-        && h["recorded_by"] == "a1"
-        && h["recorded_via"] == "api:agent"));
+    assert!(history.iter().all(|h| h["kind"] == "opt_out" && h["recorded_by"] == "a1" && h["recorded_via"] == "api:agent"));
     assert_eq!(p["channels"]["call"]["state"], "opted_out");
-    assert_eq!(
-        p["channels"]["call"]["statement_id"],
-        second["statements"][0]["id"]
-    );
+    assert_eq!(p["channels"]["call"]["statement_id"], second["statements"][0]["id"]);
 }
 
 #[test]
 fn mail_statements_apply_to_the_person_and_the_household() {
     let app = TestApp::spawn();
     // O'Brien at Flat 2, 10 High Street opts out as a person.
-    app.opt_out(json!({"address": {"lines": ["Flat 2", "10 High Street"], "postcode": "sw1a1aa", "surname": "O'Brien"}, "source": "letter"}));
-    assert_eq!(
-        state(
-            &app,
-            "postcode=SW1A%201AA&premise=2/10&surname=obrien",
-            "mail"
-        ),
-        "opted_out"
+    app.opt_out(
+        json!({"address": {"lines": ["Flat 2", "10 High Street"], "postcode": "sw1a1aa", "surname": "O'Brien"}, "source": "letter"}),
     );
-    assert_eq!(
-        state(
-            &app,
-            "postcode=SW1A%201AA&premise=2/10&surname=Smith",
-            "mail"
-        ),
-        "none"
-    );
+    assert_eq!(state(&app, "postcode=SW1A%201AA&premise=2/10&surname=obrien", "mail"), "opted_out");
+    assert_eq!(state(&app, "postcode=SW1A%201AA&premise=2/10&surname=Smith", "mail"), "none");
     // The household view shows the person's statement in the history, but the household is not opted out.
-    let (_, h) = app.get(
-        "/v1/preferences?postcode=SW1A1AA&premise=2/10",
-        Some(&app.agent),
-    );
+    let (_, h) = app.get("/v1/preferences?postcode=SW1A1AA&premise=2/10", Some(&app.agent));
     assert_eq!(h["channels"]["mail"]["state"], "none");
     assert_eq!(h["history"][0]["key"], "SW1A 1AA|2/10|OBRIEN");
     // A household opt-out covers everyone there, Smith included.
     app.opt_out(json!({"address": {"lines": ["Flat 2, 10 High Street"], "postcode": "SW1A 1AA"}, "source": "letter"}));
-    assert_eq!(
-        state(
-            &app,
-            "postcode=SW1A%201AA&premise=2/10&surname=Smith",
-            "mail"
-        ),
-        "opted_out"
-    );
+    assert_eq!(state(&app, "postcode=SW1A%201AA&premise=2/10&surname=Smith", "mail"), "opted_out");
     // A later consent by Smith is the latest statement about Smith, so it is in force for Smith only.
     let consent = json!({"address": {"lines": ["Flat 2, 10 High Street"], "postcode": "SW1A 1AA", "surname": "Smith"}, "source": "web", "evidence": "web form 2026-11-24"});
     assert_eq!(app.post("/v1/consents", Some(&app.agent), &consent).0, 201);
-    assert_eq!(
-        state(
-            &app,
-            "postcode=SW1A%201AA&premise=2/10&surname=Smith",
-            "mail"
-        ),
-        "consented"
-    );
-    assert_eq!(
-        state(
-            &app,
-            "postcode=SW1A%201AA&premise=2/10&surname=Jones",
-            "mail"
-        ),
-        "opted_out"
-    );
+    assert_eq!(state(&app, "postcode=SW1A%201AA&premise=2/10&surname=Smith", "mail"), "consented");
+    assert_eq!(state(&app, "postcode=SW1A%201AA&premise=2/10&surname=Jones", "mail"), "opted_out");
     // Premise numbers match exactly.
-    assert_eq!(
-        state(&app, "postcode=SW1A%201AA&premise=10&surname=Smith", "mail"),
-        "none"
-    );
+    assert_eq!(state(&app, "postcode=SW1A%201AA&premise=10&surname=Smith", "mail"), "none");
 }
 
 #[test]
 fn preferences_show_the_registers_of_the_channel() {
     let app = TestApp::spawn();
     let (_, p) = app.get("/v1/preferences?phone=02079460018", Some(&app.agent));
-    let names: Vec<&str> = p["registers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = p["registers"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["tps", "ctps"]);
     assert_eq!(p["registers"][0]["as_of"], Value::Null);
-    let (_, p) = app.get(
-        "/v1/preferences?postcode=GIR0AA&premise=Rose%20Cottage",
-        Some(&app.agent),
-    );
+    let (_, p) = app.get("/v1/preferences?postcode=GIR0AA&premise=Rose%20Cottage", Some(&app.agent));
     assert_eq!(p["key"], "GIR 0AA|ROSE COTTAGE");
     assert_eq!(p["registers"][0]["name"], "mps");
 }
@@ -258,12 +162,7 @@ fn preferences_show_the_registers_of_the_channel() {
 #[test]
 fn a_preferences_query_needs_exactly_one_contact_point() {
     let app = TestApp::spawn();
-    for q in [
-        "",
-        "phone=02079460018&email=a@b.com",
-        "postcode=SW1A1AA",
-        "phone=02079460018&colour=red",
-    ] {
+    for q in ["", "phone=02079460018&email=a@b.com", "postcode=SW1A1AA", "phone=02079460018&colour=red"] {
         let (s, b) = app.get(&format!("/v1/preferences?{q}"), Some(&app.agent));
         assert_eq!(s, 400, "query {q:?}: {b}");
         assert!(b["error"]["code"].is_string());
@@ -282,7 +181,9 @@ fn twenty_concurrent_agents_lose_no_opt_out() {
             scope.spawn(move || {
                 for i in 0..per_agent {
                     let phone = format!("07912 {:06}", agent * 1000 + i);
-                    let body = app.opt_out(json!({"phone": phone, "channels": ["call"], "source": "call_centre", "recorded_by": format!("agent{agent}")}));
+                    let body = app.opt_out(
+                        json!({"phone": phone, "channels": ["call"], "source": "call_centre", "recorded_by": format!("agent{agent}")}),
+                    );
                     // Each agent gets back its own statement, though the writer commits many at once.
                     assert_eq!(body["statements"][0]["key"], format!("+447912{:06}", agent * 1000 + i));
                     assert_eq!(body["statements"][0]["recorded_by"], format!("agent{agent}"));
@@ -298,13 +199,6 @@ fn twenty_concurrent_agents_lose_no_opt_out() {
         }
     }
     let mut conn = app.store.conn().unwrap();
-    let keys: Vec<String> = (0..20)
-        .flat_map(|a| (0..per_agent).map(move |i| format!("+447912{:06}", a * 1000 + i)))
-        .collect();
-    assert_eq!(
-        suppress::store::statements::history(&mut conn, &keys)
-            .unwrap()
-            .len(),
-        20 * per_agent
-    );
+    let keys: Vec<String> = (0..20).flat_map(|a| (0..per_agent).map(move |i| format!("+447912{:06}", a * 1000 + i))).collect();
+    assert_eq!(suppress::store::statements::history(&mut conn, &keys).unwrap().len(), 20 * per_agent);
 }

@@ -23,13 +23,8 @@ type Schema = BTreeMap<String, Vec<(String, bool)>>;
 
 fn collect(cols: Vec<Col>) -> Schema {
     let mut schema = Schema::new();
-    for c in cols.into_iter().filter(|c| {
-        c.table_name != "__diesel_schema_migrations" && !c.table_name.starts_with("sqlite_")
-    }) {
-        schema
-            .entry(c.table_name)
-            .or_default()
-            .push((c.column_name, c.not_null != 0));
+    for c in cols.into_iter().filter(|c| c.table_name != "__diesel_schema_migrations" && !c.table_name.starts_with("sqlite_")) {
+        schema.entry(c.table_name).or_default().push((c.column_name, c.not_null != 0));
     }
     schema.values_mut().for_each(|v| v.sort());
     schema
@@ -78,10 +73,7 @@ fn the_two_migration_trees_have_the_same_migrations() {
 
 #[test]
 fn the_two_migration_trees_define_the_same_tables_and_columns() {
-    let Some(admin) = std::env::var("TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
+    let Some(admin) = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
         eprintln!("TEST_DATABASE_URL is not set: the PostgreSQL half of this comparison runs in the PostgreSQL pass");
         return;
     };
@@ -92,10 +84,7 @@ fn the_two_migration_trees_define_the_same_tables_and_columns() {
     let sqlite_path = dir.path().join("schema.db").to_string_lossy().into_owned();
     suppress::store::Store::open(&sqlite_path, 2).unwrap();
     let (s, p) = (sqlite_schema(&sqlite_path), postgres_schema(&pg.url));
-    assert!(
-        s.contains_key("statements") && s.contains_key("api_keys"),
-        "{s:?}"
-    );
+    assert!(s.contains_key("statements") && s.contains_key("api_keys"), "{s:?}");
     assert_eq!(s, p);
 }
 
@@ -109,10 +98,7 @@ fn a_new_sqlite_file_is_created_with_its_folder() {
 
 #[test]
 fn an_unknown_url_scheme_is_a_clear_error() {
-    let err = suppress::store::Store::open("mysql://root@localhost/x", 2)
-        .err()
-        .unwrap()
-        .to_string();
+    let err = suppress::store::Store::open("mysql://root@localhost/x", 2).err().unwrap().to_string();
     assert!(err.contains("mysql"), "{err}");
     assert!(!Path::new("mysql:").exists());
 }

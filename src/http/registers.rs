@@ -1,0 +1,131 @@
+//! `GET /v1/registers`, `GET /v1/registers/{name}/imports` (the import history) and
+//! `POST /v1/registers/{name}/imports` (a register file as the body, streamed to disk).
+
+use std::io::Write;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::{Authorized, Import, ReadRegisters};
+use super::error::{body_too_large, ApiError};
+use super::{AppState, Deferred};
+use crate::domain::time::{parse_date, rfc3339};
+use crate::domain::Register;
+use crate::registers::import::{self, ImportError, Kind, Request};
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.service(super::resource("/v1/registers").route(web::get().to(list)))
+        .service(super::resource("/v1/registers/{name}/imports").route(web::get().to(history)).route(web::post().to(import_file)));
+}
+
+async fn list(_auth: Authorized<ReadRegisters>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.registers.status()))
+}
+
+fn register(name: &str) -> Result<Register, ApiError> {
+    name.parse().map_err(|e: String| ApiError::not_found(e))
+}
+
+async fn history(_auth: Authorized<ReadRegisters>, state: web::Data<AppState>, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let r = register(&name)?;
+    let rows = super::read(&state.store, move |conn| Ok(crate::store::registers::imports(conn, Some(r.as_str()), 1000)?)).await?;
+    let items: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|row| {
+            let report: serde_json::Value = serde_json::from_str(&row.report).unwrap_or(serde_json::Value::Null);
+            json!({"id": row.id, "status": row.status, "error": row.error, "imported_at": rfc3339(row.imported_at), "report": report})
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "register": r, "imports": items })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportQuery {
+    as_of: Option<String>,
+    kind: Option<String>,
+    force: Option<bool>,
+}
+
+pub fn import_error(e: ImportError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        ImportError::Corrupt { report, .. } => {
+            ApiError::unprocessable("register_file_corrupt", message).details(json!({ "report": report }))
+        }
+        ImportError::Empty => ApiError::unprocessable("register_file_empty", message),
+        ImportError::Truncated(_) => ApiError::unprocessable("register_file_truncated", message),
+        ImportError::OlderAsOf { register, current, given } => ApiError::new(StatusCode::CONFLICT, "register_older_as_of", message)
+            .details(json!({ "register": register, "current_as_of": current, "as_of": given })),
+        ImportError::TooManyRemovals { register, removed, entries, limit, report, .. } => {
+            ApiError::new(StatusCode::CONFLICT, "too_many_removals", message)
+                .details(json!({ "register": register, "removed": removed, "entries": entries, "limit_percent": limit, "report": report }))
+        }
+        ImportError::NoBase(register) => {
+            ApiError::new(StatusCode::CONFLICT, "register_missing", message).details(json!({ "register": register }))
+        }
+        ImportError::Raced(register) => {
+            ApiError::new(StatusCode::CONFLICT, "import_conflict", message).details(json!({ "register": register }))
+        }
+        ImportError::NotBuilt(register) => {
+            ApiError::new(StatusCode::NOT_IMPLEMENTED, "not_implemented", message).details(json!({ "register": register }))
+        }
+        ImportError::Other(e) => ApiError::internal(format!("{e:#}")),
+    }
+}
+
+async fn import_file(
+    _auth: Authorized<Import>,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+    query: Deferred<web::Query<ImportQuery>>,
+    mut body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let query = query?;
+    let r = register(&name)?;
+    let as_of = query.as_of.as_deref().ok_or_else(|| ApiError::bad_request("invalid_query", "give the file's date as as_of=YYYY-MM-DD"))?;
+    let as_of = parse_date(as_of).map_err(|e| ApiError::unprocessable("invalid_date", e).details(json!({"field": "as_of"})))?;
+    let kind: Kind = query
+        .kind
+        .as_deref()
+        .unwrap_or("full")
+        .parse()
+        .map_err(|e: String| ApiError::unprocessable("invalid_kind", e).details(json!({"field": "kind"})))?;
+    if r == Register::Mps {
+        return Err(import_error(ImportError::NotBuilt(r)));
+    }
+
+    // The body goes to a temporary file as it arrives: a register file is hundreds of MB.
+    let limit = state.settings.max_upload_bytes;
+    let mut file = tempfile::tempfile().map_err(ApiError::internal)?;
+    let mut size = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| match e {
+            actix_web::error::PayloadError::Overflow => body_too_large(limit),
+            other => ApiError::bad_request("bad_body", format!("the body could not be read: {other}")),
+        })?;
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(body_too_large(limit));
+        }
+        file.write_all(&chunk).map_err(ApiError::internal)?;
+    }
+    let req =
+        Request { register: r, as_of, kind, force: query.force.unwrap_or(false), max_removal_percent: state.settings.max_removal_percent };
+    let store = state.store.clone();
+    let report = actix_web::web::block(move || -> Result<_, ImportError> {
+        use std::io::Seek;
+        file.rewind().map_err(anyhow::Error::from)?;
+        import::run(&store, &req, file, |_| {})
+    })
+    .await?
+    .map_err(import_error)?;
+    // Serve the new snapshot from this instance at once; others notice within their poll.
+    let (registers, store) = (state.registers.clone(), state.store.clone());
+    actix_web::web::block(move || registers.refresh(&store)).await?.map_err(|e| ApiError::internal(format!("{e:#}")))?;
+    let status = if report.already_imported { StatusCode::OK } else { StatusCode::CREATED };
+    Ok(HttpResponse::build(status).json(report))
+}

@@ -1,0 +1,71 @@
+//! A sorted set of numbers as bytes: each the difference from the one before, as a LEB128 varint.
+//! 17 million TPS numbers (NSNs ~10^10 apart on average ~600) take ~2 bytes each: ~35 MB
+//! instead of 136 MB as plain u64s.
+
+/// Encode a strictly increasing sequence.
+pub fn encode(sorted: &[u64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(sorted.len() * 3);
+    let mut prev = 0u64;
+    for &n in sorted {
+        let mut delta = n.wrapping_sub(prev);
+        prev = n;
+        loop {
+            let byte = (delta & 0x7f) as u8;
+            delta >>= 7;
+            if delta == 0 {
+                out.push(byte);
+                break;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    out
+}
+
+/// Decode; `None` if the bytes end inside a number or a value overflows.
+pub fn decode(bytes: &[u8]) -> Option<Vec<u64>> {
+    let mut out = Vec::with_capacity(bytes.len() / 2);
+    let mut prev = 0u64;
+    let mut delta = 0u64;
+    let mut shift = 0u32;
+    for &b in bytes {
+        if shift >= 64 {
+            return None;
+        }
+        delta |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            prev = prev.checked_add(delta)?;
+            out.push(prev);
+            delta = 0;
+            shift = 0;
+        } else {
+            shift += 7;
+        }
+    }
+    (shift == 0).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn round_trips(mut v in proptest::collection::vec(any::<u64>(), 0..500)) {
+            v.sort_unstable();
+            v.dedup();
+            prop_assert_eq!(decode(&encode(&v)), Some(v));
+        }
+    }
+
+    #[test]
+    fn is_compact_and_rejects_a_cut() {
+        let v: Vec<u64> = (0..1000u64).map(|i| 1_000_000_000 + i * 600).collect();
+        let bytes = encode(&v);
+        assert!(bytes.len() < 2_100, "{}", bytes.len());
+        // A cut inside a number is refused.
+        assert_eq!(decode(&bytes[..bytes.len() - 1]), None);
+        assert_eq!(decode(&[0x80]), None);
+    }
+}

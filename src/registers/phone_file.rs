@@ -1,0 +1,192 @@
+//! TPS and CTPS files (CONTRACT §4): full files (one number a record, fixed width 12, with or
+//! without the space after the dialling code) and change files (`A`/`D`, a space, a number).
+
+use std::io::BufRead;
+
+/// Why one record was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    pub line: u64,
+    pub text: String,
+    pub error: String,
+}
+
+/// What a file held: numbers (national significant numbers as integers) and refused records.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// Full file: every number. Change file: numbers marked `A`.
+    pub listed: Vec<u64>,
+    /// Change file: numbers marked `D`.
+    pub removed: Vec<u64>,
+    /// Records read (blank lines are not records).
+    pub records: u64,
+    pub rejected: u64,
+    pub samples: Vec<Rejected>,
+}
+
+/// Rejected records kept in a report.
+pub const SAMPLES: usize = 100;
+/// The fixed width of a record.
+const WIDTH: usize = 12;
+
+/// Why a file cannot be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error(
+        "the file ends mid-record: line {line} has {len} characters and no line end (a complete file ends every record with CRLF or LF)"
+    )]
+    Truncated { line: u64, len: usize },
+    #[error("cannot read the file: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A number field as the register writes it: `0207 3787244`, `02073787244 `. The key is the
+/// digits alone; they must be a UK national number with its trunk 0.
+pub fn parse_number(field: &[u8]) -> Result<u64, String> {
+    if field.len() > WIDTH {
+        return Err(format!("longer than {WIDTH} characters"));
+    }
+    if let Some(b) = field.iter().find(|b| !b.is_ascii_digit() && **b != b' ') {
+        return Err(format!("the character {:?} is not a digit or a space", char::from(*b)));
+    }
+    // One group of digits, or the dialling code and the rest.
+    let groups: Vec<&[u8]> = field.split(|b| *b == b' ').filter(|g| !g.is_empty()).collect();
+    if groups.len() > 2 {
+        return Err("more than one number in the record".into());
+    }
+    let digits: Vec<u8> = groups.concat();
+    if digits.first() != Some(&b'0') {
+        return Err(if digits.is_empty() { "no number".into() } else { "does not start with 0 (a UK national number)".into() });
+    }
+    if !(10..=11).contains(&digits.len()) {
+        return Err(format!("{} digits; a UK number has 10 or 11 with its leading 0", digits.len()));
+    }
+    if digits[1] == b'0' {
+        return Err("the digits after the leading 0 start with 0".into());
+    }
+    Ok(digits[1..].iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
+}
+
+/// Read records line by line (CRLF or LF); `each` gets (line number, the line without its end).
+fn for_each_record<R: BufRead>(mut input: R, progress: &mut dyn FnMut(u64), mut each: impl FnMut(u64, &[u8])) -> Result<(), FileError> {
+    let mut buf = Vec::with_capacity(64);
+    let mut line = 0u64;
+    loop {
+        buf.clear();
+        let n = input.read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        line += 1;
+        if line % 65_536 == 0 {
+            progress(line);
+        }
+        let terminated = buf.last() == Some(&b'\n');
+        let mut record = buf.as_slice();
+        if terminated {
+            record = &record[..record.len() - 1];
+        }
+        if record.last() == Some(&b'\r') {
+            record = &record[..record.len() - 1];
+        }
+        if record.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        // The last record of a cut file has no line end; a whole record without one (a file whose
+        // writer left off the final newline) is still whole.
+        if !terminated && record.len() < WIDTH {
+            return Err(FileError::Truncated { line, len: record.len() });
+        }
+        each(line, record);
+    }
+}
+
+fn reject(parsed: &mut Parsed, line: u64, record: &[u8], error: String) {
+    parsed.rejected += 1;
+    if parsed.samples.len() < SAMPLES {
+        parsed.samples.push(Rejected { line, text: String::from_utf8_lossy(record).into_owned(), error });
+    }
+}
+
+/// A full file: every record a number.
+/// `progress` is told the lines read so far, now and then.
+pub fn parse_full<R: BufRead>(input: R, progress: &mut dyn FnMut(u64)) -> Result<Parsed, FileError> {
+    let mut parsed = Parsed::default();
+    for_each_record(input, progress, |line, record| {
+        parsed.records += 1;
+        match parse_number(record) {
+            Ok(n) => parsed.listed.push(n),
+            Err(e) => reject(&mut parsed, line, record, e),
+        }
+    })?;
+    Ok(parsed)
+}
+
+/// A change file: `A NUMBER` (listed) or `D NUMBER` (removed).
+pub fn parse_delta<R: BufRead>(input: R, progress: &mut dyn FnMut(u64)) -> Result<Parsed, FileError> {
+    let mut parsed = Parsed::default();
+    for_each_record(input, progress, |line, record| {
+        parsed.records += 1;
+        let (flag, rest) = match record {
+            [f, b' ', rest @ ..] => (*f, rest),
+            _ => return reject(&mut parsed, line, record, "a change record is A or D, a space, then the number".into()),
+        };
+        match (flag, parse_number(rest)) {
+            (b'A' | b'a', Ok(n)) => parsed.listed.push(n),
+            (b'D' | b'd', Ok(n)) => parsed.removed.push(n),
+            (_, Ok(_)) => reject(&mut parsed, line, record, format!("unknown change flag {:?}; expected A or D", flag as char)),
+            (_, Err(e)) => reject(&mut parsed, line, record, e),
+        }
+    })?;
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full(text: &str) -> Parsed {
+        parse_full(text.as_bytes(), &mut |_| {}).unwrap()
+    }
+
+    #[test]
+    fn both_layouts_with_crlf_or_lf() {
+        let p = full("0207 3787244\r\n01635 506160\r\n0191 5657153\n07860 338653\n02073787245 \n\n   \r\n");
+        assert_eq!(p.listed, vec![2073787244, 1635506160, 1915657153, 7860338653, 2073787245]);
+        assert_eq!((p.records, p.rejected), (5, 0));
+    }
+
+    #[test]
+    fn nine_digit_areas_are_numbers() {
+        // A few 01 areas have 9 digits after the 0 (10 with it).
+        assert_eq!(parse_number(b"01697 72345 "), Ok(169772345));
+        assert_eq!(parse_number(b"0169772345"), Ok(169772345));
+    }
+
+    #[test]
+    fn bad_records_are_rejected_with_their_line() {
+        let p = full("0207 3787244\r\nhello world\r\n1207 3787244\r\n0207 37872\r\n0207 3787244 01\r\n00207378724\r\n");
+        assert_eq!(p.listed, vec![2073787244]);
+        assert_eq!(p.rejected, 5);
+        let lines: Vec<u64> = p.samples.iter().map(|s| s.line).collect();
+        assert_eq!(lines, vec![2, 3, 4, 5, 6]);
+        assert_eq!(p.samples[0].text, "hello world");
+        assert!(p.samples[1].error.contains("does not start with 0"), "{:?}", p.samples[1]);
+    }
+
+    #[test]
+    fn a_file_cut_mid_record_is_truncated() {
+        assert!(matches!(parse_full("0207 3787244\r\n0207 37".as_bytes(), &mut |_| {}), Err(FileError::Truncated { line: 2, len: 7 })));
+        // A whole last record without its line end is whole.
+        assert_eq!(full("0207 3787244\r\n0207 3787245").listed.len(), 2);
+    }
+
+    #[test]
+    fn change_files() {
+        let p = parse_delta("A 0207 3787244\r\nD 02073787245 \r\nX 0207 3787246\r\nA0207\r\n".as_bytes(), &mut |_| {}).unwrap();
+        assert_eq!(p.listed, vec![2073787244]);
+        assert_eq!(p.removed, vec![2073787245]);
+        assert_eq!(p.rejected, 2);
+        assert!(p.samples[0].error.contains("unknown change flag"));
+    }
+}

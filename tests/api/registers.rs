@@ -1,0 +1,337 @@
+//! CONTRACT §4 and §8: register imports (CLI, HTTP, spool), their safety rules, `listed_since`,
+//! and the registers as checks and preferences see them.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use chrono::{Days, NaiveDate};
+use serde_json::{json, Value};
+
+use crate::helpers::{error_code, TestApp};
+
+/// A TPS-layout number for index `i`: London 020 7946 xxxx and 020 3xxx xxxx ranges, alternating
+/// the two layouts.
+fn number(i: u32) -> String {
+    let national = format!("020{:08}", 30_000_000 + i);
+    if i % 2 == 0 {
+        format!("{} {}", &national[..4], &national[4..])
+    } else {
+        format!("{national:<12}")
+    }
+}
+
+fn e164(i: u32) -> String {
+    format!("+4420{:08}", 30_000_000 + i)
+}
+
+fn full_file(numbers: impl Iterator<Item = u32>) -> String {
+    numbers.map(|i| format!("{}\r\n", number(i))).collect()
+}
+
+fn suppress(db: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_suppress")).args(args).env("SUPPRESS_DATABASE_URL", db).output().unwrap()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+fn import_json(db: &str, args: &[&str]) -> Value {
+    let mut all = vec!["import"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let out = suppress(db, &all);
+    assert!(out.status.success(), "import {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+/// Wait until the server serves the register at this as_of (it polls every second).
+fn wait_for(app: &TestApp, register: &str, as_of: &str) {
+    let start = Instant::now();
+    loop {
+        let (_, regs) = app.get("/v1/registers", Some(&app.admin));
+        if regs.as_array().unwrap().iter().any(|r| r["name"] == register && r["as_of"] == as_of) {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "the server did not load {register} {as_of} within 10 s: {regs}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn check(app: &TestApp, phone: &str, q: &str) -> Value {
+    let (s, b) = app.get(&format!("/v1/check?phone={phone}&channel=call{q}"), Some(&app.agent));
+    assert_eq!(s, 200, "{b}");
+    b
+}
+
+fn today() -> NaiveDate {
+    suppress::domain::time::today_uk()
+}
+
+/// TPS with numbers 0..100 and CTPS with 100..110, both dated today.
+fn imported(app: &TestApp, dir: &Path) -> String {
+    let as_of = today().to_string();
+    let tps = write(dir, &format!("tps-{as_of}.txt"), &full_file(0..100));
+    let ctps = write(dir, &format!("CTPS_{}.txt", today().format("%Y%m%d")), &full_file(100..110));
+    let r = import_json(&app.db.url, &["tps", &tps]);
+    assert_eq!((r["records"].as_u64(), r["added"].as_u64(), r["entries_after"].as_u64()), (Some(100), Some(100), Some(100)));
+    assert_eq!(r["as_of"], as_of);
+    assert_eq!(r["kind"], "full");
+    assert_eq!(r["file_sha256"].as_str().unwrap().len(), 64);
+    import_json(&app.db.url, &["ctps", &ctps]);
+    wait_for(app, "tps", &as_of);
+    wait_for(app, "ctps", &as_of);
+    as_of
+}
+
+#[test]
+fn a_full_import_makes_calls_answerable() {
+    let app = TestApp::spawn();
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(check(&app, "020%203000%200005", "")["reason"], "REGISTER_STALE");
+    let as_of = imported(&app, dir.path());
+
+    let listed = check(&app, "020%203000%200005", "");
+    assert_eq!((listed["allowed"].clone(), listed["reason"].clone()), (json!(false), json!("TPS")));
+    assert_eq!(listed["binding_from"], Value::Null, "listed since the first import: binding");
+    assert_eq!(check(&app, "%2B442030000105", "")["reason"], "CTPS");
+    let free = check(&app, "020%203000%200500", "");
+    assert_eq!((free["allowed"].clone(), free["reason"].clone()), (json!(true), Value::Null));
+    // A non-UK number is never on TPS.
+    assert_eq!(check(&app, "%2B12125550100", "")["allowed"], true);
+    // An in-house opt-out comes first; a consent overrides TPS.
+    app.opt_out(json!({"phone": "020 3000 0500", "channels": ["call"], "source": "call_centre"}));
+    assert_eq!(check(&app, "02030000500", "")["reason"], "OPTED_OUT");
+    let consent = json!({"phone": "020 3000 0006", "channels": ["call"], "source": "call_centre", "evidence": "recorded call"});
+    assert_eq!(app.post("/v1/consents", Some(&app.agent), &consent).0, 201);
+    let c = check(&app, "02030000006", "");
+    assert_eq!((c["allowed"].clone(), c["reason"].clone()), (json!(true), json!("CONSENT_OVERRIDE")));
+
+    // The registers, as a campaign sees them.
+    let (s, regs) = app.get("/v1/registers", Some(&app.campaign));
+    assert_eq!(s, 200);
+    let tps = regs.as_array().unwrap().iter().find(|r| r["name"] == "tps").unwrap().clone();
+    assert_eq!(tps["entries"], 100);
+    assert_eq!(tps["channel"], "call");
+    assert_eq!(tps["as_of"], as_of);
+    assert_eq!(tps["valid_until"], (today() + Days::new(28)).to_string());
+    assert_eq!(tps["stale"], false);
+    let mps = regs.as_array().unwrap().iter().find(|r| r["name"] == "mps").unwrap().clone();
+    assert_eq!((mps["as_of"].clone(), mps["stale"].clone()), (Value::Null, json!(true)));
+    assert_eq!(app.get("/v1/registers", Some(&app.agent)).0, 403);
+
+    // Past the lead time the snapshot no longer vouches: fail closed, naming what is needed.
+    let late = (today() + Days::new(29)).to_string();
+    let stale = check(&app, "02030000500", &format!("&date={late}"));
+    assert_eq!(stale["reason"], "REGISTER_STALE");
+    assert!(stale["detail"].as_str().unwrap().contains(&(today() + Days::new(1)).to_string()), "{stale}");
+
+    // Preferences show the listing.
+    let (_, p) = app.get("/v1/preferences?phone=02030000005", Some(&app.agent));
+    assert_eq!(p["registers"][0]["name"], "tps");
+    assert_eq!(p["registers"][0]["listed"], true);
+    assert_eq!(p["registers"][1]["listed"], false);
+}
+
+#[test]
+fn the_same_file_twice_is_a_no_op_and_an_older_file_is_refused() {
+    let app = TestApp::spawn();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "tps-2026-11-20.txt", &full_file(0..50));
+    import_json(&app.db.url, &["tps", &file]);
+    let again = import_json(&app.db.url, &["tps", &file]);
+    assert_eq!(again["already_imported"], true);
+    let text = String::from_utf8_lossy(&suppress(&app.db.url, &["import", "tps", &file]).stdout).into_owned();
+    assert!(text.contains("imported before"), "{text}");
+
+    let older = write(dir.path(), "tps-2026-11-19.txt", &full_file(0..51));
+    let out = suppress(&app.db.url, &["import", "tps", &older]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("dated 2026-11-20; a file dated 2026-11-19 is older"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Over HTTP: 409.
+    let (s, b) = app.raw("POST", "/v1/registers/tps/imports?as_of=2026-11-19", Some(&app.admin), Some("text/plain"), &full_file(0..51));
+    assert_eq!(error_code(s, &b, 409), "register_older_as_of");
+    // The same bytes dated later (a quiet night): applied, confirming the snapshot as of that date.
+    let quiet = write(dir.path(), "tps-2026-11-21.txt", &full_file(0..50));
+    let r = import_json(&app.db.url, &["tps", &quiet]);
+    assert_eq!((r["already_imported"].clone(), r["added"].clone(), r["as_of"].clone()), (json!(false), json!(0), json!("2026-11-21")));
+    // The same as_of is allowed.
+    let same = write(dir.path(), "tps-20261121.txt", &full_file(0..52));
+    assert_eq!(import_json(&app.db.url, &["tps", &same])["added"], 2);
+    // No date anywhere: an error.
+    let undated = write(dir.path(), "tps.txt", &full_file(0..52));
+    let out = suppress(&app.db.url, &["import", "tps", &undated]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--as-of"));
+}
+
+#[test]
+fn truncated_corrupt_and_shrinking_files_change_nothing() {
+    let app = TestApp::spawn();
+    let dir = tempfile::tempdir().unwrap();
+    import_json(&app.db.url, &["tps", &write(dir.path(), "tps-2026-11-20.txt", &full_file(0..300))]);
+
+    // Cut mid-record.
+    let mut cut = full_file(0..300);
+    cut.truncate(cut.len() - 8);
+    let out = suppress(&app.db.url, &["import", "tps", &write(dir.path(), "tps-2026-11-21.txt", &cut)]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ends mid-record"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // A third of its lines: more than 10% removed.
+    let out = suppress(&app.db.url, &["import", "tps", &write(dir.path(), "tps-2026-11-22.txt", &full_file(0..100))]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("would remove 200 of 300"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // More than 1% of records rejected: corrupt, with the lines named.
+    let mut bad = full_file(0..300);
+    bad.push_str("hello\r\nworld\r\n0207 946 00\r\n12345678901 \r\n");
+    let out = suppress(&app.db.url, &["import", "tps", &write(dir.path(), "tps-2026-11-23.txt", &bad)]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("corrupt") && err.contains("line 301"), "{err}");
+
+    // Nothing changed: the register is the first snapshot.
+    let heads = suppress::store::registers::heads(&mut app.store.conn().unwrap()).unwrap();
+    assert_eq!((heads[0].entries, heads[0].as_of), (300, date("2026-11-20")));
+    // Every attempt is in the history, failed ones with their reason.
+    let (_, h) = app.get("/v1/registers/tps/imports", Some(&app.admin));
+    let statuses: Vec<&str> = h["imports"].as_array().unwrap().iter().map(|i| i["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["failed", "failed", "failed", "applied"]);
+    assert!(h["imports"][0]["error"].as_str().unwrap().contains("corrupt"));
+
+    // A few bad records (≤ 1%) are reported and the rest imported; --force applies a real shrink.
+    let mut few = full_file(0..300);
+    few.push_str("hello\r\n");
+    let r = import_json(&app.db.url, &["tps", &write(dir.path(), "tps-2026-11-24.txt", &few)]);
+    assert_eq!((r["rejected"].as_u64(), r["rejected_samples"][0]["line"].as_u64()), (Some(1), Some(301)));
+    let r = import_json(&app.db.url, &["tps", &write(dir.path(), "tps-2026-11-25.txt", &full_file(0..100)), "--force"]);
+    assert_eq!((r["removed"].as_u64(), r["entries_after"].as_u64()), (Some(200), Some(100)));
+}
+
+#[test]
+fn listed_since_comes_from_the_sequence_of_imports() {
+    let app = TestApp::spawn();
+    let dir = tempfile::tempdir().unwrap();
+    import_json(&app.db.url, &["tps", &write(dir.path(), "tps-2026-10-01.txt", &full_file(0..20))]);
+    import_json(&app.db.url, &["ctps", &write(dir.path(), "ctps-2026-10-01.txt", &full_file(100..101))]);
+    // Next night: 20 and 21 added, 0 removed.
+    let r = import_json(&app.db.url, &["tps", &write(dir.path(), "tps-2026-10-02.txt", &full_file(1..22))]);
+    assert_eq!((r["added"].as_u64(), r["removed"].as_u64(), r["unchanged"].as_u64()), (Some(2), Some(1), Some(19)));
+    // A change file: 0 back (listed again: starts again), 5 removed, 21 already listed.
+    let delta = format!("A {}\r\nD {}\r\nA {}\r\n", number(0), number(5), number(21));
+    let r = import_json(&app.db.url, &["tps", &write(dir.path(), "tps-2026-10-03-delta.txt", &delta), "--delta"]);
+    assert_eq!(
+        (r["kind"].as_str(), r["added"].as_u64(), r["removed"].as_u64(), r["unchanged"].as_u64()),
+        (Some("delta"), Some(1), Some(1), Some(1))
+    );
+    assert_eq!(r["entries_after"], 21);
+    import_json(&app.db.url, &["ctps", &write(dir.path(), "ctps-2026-10-03.txt", &full_file(100..101))]);
+    wait_for(&app, "tps", "2026-10-03");
+    wait_for(&app, "ctps", "2026-10-03");
+
+    let entry = |i: u32| -> Value {
+        let (_, p) = app.get(&format!("/v1/preferences?phone={}", e164(i).replace('+', "%2B")), Some(&app.agent));
+        p["registers"][0].clone()
+    };
+    assert_eq!(entry(1)["listed_since"], Value::Null); // since the first import
+    assert_eq!(entry(20)["listed_since"], "2026-10-02"); // the day after the 10-01 snapshot
+    assert_eq!(entry(20)["binding_from"], "2026-10-30"); // + 28 days
+    assert_eq!(entry(0)["listed_since"], "2026-10-03"); // removed on 10-02, listed again
+    assert_eq!(entry(5)["listed"], false);
+
+    // Statutory mode: not binding before binding_from.
+    let q = |d: &str| check(&app, &e164(20).replace('+', "%2B"), &format!("&mode=statutory&date={d}"));
+    let grace = q("2026-10-29");
+    assert_eq!(
+        (grace["allowed"].clone(), grace["reason"].clone(), grace["binding_from"].clone()),
+        (json!(true), json!("TPS_GRACE"), json!("2026-10-30"))
+    );
+    assert_eq!(q("2026-10-30")["reason"], "TPS");
+    // Strict mode: suppressed at once.
+    assert_eq!(check(&app, &e164(20).replace('+', "%2B"), "&date=2026-10-29")["reason"], "TPS");
+    // A change file for a register with no snapshot is refused.
+    let out = suppress(&app.db.url, &["import", "ctps", &write(dir.path(), "x.txt", &delta), "--delta", "--as-of", "2026-10-03"]);
+    assert!(out.status.success(), "ctps has a snapshot: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn http_imports_are_admin_only_streamed_and_reported() {
+    let app = TestApp::spawn_with(|s| s.max_upload_bytes = 20_000);
+    let body = full_file(0..1000);
+    assert!(body.len() < 20_000);
+    let (s, b) = app.raw("POST", "/v1/registers/tps/imports?as_of=2026-11-24", Some(&app.campaign), Some("text/plain"), &body);
+    assert_eq!(error_code(s, &b, 403), "forbidden");
+    let (s, r) =
+        app.raw("POST", "/v1/registers/tps/imports?as_of=2026-11-24&kind=full", Some(&app.admin), Some("application/octet-stream"), &body);
+    assert_eq!(s, 201, "{r}");
+    assert_eq!((r["records"].as_u64(), r["entries_after"].as_u64()), (Some(1000), Some(1000)));
+    // Served at once by this instance.
+    let (_, regs) = app.get("/v1/registers", Some(&app.admin));
+    assert_eq!(regs[0]["entries"], 1000);
+    // Again: 200, already imported.
+    let (s, r) = app.raw("POST", "/v1/registers/tps/imports?as_of=2026-11-24", Some(&app.admin), Some("text/plain"), &body);
+    assert_eq!((s, r["already_imported"].clone()), (200, json!(true)));
+    // Too large, corrupt, missing as_of, unknown register, unknown kind, MPS not built.
+    let (s, b) = app.raw("POST", "/v1/registers/tps/imports?as_of=2026-11-25", Some(&app.admin), Some("text/plain"), &full_file(0..2000));
+    assert_eq!(error_code(s, &b, 413), "body_too_large");
+    let (s, b) =
+        app.raw("POST", "/v1/registers/ctps/imports?as_of=2026-11-25", Some(&app.admin), Some("text/plain"), "junk\r\nmore junk\r\n");
+    assert_eq!(error_code(s, &b, 422), "register_file_corrupt");
+    assert_eq!(b["error"]["details"]["report"]["rejected_samples"][1]["line"], 2);
+    let (s, b) = app.raw("POST", "/v1/registers/tps/imports", Some(&app.admin), Some("text/plain"), &body);
+    assert_eq!(error_code(s, &b, 400), "invalid_query");
+    let (s, b) = app.raw("POST", "/v1/registers/fax/imports?as_of=2026-11-25", Some(&app.admin), Some("text/plain"), &body);
+    assert_eq!(error_code(s, &b, 404), "not_found");
+    let (s, b) = app.raw("POST", "/v1/registers/tps/imports?as_of=2026-11-25&kind=partial", Some(&app.admin), Some("text/plain"), &body);
+    assert_eq!(error_code(s, &b, 422), "invalid_kind");
+    let (s, b) = app.raw(
+        "POST",
+        "/v1/registers/ctps/imports?as_of=2026-11-25&kind=delta",
+        Some(&app.admin),
+        Some("text/plain"),
+        "A 0207 9460000\r\n",
+    );
+    assert_eq!(error_code(s, &b, 409), "register_missing");
+    let (s, b) = app.raw("POST", "/v1/registers/mps/imports?as_of=2026-11-25", Some(&app.admin), Some("text/csv"), "flag,surname\n");
+    assert_eq!(error_code(s, &b, 501), "not_implemented");
+}
+
+#[test]
+fn the_spool_imports_in_date_order_and_files_each_away() {
+    let app = TestApp::spawn();
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path();
+    write(spool, "tps-2026-11-02-delta.txt", &format!("A {}\r\n", number(50)));
+    write(spool, "tps-2026-11-01.txt", &full_file(0..10));
+    write(spool, "tps-2026-11-02.txt", &full_file(0..11));
+    write(spool, "ctps-2026-11-01.txt", "rubbish\r\n");
+    write(spool, "readme.md", "not a register file");
+    let out = suppress(&app.db.url, &["import", "--spool", spool.to_str().unwrap()]);
+    assert!(!out.status.success(), "one file failed, so the run fails");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(lines[0].starts_with("FAILED ctps-2026-11-01.txt") || lines[0].starts_with("ok     tps-2026-11-01.txt"), "{stdout}");
+    assert!(lines[2].starts_with("ok     tps-2026-11-02.txt"), "{stdout}");
+    assert!(lines[3].starts_with("ok     tps-2026-11-02-delta.txt"), "{stdout}");
+    for f in ["tps-2026-11-01.txt", "tps-2026-11-02.txt", "tps-2026-11-02-delta.txt"] {
+        assert!(spool.join("done").join(f).exists(), "{f}");
+    }
+    assert!(spool.join("failed/ctps-2026-11-01.txt").exists());
+    let error = std::fs::read_to_string(spool.join("failed/ctps-2026-11-01.txt.error")).unwrap();
+    assert!(error.contains("corrupt"), "{error}");
+    assert!(spool.join("readme.md").exists());
+    let heads = suppress::store::registers::heads(&mut app.store.conn().unwrap()).unwrap();
+    assert_eq!((heads[0].entries, heads[0].as_of), (12, date("2026-11-02")));
+}
