@@ -5,11 +5,20 @@ use anyhow::Context;
 use super::ServeArgs;
 use crate::config::DEFAULT_DATABASE_URL;
 use crate::domain::access::Role;
+use crate::domain::time::today_uk;
+use crate::domain::Register;
 use crate::inhouse::bulk_load;
+use crate::registers::import::{self, Kind, Request};
 use crate::store::{keys, Store};
 
 /// The sample statements shipped in the repository (`imports/sample/opt-outs.csv`).
 const SAMPLE: &str = include_str!("../../imports/sample/opt-outs.csv");
+/// Sample register files (`imports/make-samples.sh`), loaded as of today so calls are answerable.
+const SAMPLE_REGISTERS: [(Register, Kind, &[u8]); 3] = [
+    (Register::Tps, Kind::Full, include_bytes!("../../imports/sample/tps-2026-11-23.txt")),
+    (Register::Tps, Kind::Delta, include_bytes!("../../imports/sample/tps-2026-11-24-delta.txt")),
+    (Register::Ctps, Kind::Full, include_bytes!("../../imports/sample/ctps-2026-11-23.txt")),
+];
 const DEMO_DATABASE: &str = "data/demo.db";
 
 pub fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
@@ -27,6 +36,14 @@ pub fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
             .context("loading the sample statements")?;
         println!("loaded {} sample statements into {url}", report.statements);
     }
+    for (register, kind, bytes) in SAMPLE_REGISTERS {
+        let req = Request { register, as_of: today_uk(), kind, force: true, max_removal_percent: 100.0 };
+        let report =
+            import::run(&store, &req, bytes, |_| {}).map_err(|e| anyhow::anyhow!("{e}")).context("loading the sample registers")?;
+        if !report.already_imported {
+            println!("loaded the sample {register} {kind} file as of {}: {} entries", report.as_of, report.entries_after);
+        }
+    }
     println!("demo keys (new each start; earlier demo keys are revoked):");
     for role in [Role::Admin, Role::Agent, Role::Campaign] {
         let name = format!("demo-{role}");
@@ -36,6 +53,10 @@ pub fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
         println!("  {role:<8} {key}");
     }
     println!("try: curl -s -H 'Authorization: Bearer <agent key>' 'http://{}/v1/preferences?phone=020%207946%200018'", settings.bind);
+    println!(
+        "     curl -s -H 'Authorization: Bearer <agent key>' 'http://{}/v1/check?phone=020%207946%200002&channel=call'",
+        settings.bind
+    );
     drop(store);
     super::serve(settings)
 }

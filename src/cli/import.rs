@@ -94,7 +94,7 @@ fn summary(r: &import::Report) -> String {
             "{} {} {}: this file (sha256 {}) was imported before; nothing changed",
             r.register,
             r.as_of,
-            serde_json::to_value(r.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            r.kind,
             &r.file_sha256[..12]
         );
     }

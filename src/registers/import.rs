@@ -26,6 +26,15 @@ pub enum Kind {
     Delta,
 }
 
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Kind::Full => "full",
+            Kind::Delta => "delta",
+        })
+    }
+}
+
 impl std::str::FromStr for Kind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -319,7 +328,7 @@ fn import_row(
     Ok(NewImport {
         register: req.register.to_string(),
         as_of: req.as_of,
-        kind: serde_json::to_value(req.kind)?.as_str().unwrap_or("full").to_owned(),
+        kind: req.kind.to_string(),
         file_sha256: report.file_sha256.clone(),
         status: status.to_owned(),
         error,

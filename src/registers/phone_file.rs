@@ -181,6 +181,19 @@ mod tests {
         assert_eq!(full("0207 3787244\r\n0207 3787245").listed.len(), 2);
     }
 
+    /// The sample files `imports/make-samples.sh` writes parse whole.
+    #[test]
+    fn the_sample_files_parse() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("imports/sample");
+        for (name, delta, listed) in
+            [("tps-2026-11-23.txt", false, 60), ("ctps-2026-11-23.txt", false, 10), ("tps-2026-11-24-delta.txt", true, 1)]
+        {
+            let file = std::io::BufReader::new(std::fs::File::open(dir.join(name)).unwrap());
+            let p = if delta { parse_delta(file, &mut |_| {}) } else { parse_full(file, &mut |_| {}) }.unwrap();
+            assert_eq!((p.rejected, p.listed.len()), (0, listed), "{name}");
+        }
+    }
+
     #[test]
     fn change_files() {
         let p = parse_delta("A 0207 3787244\r\nD 02073787245 \r\nX 0207 3787246\r\nA0207\r\n".as_bytes(), &mut |_| {}).unwrap();

@@ -1,0 +1,211 @@
+//! Register imports at full size: generates a TPS full file of 17,000,000 numbers (~240 MB, both
+//! layouts, CRLF), imports it into an empty register with the real `suppress` binary, then the next
+//! night's full file (~4,000 added, ~500 removed), then a 10,000-record change file; measures peak
+//! memory of each import and how long a server takes to answer checks with the registers loaded.
+//! With `--baseline`, the `sqlite3` shell's own `.import` of the same numbers into an
+//! `INTEGER PRIMARY KEY` table is timed in the same run, for the ratio.
+//!
+//! cargo bench --bench registers [-- --numbers 17000000 --baseline]
+//! BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench registers
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failed step ends the run
+
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+
+const BIN: &str = env!("CARGO_BIN_EXE_suppress");
+
+/// A UK number in the TPS layouts from a national significant number.
+fn record(nsn: u64, i: usize) -> String {
+    let national = format!("0{nsn}");
+    if i % 2 == 0 {
+        let code = if national.starts_with("07") || national.starts_with("02") { 4 } else { 5 };
+        format!("{:<5}{:>7}\r\n", &national[..code], &national[code..])
+    } else {
+        format!("{national:<12}\r\n")
+    }
+}
+
+/// Distinct NSNs spread over real UK ranges (London, other geographic, mobile).
+fn numbers(n: usize) -> Vec<u64> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut out: Vec<u64> = Vec::with_capacity(n + n / 10);
+    let bases = [2_000_000_000u64, 1_100_000_000, 1_600_000_000, 7_000_000_000, 7_900_000_000];
+    while out.len() < n + n / 20 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let base = bases[(state % bases.len() as u64) as usize];
+        out.push(base + (state >> 8) % 100_000_000);
+    }
+    out.sort_unstable();
+    out.dedup();
+    out.truncate(n);
+    out
+}
+
+fn write_file(path: &std::path::Path, nsns: &[u64]) -> u64 {
+    let mut f = BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
+    for (i, n) in nsns.iter().enumerate() {
+        f.write_all(record(*n, i).as_bytes()).unwrap();
+    }
+    f.flush().unwrap();
+    std::fs::metadata(path).unwrap().len()
+}
+
+/// Run the binary, returning (seconds, peak RSS MB, stdout).
+fn timed(db: &str, args: &[&str]) -> (f64, f64, String) {
+    let start = Instant::now();
+    let mut child =
+        Command::new(BIN).args(args).env("SUPPRESS_DATABASE_URL", db).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let pid = child.id();
+    let mut peak = 0.0f64;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        peak = peak.max(vm_hwm_mb(pid));
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert!(status.success(), "suppress {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    (start.elapsed().as_secs_f64(), peak, String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn vm_hwm_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let n: usize =
+        args.iter().position(|a| a == "--numbers").and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(17_000_000);
+    let baseline = args.iter().any(|a| a == "--baseline");
+    let dir = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| "/tmp".into())).unwrap();
+    let (db, pg) = match std::env::var("BENCH_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+        Some(admin) => {
+            let name = format!("suppress_regbench_{}", std::process::id());
+            let mut conn = PgConnection::establish(&admin).unwrap();
+            diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).unwrap();
+            let mut url = url::Url::parse(&admin).unwrap();
+            url.set_path(&name);
+            (url.to_string(), Some((admin, name)))
+        }
+        None => (dir.path().join("bench.db").to_string_lossy().into_owned(), None),
+    };
+    println!("# register import benchmark ({}; {n} numbers)", if pg.is_some() { "postgres" } else { "sqlite" });
+
+    let t = Instant::now();
+    let all = numbers(n + 4_000);
+    // Night 1: all but 4,000; night 2: those 4,000 added and 500 others removed.
+    let (night1, night2): (Vec<u64>, Vec<u64>) = {
+        let added: std::collections::HashSet<u64> = all.iter().step_by(all.len() / 4_000).take(4_000).copied().collect();
+        let removed: std::collections::HashSet<u64> =
+            all.iter().skip(7).step_by(all.len() / 500).take(500).copied().filter(|x| !added.contains(x)).collect();
+        (all.iter().copied().filter(|x| !added.contains(x)).collect(), all.iter().copied().filter(|x| !removed.contains(x)).collect())
+    };
+    let f1 = dir.path().join("tps-2026-11-23.txt");
+    let f2 = dir.path().join("tps-2026-11-24.txt");
+    let size = write_file(&f1, &night1);
+    write_file(&f2, &night2);
+    let delta_path = dir.path().join("tps-2026-11-25-delta.txt");
+    {
+        let mut f = BufWriter::new(std::fs::File::create(&delta_path).unwrap());
+        for (i, x) in night2.iter().step_by(night2.len() / 5_000).take(5_000).enumerate() {
+            write!(f, "D {}", record(*x, i)).unwrap();
+        }
+        for (i, x) in numbers(5_000).iter().map(|x| x + 37).enumerate() {
+            write!(f, "A {}", record(x, i)).unwrap();
+        }
+    }
+    println!(
+        "generated: {} + {} numbers, {:.0} MB a full file, in {:.1} s",
+        night1.len(),
+        night2.len(),
+        size as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
+    let ctps = dir.path().join("ctps-2026-11-24.txt");
+    write_file(&ctps, &numbers(1_300_000).iter().map(|x| x + 11).collect::<Vec<_>>());
+    drop((all, night1, night2));
+
+    timed(&db, &["migrate"]);
+    let (secs, peak, out) = timed(&db, &["import", "tps", f1.to_str().unwrap()]);
+    println!("full import into an empty register: {secs:.2} s, peak memory {peak:.0} MB — {out}");
+    let (secs, peak, out) = timed(&db, &["import", "tps", f2.to_str().unwrap()]);
+    println!("next night's full file:              {secs:.2} s, peak memory {peak:.0} MB — {out}");
+    let (secs, peak, out) = timed(&db, &["import", "tps", delta_path.to_str().unwrap(), "--delta"]);
+    println!("change file of 10,000 records:       {secs:.2} s, peak memory {peak:.0} MB — {out}");
+    let (secs, _, out) = timed(&db, &["import", "ctps", ctps.to_str().unwrap()]);
+    println!("CTPS full file (1.3M):               {secs:.2} s — {out}");
+
+    // A server starting with the registers: time until a check answers from them.
+    let key = timed(&db, &["keys", "create", "--role", "agent", "--name", "bench"]).2;
+    let start = Instant::now();
+    let mut server = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("SUPPRESS_DATABASE_URL", &db)
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("server exited").unwrap();
+        if let Some(rest) = line.split("listening addr=").nth(1) {
+            break rest.trim().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let answer: serde_json::Value = ureq::get(&format!("http://{addr}/v1/check?phone=02000000000&channel=call&date=2026-11-26"))
+        .set("Authorization", &format!("Bearer {key}"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    println!(
+        "server start to first check answered from the registers: {:.2} s (answer: {}); server memory {:.0} MB",
+        start.elapsed().as_secs_f64(),
+        answer["reason"],
+        vm_hwm_mb(server.id())
+    );
+    server.kill().unwrap();
+    let _ = server.wait();
+
+    if baseline {
+        let nums = dir.path().join("numbers.csv");
+        {
+            let mut f = BufWriter::new(std::fs::File::create(&nums).unwrap());
+            for line in BufReader::new(std::fs::File::open(&f1).unwrap()).lines() {
+                let digits: String = line.unwrap().chars().filter(char::is_ascii_digit).collect();
+                writeln!(f, "{}", &digits[1..]).unwrap();
+            }
+        }
+        let base_db = dir.path().join("baseline.db");
+        let start = Instant::now();
+        let mut sqlite = Command::new("sqlite3").arg(&base_db).stdin(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+        writeln!(
+            sqlite.stdin.as_mut().unwrap(),
+            "CREATE TABLE tps(number INTEGER PRIMARY KEY);\n.mode csv\n.import {} tps\n.quit",
+            nums.display()
+        )
+        .unwrap();
+        assert!(sqlite.wait().unwrap().success());
+        println!("baseline: sqlite3 .import of the same numbers into an INTEGER PRIMARY KEY table: {:.2} s", start.elapsed().as_secs_f64());
+    }
+    if let Some((admin, name)) = pg {
+        let mut conn = PgConnection::establish(&admin).unwrap();
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
+    }
+}
