@@ -14,10 +14,11 @@ use crate::store::{keys, Store};
 /// The sample statements shipped in the repository (`imports/sample/opt-outs.csv`).
 const SAMPLE: &str = include_str!("../../imports/sample/opt-outs.csv");
 /// Sample register files (`imports/make-samples.sh`), loaded as of today so calls are answerable.
-const SAMPLE_REGISTERS: [(Register, Kind, &[u8]); 3] = [
+const SAMPLE_REGISTERS: [(Register, Kind, &[u8]); 4] = [
     (Register::Tps, Kind::Full, include_bytes!("../../imports/sample/tps-2026-11-23.txt")),
     (Register::Tps, Kind::Delta, include_bytes!("../../imports/sample/tps-2026-11-24-delta.txt")),
     (Register::Ctps, Kind::Full, include_bytes!("../../imports/sample/ctps-2026-11-23.txt")),
+    (Register::Mps, Kind::Full, include_bytes!("../../imports/sample/mps-2026-11-23.dat")),
 ];
 const DEMO_DATABASE: &str = "data/demo.db";
 

@@ -150,6 +150,8 @@ struct Subject {
     deciding: Vec<String>,
     /// For a household, the range of its members' individual keys (shown in the history).
     members: Option<String>,
+    /// The address, for an address query (to look it up on MPS).
+    address: Option<crate::domain::AddressKey>,
 }
 
 fn subject(q: &PreferencesQuery) -> Result<Subject, ApiError> {
@@ -167,7 +169,7 @@ fn subject(q: &PreferencesQuery) -> Result<Subject, ApiError> {
         _ => return Err(ApiError::bad_request("invalid_query", "an address query needs both postcode= and premise=")),
     };
     let contacts = Contacts::parse(q.phone.as_deref(), q.email.as_deref(), address).map_err(|e| contact_error(&e))?;
-    let single = |kind, key: String| Subject { kind, deciding: vec![key.clone()], key, members: None };
+    let single = |kind, key: String| Subject { kind, deciding: vec![key.clone()], key, members: None, address: None };
     if let Some(p) = contacts.phone {
         return Ok(single(ContactKind::Phone, p.to_string()));
     }
@@ -177,15 +179,42 @@ fn subject(q: &PreferencesQuery) -> Result<Subject, ApiError> {
     let key = contacts.address.ok_or_else(|| ApiError::bad_request("invalid_query", "no contact point given"))?;
     let household = key.household().to_string();
     Ok(if key.is_individual() {
-        Subject { kind: ContactKind::Address, key: key.to_string(), deciding: vec![key.to_string(), household], members: None }
+        Subject {
+            kind: ContactKind::Address,
+            key: key.to_string(),
+            deciding: vec![key.to_string(), household],
+            members: None,
+            address: Some(key),
+        }
     } else {
-        Subject { kind: ContactKind::Address, key: household.clone(), deciding: vec![household.clone()], members: Some(household) }
+        Subject {
+            kind: ContactKind::Address,
+            key: household.clone(),
+            deciding: vec![household.clone()],
+            members: Some(household),
+            address: Some(key),
+        }
     })
 }
 
 /// A contact point's entry on one register: `as_of` null when the register was never imported;
 /// `listed_since` null (with `listed` true) when listed since before its first import.
 fn register_entry(state: &AppState, r: Register, subject: &Subject) -> serde_json::Value {
+    let unknown = json!({ "name": r, "as_of": null, "listed": null, "listed_since": null, "binding_from": null });
+    let lead = state.registers.lead_time(r);
+    if r == Register::Mps {
+        let (Some(set), Some(key)) = (state.registers.mps(), subject.address.as_ref()) else { return unknown };
+        let entry = set.lookup(key);
+        let since = entry.and_then(|e| e.listed_since);
+        return json!({
+            "name": r,
+            "as_of": set.as_of,
+            "listed": entry.is_some(),
+            "listed_since": since,
+            "binding_from": since.and_then(|d| lead.after(d)),
+            "deceased": entry.is_some_and(|e| e.deceased),
+        });
+    }
     let phone = (subject.kind == ContactKind::Phone).then(|| crate::domain::PhoneKey::from_stored(&subject.key)).flatten();
     match phone.and_then(|p| state.registers.phone_entry(r, &p)) {
         Some((set, entry)) => {
@@ -195,12 +224,10 @@ fn register_entry(state: &AppState, r: Register, subject: &Subject) -> serde_jso
                 "as_of": set.as_of,
                 "listed": entry.is_some(),
                 "listed_since": listed_since,
-                "binding_from": listed_since.and_then(|d| state.registers.lead_time(r).after(d)),
+                "binding_from": listed_since.and_then(|d| lead.after(d)),
             })
         }
-        None => {
-            json!({ "name": r, "as_of": null, "listed": null, "listed_since": null, "binding_from": null })
-        }
+        None => unknown,
     }
 }
 

@@ -70,9 +70,7 @@ pub fn import_error(e: ImportError) -> ApiError {
         ImportError::Raced(register) => {
             ApiError::new(StatusCode::CONFLICT, "import_conflict", message).details(json!({ "register": register }))
         }
-        ImportError::NotBuilt(register) => {
-            ApiError::new(StatusCode::NOT_IMPLEMENTED, "not_implemented", message).details(json!({ "register": register }))
-        }
+        ImportError::MpsDelta => ApiError::unprocessable("invalid_kind", message).details(json!({ "field": "kind" })),
         ImportError::Other(e) => ApiError::internal(format!("{e:#}")),
     }
 }
@@ -94,9 +92,6 @@ async fn import_file(
         .unwrap_or("full")
         .parse()
         .map_err(|e: String| ApiError::unprocessable("invalid_kind", e).details(json!({"field": "kind"})))?;
-    if r == Register::Mps {
-        return Err(import_error(ImportError::NotBuilt(r)));
-    }
 
     // The body goes to a temporary file as it arrives: a register file is hundreds of MB.
     let limit = state.settings.max_upload_bytes;

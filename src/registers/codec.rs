@@ -69,3 +69,83 @@ mod tests {
         assert_eq!(decode(&[0x80]), None);
     }
 }
+
+/// MPS entries: (key hash, meta) sorted by hash. The hashes as `encode` writes them, preceded by
+/// their count, then each meta as a varint.
+pub fn encode_entries(entries: &[(u64, u32)]) -> Vec<u8> {
+    let hashes: Vec<u64> = entries.iter().map(|e| e.0).collect();
+    let mut out = Vec::with_capacity(entries.len() * 10);
+    push_varint(&mut out, entries.len() as u64);
+    out.extend(encode(&hashes));
+    for e in entries {
+        push_varint(&mut out, u64::from(e.1));
+    }
+    out
+}
+
+pub fn decode_entries(bytes: &[u8]) -> Option<Vec<(u64, u32)>> {
+    let (count, mut at) = read_varint(bytes, 0)?;
+    let count = usize::try_from(count).ok()?;
+    // The hashes end where `count` varints have been read.
+    let mut end = at;
+    for _ in 0..count {
+        end = read_varint(bytes, end)?.1;
+    }
+    let hashes = decode(&bytes[at..end])?;
+    at = end;
+    let mut out = Vec::with_capacity(count);
+    for h in hashes {
+        let (meta, next) = read_varint(bytes, at)?;
+        out.push((h, u32::try_from(meta).ok()?));
+        at = next;
+    }
+    (at == bytes.len()).then_some(out)
+}
+
+fn push_varint(out: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn read_varint(bytes: &[u8], mut at: usize) -> Option<(u64, usize)> {
+    let mut v = 0u64;
+    let mut shift = 0u32;
+    loop {
+        let b = *bytes.get(at)?;
+        at += 1;
+        if shift >= 64 {
+            return None;
+        }
+        v |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Some((v, at));
+        }
+        shift += 7;
+    }
+}
+
+#[cfg(test)]
+mod entry_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn entries_round_trip(mut v in proptest::collection::vec((any::<u64>(), any::<u32>()), 0..300)) {
+            v.sort_unstable_by_key(|e| e.0);
+            v.dedup_by_key(|e| e.0);
+            let bytes = encode_entries(&v);
+            prop_assert_eq!(decode_entries(&bytes), Some(v));
+            if !bytes.is_empty() {
+                prop_assert_eq!(decode_entries(&bytes[..bytes.len() - 1]), None);
+            }
+        }
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod codec;
 pub mod import;
+pub mod mps_file;
 pub mod phone_file;
 
 use std::collections::HashMap;
@@ -15,7 +16,7 @@ use serde::Serialize;
 
 use crate::domain::channel::LeadTime;
 use crate::domain::time::today_uk;
-use crate::domain::{Channel, PhoneKey, Register};
+use crate::domain::{AddressKey, Channel, PhoneKey, Register};
 use crate::scrub::Listing;
 use crate::store::{registers as db, Store};
 
@@ -64,6 +65,55 @@ impl PhoneSet {
     }
 }
 
+/// The MPS snapshot in memory: entries by key hash (see `import::mps_hash`), sorted, with their
+/// meta (`listed_since`, deceased).
+#[derive(Debug)]
+pub struct MpsSet {
+    pub import_id: i64,
+    pub as_of: NaiveDate,
+    pub imported_at: NaiveDateTime,
+    pub file_sha256: String,
+    hashes: Vec<u64>,
+    metas: Vec<u32>,
+}
+
+/// An address's MPS entry: (listed_since, deceased).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MpsEntry {
+    pub listed_since: Option<NaiveDate>,
+    pub deceased: bool,
+}
+
+impl MpsSet {
+    pub fn entries(&self) -> usize {
+        self.hashes.len()
+    }
+
+    fn get(&self, key: &str) -> Option<MpsEntry> {
+        let i = self.hashes.binary_search(&import::mps_hash(key)).ok()?;
+        let (listed_since, deceased) = import::mps_meta_parts(self.metas[i]);
+        Some(MpsEntry { listed_since, deceased })
+    }
+
+    /// The entry for an address: a person matches their own (individual) entry and their
+    /// household's; a household matches household entries. Merged: deceased if either says so,
+    /// listed since the earlier date (unknown wins: it binds).
+    pub fn lookup(&self, key: &AddressKey) -> Option<MpsEntry> {
+        let own = self.get(&key.to_string());
+        let household = if key.is_individual() { self.get(&key.household().to_string()) } else { None };
+        match (own, household) {
+            (Some(a), Some(b)) => Some(MpsEntry {
+                deceased: a.deceased || b.deceased,
+                listed_since: match (a.listed_since, b.listed_since) {
+                    (Some(x), Some(y)) => Some(x.min(y)),
+                    _ => None,
+                },
+            }),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
 /// The state of one register, as `GET /v1/registers` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
@@ -81,6 +131,7 @@ pub struct Status {
 #[derive(Debug, Default)]
 pub struct Registers {
     phones: RwLock<HashMap<Register, Arc<PhoneSet>>>,
+    mps: RwLock<Option<Arc<MpsSet>>>,
 }
 
 impl Registers {
@@ -103,6 +154,18 @@ impl Registers {
         self.phones.read().ok()?.get(&r).cloned()
     }
 
+    pub fn mps(&self) -> Option<Arc<MpsSet>> {
+        self.mps.read().ok()?.clone()
+    }
+
+    /// (as_of, entries) of a register's snapshot in memory.
+    fn head(&self, r: Register) -> Option<(NaiveDate, usize, NaiveDateTime)> {
+        match r {
+            Register::Mps => self.mps().map(|m| (m.as_of, m.entries(), m.imported_at)),
+            _ => self.phone(r).map(|p| (p.as_of, p.entries(), p.imported_at)),
+        }
+    }
+
     /// Reload the registers whose snapshot changed in the database; returns those reloaded.
     /// The old snapshot serves until the new one is loaded whole.
     pub fn refresh(&self, store: &Store) -> anyhow::Result<Vec<Register>> {
@@ -113,12 +176,34 @@ impl Registers {
             let Ok(register) = head.register.parse::<Register>() else {
                 continue;
             };
-            if register == Register::Mps || self.phone(register).is_some_and(|s| s.import_id == head.import_id) {
+            let loaded = match register {
+                Register::Mps => self.mps().map(|m| m.import_id),
+                _ => self.phone(register).map(|p| p.import_id),
+            };
+            if loaded == Some(head.import_id) {
                 continue;
             }
             let Some((head, bytes)) = db::numbers(&mut conn, register.as_str())? else {
                 continue;
             };
+            if register == Register::Mps {
+                let entries = codec::decode_entries(&bytes).context("the stored MPS snapshot is damaged")?;
+                let (hashes, metas) = entries.into_iter().unzip();
+                let set = MpsSet {
+                    import_id: head.import_id,
+                    as_of: head.as_of,
+                    imported_at: head.imported_at,
+                    file_sha256: head.file_sha256,
+                    hashes,
+                    metas,
+                };
+                tracing::info!(register = "mps", as_of = %set.as_of, entries = set.entries(), "register snapshot loaded");
+                if let Ok(mut mps) = self.mps.write() {
+                    *mps = Some(Arc::new(set));
+                }
+                reloaded.push(register);
+                continue;
+            }
             let numbers = codec::decode(&bytes).with_context(|| format!("the stored {register} snapshot is damaged"))?;
             drop(bytes);
             let listed_since: HashMap<u64, NaiveDate> =
@@ -149,11 +234,11 @@ impl Registers {
     /// Whether every register of the channel can vouch for `contact_date` (fail closed).
     pub fn coverage(&self, channel: Channel, contact_date: NaiveDate) -> Result<(), NotCovered> {
         for &r in channel.registers() {
-            let Some(set) = (r != Register::Mps).then(|| self.phone(r)).flatten() else {
+            let Some((as_of, _, _)) = self.head(r) else {
                 return Err(NotCovered::Missing(r));
             };
-            if self.valid_until(r, set.as_of).is_none_or(|until| contact_date > until) {
-                return Err(NotCovered::Stale { register: r, as_of: set.as_of, needed_as_of: self.lead_time(r).before(contact_date) });
+            if self.valid_until(r, as_of).is_none_or(|until| contact_date > until) {
+                return Err(NotCovered::Stale { register: r, as_of, needed_as_of: self.lead_time(r).before(contact_date) });
             }
         }
         Ok(())
@@ -161,7 +246,7 @@ impl Registers {
 
     /// The channel's `valid_until`: the earliest of its registers' (None for sms and email).
     pub fn valid_until_for(&self, channel: Channel) -> Option<NaiveDate> {
-        channel.registers().iter().filter_map(|&r| self.phone(r).and_then(|s| self.valid_until(r, s.as_of))).min()
+        channel.registers().iter().filter_map(|&r| self.head(r).and_then(|h| self.valid_until(r, h.0))).min()
     }
 
     /// A phone number's entries on TPS and CTPS.
@@ -187,20 +272,30 @@ impl Registers {
         Some((set, entry))
     }
 
+    /// An address's MPS listings, as the scrubbing engine reads them.
+    pub fn address_listings(&self, key: &AddressKey) -> Vec<Listing> {
+        let Some(entry) = self.mps().and_then(|m| m.lookup(key)) else { return Vec::new() };
+        vec![Listing {
+            register: Register::Mps,
+            binding_from: entry.listed_since.and_then(|d| self.lead_time(Register::Mps).after(d)),
+            deceased: entry.deceased,
+        }]
+    }
+
     pub fn status(&self) -> Vec<Status> {
         let today = today_uk();
         Register::ALL
             .iter()
             .map(|&r| {
-                let set = self.phone(r);
-                let valid_until = set.as_ref().and_then(|s| self.valid_until(r, s.as_of));
+                let head = self.head(r);
+                let valid_until = head.and_then(|h| self.valid_until(r, h.0));
                 Status {
                     name: r,
                     channel: r.channel(),
                     lead_time: self.lead_time(r).to_string(),
-                    entries: set.as_ref().map_or(0, |s| s.entries() as u64),
-                    as_of: set.as_ref().map(|s| s.as_of),
-                    imported_at: set.as_ref().map(|s| crate::domain::time::rfc3339(s.imported_at)),
+                    entries: head.map_or(0, |h| h.1 as u64),
+                    as_of: head.map(|h| h.0),
+                    imported_at: head.map(|h| crate::domain::time::rfc3339(h.2)),
                     valid_until,
                     stale: valid_until.is_none_or(|u| today > u),
                 }

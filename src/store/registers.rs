@@ -137,15 +137,8 @@ pub fn put_snapshot(conn: &mut DbConnection, snapshot: &NewSnapshot) -> QueryRes
     .map(drop)
 }
 
-/// Record what an import changed, and keep `listed_since` for the entries it added.
-pub fn apply_changes(
-    conn: &mut DbConnection,
-    register: &str,
-    import_id: i64,
-    added: &[u64],
-    removed: &[u64],
-    listed_since: NaiveDate,
-) -> QueryResult<()> {
+/// Record what an import changed (numbers, or MPS key hashes).
+pub fn record_changes(conn: &mut DbConnection, import_id: i64, added: &[u64], removed: &[u64]) -> QueryResult<()> {
     let change_rows: Vec<_> =
         added
             .iter()
@@ -157,6 +150,17 @@ pub fn apply_changes(
     for chunk in change_rows.chunks(CHUNK) {
         on_backend!(&mut *conn, |c| diesel::insert_into(register_changes::table).values(chunk).execute(c))?;
     }
+    Ok(())
+}
+
+/// Keep `listed_since` for the numbers an import added; forget it for those it removed.
+pub fn update_listings(
+    conn: &mut DbConnection,
+    register: &str,
+    added: &[u64],
+    removed: &[u64],
+    listed_since: NaiveDate,
+) -> QueryResult<()> {
     for chunk in removed.chunks(CHUNK) {
         let numbers: Vec<i64> = chunk.iter().map(|n| *n as i64).collect();
         diesel::delete(

@@ -125,8 +125,8 @@ fn the_database_url_decides_and_a_new_sqlite_file_is_announced() {
 fn unbuilt_capabilities_say_so_and_do_nothing() {
     let db = TestDb::new();
     let dir = tempfile::tempdir().unwrap();
-    let file = write_csv(&dir, "mps-2026-11-24.csv", "flag,surname,postcode\nP,Smith,SW1A 1AA\n");
-    let out = suppress(&db.url, &["import", "mps", &file]);
+    let file = write_csv(&dir, "list.csv", "phone\n07912 345678\n");
+    let out = suppress(&db.url, &["scrub", "--channel", "call", &file]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("not built yet"));
 }

@@ -303,8 +303,14 @@ fn http_imports_are_admin_only_streamed_and_reported() {
         "A 0207 9460000\r\n",
     );
     assert_eq!(error_code(s, &b, 409), "register_missing");
-    let (s, b) = app.raw("POST", "/v1/registers/mps/imports?as_of=2026-11-25", Some(&app.admin), Some("text/csv"), "flag,surname\n");
-    assert_eq!(error_code(s, &b, 501), "not_implemented");
+    let (s, b) = app.raw(
+        "POST",
+        "/v1/registers/mps/imports?as_of=2026-11-25&kind=delta",
+        Some(&app.admin),
+        Some("text/csv"),
+        "postcode\nSW1A 1AA\n",
+    );
+    assert_eq!(error_code(s, &b, 422), "invalid_kind");
 }
 
 #[test]
@@ -402,4 +408,55 @@ fn an_import_does_not_hold_up_agents_or_diallers() {
     });
     assert_eq!(import_status, 201);
     assert!(during > 0, "no request was answered while the import ran");
+}
+
+fn sample(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("imports/sample").join(name).to_string_lossy().into_owned()
+}
+
+fn mps_entry(app: &TestApp, query: &str) -> Value {
+    let (s, p) = app.get(&format!("/v1/preferences?{query}"), Some(&app.agent));
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["registers"][0]["name"], "mps");
+    p["registers"][0].clone()
+}
+
+#[test]
+fn mps_files_in_both_layouts() {
+    let app = TestApp::spawn();
+    let r = import_json(&app.db.url, &["mps", &sample("mps-2026-11-23.dat")]);
+    assert_eq!((r["records"].as_u64(), r["entries_after"].as_u64(), r["rejected"].as_u64()), (Some(3), Some(3), Some(0)));
+    wait_for(&app, "mps", "2026-11-23");
+    // An individual entry: that person, by any spelling of the address.
+    let bloggs = mps_entry(&app, "postcode=sw1a1aa&premise=2/10&surname=Bloggs");
+    assert_eq!((bloggs["listed"].clone(), bloggs["listed_since"].clone()), (json!(true), json!("2026-09-01")));
+    assert_eq!(bloggs["binding_from"], "2026-12-01"); // + 3 calendar months
+    assert_eq!(mps_entry(&app, "postcode=SW1A%201AA&premise=2/10&surname=Smith")["listed"], false);
+    assert_eq!(mps_entry(&app, "postcode=M1%201AE&premise=23&surname=SMITH")["deceased"], true);
+    assert_eq!(mps_entry(&app, "postcode=M1%201AE&premise=23A&surname=SMITH")["listed"], false);
+
+    // The CSV layout, as the next full file: a household entry covers everyone there.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = std::fs::read_to_string(sample("mps-2026-11-24.csv")).unwrap();
+    let out = suppress(&app.db.url, &["import", "mps", &write(dir.path(), "mps-2026-11-24.csv", &csv)]);
+    assert!(!out.status.success(), "it would remove 3 of 3 entries");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("would remove 3 of 3"));
+    let r = import_json(&app.db.url, &["mps", &write(dir.path(), "mps-2026-11-24.csv", &csv), "--force"]);
+    assert_eq!((r["added"].as_u64(), r["removed"].as_u64(), r["entries_after"].as_u64()), (Some(2), Some(3), Some(2)));
+    wait_for(&app, "mps", "2026-11-24");
+    for surname in ["Brown", "Jones"] {
+        let e = mps_entry(&app, &format!("postcode=YO1%207HH&premise=The%20Old%20Mill&surname={surname}"));
+        assert_eq!((e["listed"].clone(), e["listed_since"].clone()), (json!(true), json!("2026-11-20")), "{surname}");
+    }
+    assert_eq!(mps_entry(&app, "postcode=CF10%201AA&premise=2B/10&surname=jones")["listed"], true);
+    assert_eq!(mps_entry(&app, "postcode=SW1A%201AA&premise=2/10&surname=Bloggs")["listed"], false);
+    let (_, regs) = app.get("/v1/registers", Some(&app.admin));
+    let mps = regs.as_array().unwrap().iter().find(|r| r["name"] == "mps").unwrap().clone();
+    assert_eq!(
+        (mps["entries"].clone(), mps["lead_time"].clone(), mps["valid_until"].clone()),
+        (json!(2), json!("3 months"), json!("2027-02-24"))
+    );
+    // No change files for MPS.
+    let out = suppress(&app.db.url, &["import", "mps", &write(dir.path(), "mps-2026-11-25.csv", &csv), "--delta"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MPS files are full files"));
 }

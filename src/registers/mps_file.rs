@@ -1,0 +1,284 @@
+//! MPS files (CONTRACT §4): the Personal fixed-width layout (415 characters a record) or CSV with
+//! a header row, told apart by content. Each record becomes an address key — individual with a
+//! surname, household without — with its flag (`P` remove from mailings, `X` deceased) and date
+//! of request.
+
+use std::collections::HashMap;
+use std::io::BufRead;
+
+use chrono::NaiveDate;
+
+use super::phone_file::{FileError, Rejected, SAMPLES};
+use crate::domain::AddressKey;
+
+/// One MPS entry: an address key, whether the person is deceased, and the date of request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub deceased: bool,
+    pub requested: Option<NaiveDate>,
+}
+
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub entries: Vec<Entry>,
+    pub records: u64,
+    pub rejected: u64,
+    pub samples: Vec<Rejected>,
+}
+
+const RECORD: usize = 415;
+
+/// Decode a line: UTF-8, or Windows-1252 where it is not.
+fn text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0.into_owned(),
+    }
+}
+
+/// `DDMMCCYY` or ISO `YYYY-MM-DD`; empty is none.
+fn date(s: &str) -> Result<Option<NaiveDate>, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(s, "%d%m%Y")
+        .or_else(|_| NaiveDate::parse_from_str(s, "%Y-%m-%d"))
+        .map(Some)
+        .map_err(|_| format!("date of request {s:?} is neither DDMMCCYY nor YYYY-MM-DD"))
+}
+
+fn flag(s: &str) -> Result<bool, String> {
+    match s.trim() {
+        "P" | "p" | "" => Ok(false),
+        "X" | "x" => Ok(true),
+        other => Err(format!("flag {other:?} is neither P nor X")),
+    }
+}
+
+fn entry(flag_text: &str, date_text: &str, surname: &str, lines: &[&str], postcode: &str) -> Result<Entry, String> {
+    let deceased = flag(flag_text)?;
+    let requested = date(date_text)?;
+    let surname = Some(surname.trim()).filter(|s| !s.is_empty());
+    let lines: Vec<&str> = lines.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).collect();
+    let key = AddressKey::from_lines(&lines, postcode, surname).map_err(|e| e.to_string())?;
+    Ok(Entry { key: key.to_string(), deceased, requested })
+}
+
+fn reject(p: &mut Parsed, line: u64, text: &str, error: String) {
+    p.rejected += 1;
+    if p.samples.len() < SAMPLES {
+        p.samples.push(Rejected { line, text: text.chars().take(200).collect(), error });
+    }
+}
+
+/// One fixed-width record, by character position.
+fn fixed(record: &str) -> Result<Entry, String> {
+    let chars: Vec<char> = record.chars().collect();
+    if chars.len() != RECORD {
+        return Err(format!("{} characters; an MPS Personal record has {RECORD}", chars.len()));
+    }
+    let field = |from: usize, to: usize| chars[from..to].iter().collect::<String>();
+    let lines = [field(155, 205), field(205, 255), field(255, 305)];
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    entry(&field(0, 1), &field(1, 9), &field(95, 145), &lines, &field(405, 413))
+}
+
+#[derive(Default)]
+struct Columns {
+    flag: Option<usize>,
+    date: Option<usize>,
+    surname: Option<usize>,
+    lines: Vec<usize>,
+    postcode: Option<usize>,
+}
+
+fn columns(header: &csv::StringRecord) -> Result<Columns, String> {
+    let mut c = Columns::default();
+    for (i, h) in header.iter().enumerate() {
+        let h = h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase();
+        let numbered =
+            |prefixes: &[&str]| prefixes.iter().any(|p| h.strip_prefix(p).is_some_and(|n| matches!(n, "1" | "2" | "3" | "4" | "5")));
+        match h.as_str() {
+            "flag" => c.flag = Some(i),
+            "date_of_request" => c.date = Some(i),
+            "surname" => c.surname = Some(i),
+            "postcode" => c.postcode = Some(i),
+            "title" | "prefix" | "forename" | "town" | "county" | "suffix" | "dps" => {}
+            _ if numbered(&["address_", "address", "line_"]) => c.lines.push(i),
+            _ => return Err(format!("unknown column {h:?} in the MPS header")),
+        }
+    }
+    if c.postcode.is_none() {
+        return Err(format!("the MPS header has no postcode column; found: {}", header.iter().collect::<Vec<_>>().join(", ")));
+    }
+    Ok(c)
+}
+
+fn parse_csv<R: BufRead>(input: R, progress: &mut dyn FnMut(u64)) -> Result<Parsed, FileError> {
+    let mut p = Parsed::default();
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+    let header = reader.byte_headers().map_err(|e| FileError::Io(std::io::Error::other(e.to_string())))?.clone();
+    let header = csv::StringRecord::from(header.iter().map(text).collect::<Vec<_>>());
+    let cols = columns(&header).map_err(|e| FileError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+    let mut record = csv::ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map_or(0, |pos| pos.line());
+                return Err(FileError::Io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("not readable CSV at line {line}: {e}"),
+                )));
+            }
+        }
+        let line = record.position().map_or(0, |pos| pos.line());
+        let fields: Vec<String> = record.iter().map(text).collect();
+        if fields.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        p.records += 1;
+        if p.records % 65_536 == 0 {
+            progress(p.records);
+        }
+        if fields.len() != header.len() {
+            reject(&mut p, line, &fields.join(","), format!("{} fields; the header has {}", fields.len(), header.len()));
+            continue;
+        }
+        let get = |i: Option<usize>| i.and_then(|i| fields.get(i)).map_or("", String::as_str);
+        let lines: Vec<&str> = cols.lines.iter().map(|&i| fields[i].as_str()).collect();
+        match entry(get(cols.flag), get(cols.date), get(cols.surname), &lines, get(cols.postcode)) {
+            Ok(e) => p.entries.push(e),
+            Err(e) => reject(&mut p, line, &fields.join(","), e),
+        }
+    }
+    Ok(p)
+}
+
+fn parse_fixed<R: BufRead>(mut input: R, progress: &mut dyn FnMut(u64)) -> Result<Parsed, FileError> {
+    let mut p = Parsed::default();
+    let mut buf = Vec::with_capacity(512);
+    let mut line = 0u64;
+    loop {
+        buf.clear();
+        if input.read_until(b'\n', &mut buf)? == 0 {
+            return Ok(p);
+        }
+        line += 1;
+        let terminated = buf.last() == Some(&b'\n');
+        let record = text(buf.strip_suffix(b"\n").unwrap_or(&buf));
+        let record = record.strip_suffix('\r').unwrap_or(&record);
+        if record.trim().is_empty() {
+            continue;
+        }
+        if !terminated && record.chars().count() < RECORD {
+            return Err(FileError::Truncated { line, len: record.chars().count() });
+        }
+        p.records += 1;
+        if p.records % 65_536 == 0 {
+            progress(p.records);
+        }
+        match fixed(record) {
+            Ok(e) => p.entries.push(e),
+            Err(e) => reject(&mut p, line, record, e),
+        }
+    }
+}
+
+/// Parse either layout: a first line with a comma and a `postcode` header is CSV; anything else
+/// is read as fixed-width.
+pub fn parse<R: BufRead>(mut input: R, progress: &mut dyn FnMut(u64)) -> Result<Parsed, FileError> {
+    let head = input.fill_buf()?;
+    let first_line = head.split(|b| *b == b'\n').next().unwrap_or_default();
+    let first = text(first_line).to_ascii_lowercase();
+    if first.contains(',') && first.contains("postcode") {
+        parse_csv(input, progress)
+    } else {
+        parse_fixed(input, progress)
+    }
+}
+
+/// Entries by key, merged: a key listed twice is deceased if either says so, and listed since the
+/// earlier date of request.
+pub fn merge(entries: Vec<Entry>) -> HashMap<String, Entry> {
+    let mut by_key: HashMap<String, Entry> = HashMap::with_capacity(entries.len());
+    for e in entries {
+        by_key
+            .entry(e.key.clone())
+            .and_modify(|old| {
+                old.deceased |= e.deceased;
+                old.requested = match (old.requested, e.requested) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            })
+            .or_insert(e);
+    }
+    by_key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(name: &str) -> Parsed {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("imports/sample").join(name);
+        parse(std::io::BufReader::new(std::fs::File::open(path).unwrap()), &mut |_| {}).unwrap()
+    }
+
+    #[test]
+    fn the_fixed_width_sample() {
+        let p = sample("mps-2026-11-23.dat");
+        assert_eq!((p.records, p.rejected), (3, 0), "{:?}", p.samples);
+        assert_eq!(
+            p.entries[0],
+            Entry { key: "SW1A 1AA|2/10|BLOGGS".into(), deceased: false, requested: NaiveDate::from_ymd_opt(2026, 9, 1) }
+        );
+        assert_eq!(p.entries[1].key, "LS1 1AA|ROSE COTTAGE|OBRIEN");
+        assert!(p.entries[2].deceased);
+        assert_eq!(p.entries[2].key, "M1 1AE|23|SMITH");
+    }
+
+    #[test]
+    fn the_csv_sample() {
+        let p = sample("mps-2026-11-24.csv");
+        assert_eq!((p.records, p.rejected), (2, 0), "{:?}", p.samples);
+        assert_eq!(p.entries[0].key, "CF10 1AA|2B/10|JONES");
+        assert_eq!(p.entries[0].requested, NaiveDate::from_ymd_opt(2026, 11, 2));
+        assert_eq!(
+            p.entries[1],
+            Entry { key: "YO1 7HH|THE OLD MILL".into(), deceased: false, requested: NaiveDate::from_ymd_opt(2026, 11, 20) }
+        );
+    }
+
+    #[test]
+    fn bad_records_and_files() {
+        let p = parse(
+            "postcode,surname,address_1,flag\nSW1A 1AA,Smith,10 High St,P\nnot a code,Smith,10 High St,P\nSW1A 1AA,Smith,10 High St,Q\n"
+                .as_bytes(),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(p.entries.len(), 1);
+        let lines: Vec<u64> = p.samples.iter().map(|s| s.line).collect();
+        assert_eq!(lines, vec![3, 4]);
+        assert!(parse("postcode,colour\nSW1A 1AA,red\n".as_bytes(), &mut |_| {}).is_err());
+        let short = "P01092026".to_string() + &" ".repeat(100);
+        let p = parse(format!("{short}\n").as_bytes(), &mut |_| {}).unwrap();
+        assert!(p.samples[0].error.contains("415"), "{:?}", p.samples);
+        assert!(matches!(parse(short.as_bytes(), &mut |_| {}), Err(FileError::Truncated { .. })));
+    }
+
+    #[test]
+    fn duplicates_merge() {
+        let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        let m = merge(vec![
+            Entry { key: "K".into(), deceased: false, requested: d("2026-03-01") },
+            Entry { key: "K".into(), deceased: true, requested: d("2026-01-01") },
+        ]);
+        assert_eq!(m["K"], Entry { key: "K".into(), deceased: true, requested: d("2026-01-01") });
+    }
+}
