@@ -5,6 +5,9 @@
 //! With `--baseline`, the `sqlite3` shell's own `.import` of the same numbers into an
 //! `INTEGER PRIMARY KEY` table is timed in the same run, for the ratio.
 //!
+//! Then an MPS Personal fixed-width file of 6,000,000 records (~2.5 GB; `--mps N`), imported the
+//! same way. `--skip-tps` / `--skip-mps` run one part only.
+//!
 //! cargo bench --bench registers [-- --numbers 17000000 --baseline]
 //! BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench registers
 
@@ -104,6 +107,15 @@ fn main() {
         None => (dir.path().join("bench.db").to_string_lossy().into_owned(), None),
     };
     println!("# register import benchmark ({}; {n} numbers)", if pg.is_some() { "postgres" } else { "sqlite" });
+    timed(&db, &["migrate"]);
+    if !args.iter().any(|a| a == "--skip-mps") {
+        let records: usize =
+            args.iter().position(|a| a == "--mps").and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(6_000_000);
+        mps(&db, dir.path(), records);
+    }
+    if args.iter().any(|a| a == "--skip-tps") {
+        return drop_pg(pg);
+    }
 
     let t = Instant::now();
     let all = numbers(n + 4_000);
@@ -139,7 +151,6 @@ fn main() {
     write_file(&ctps, &numbers(1_300_000).iter().map(|x| x + 11).collect::<Vec<_>>());
     drop((all, night1, night2));
 
-    timed(&db, &["migrate"]);
     let (secs, peak, out) = timed(&db, &["import", "tps", f1.to_str().unwrap()]);
     println!("full import into an empty register: {secs:.2} s, peak memory {peak:.0} MB — {out}");
     let (secs, peak, out) = timed(&db, &["import", "tps", f2.to_str().unwrap()]);
@@ -204,8 +215,52 @@ fn main() {
         assert!(sqlite.wait().unwrap().success());
         println!("baseline: sqlite3 .import of the same numbers into an INTEGER PRIMARY KEY table: {:.2} s", start.elapsed().as_secs_f64());
     }
+    drop_pg(pg);
+}
+
+fn drop_pg(pg: Option<(String, String)>) {
     if let Some((admin, name)) = pg {
         let mut conn = PgConnection::establish(&admin).unwrap();
         let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
     }
+}
+
+/// An MPS Personal fixed-width file of `records` people at generated addresses: numbered houses,
+/// flats, named houses; 10% household entries (no surname), 2% deceased.
+fn mps(db: &str, dir: &std::path::Path, records: usize) {
+    const SURNAMES: [&str; 12] =
+        ["SMITH", "JONES", "TAYLOR", "BROWN", "O'BRIEN", "WILLIAMS", "DAVIES", "EVANS", "WILSON", "THOMAS", "JOHNSON", "ROBERTS"];
+    const AREAS: [&str; 10] = ["SW", "M", "LS", "B", "EH", "CF", "BS", "NE", "G", "YO"];
+    const STREETS: [&str; 6] = ["HIGH STREET", "MILL LANE", "CHURCH ROAD", "STATION ROAD", "PARK AVENUE", "THE GREEN"];
+    let t = Instant::now();
+    let path = dir.join("mps-2026-11-24.dat");
+    let mut f = BufWriter::with_capacity(1 << 22, std::fs::File::create(&path).unwrap());
+    let letters = b"ABDEFGHJLNPQRSTUWXYZ";
+    for i in 0..records {
+        let area = AREAS[i % AREAS.len()];
+        let district = 1 + (i / 7) % 29;
+        let sector = (i / 203) % 10;
+        let unit = [letters[(i / 3) % 20] as char, letters[(i / 61) % 20] as char];
+        let postcode = format!("{area}{district} {sector}{}{}", unit[0], unit[1]);
+        let (line1, line2) = match i % 20 {
+            0 => (format!("FLAT {}", 1 + i % 9), format!("{} {}", 1 + (i / 11) % 300, STREETS[i % 6])),
+            1 => ("ROSE COTTAGE".to_owned(), STREETS[i % 6].to_owned()),
+            _ => (format!("{} {}", 1 + (i / 11) % 300, STREETS[i % 6]), String::new()),
+        };
+        let surname = if i % 10 == 9 { "" } else { SURNAMES[i % SURNAMES.len()] };
+        let flag = if i % 50 == 0 { "X" } else { "P" };
+        let date = format!("{:02}{:02}20{:02}", 1 + i % 28, 1 + i % 12, 15 + i % 11);
+        write!(
+            f,
+            "{flag:<1}{date:<8}{:<16}{:<20}{:<50}{surname:<50}{:<10}{line1:<50}{line2:<50}{:<50}{:<50}{:<50}{postcode:<8}{:<2}\r\n",
+            "", "MR", "A", "", "", "TOWN", "", "1A"
+        )
+        .unwrap();
+    }
+    f.flush().unwrap();
+    let size = std::fs::metadata(&path).unwrap().len();
+    println!("generated: MPS fixed-width, {records} records, {:.0} MB, in {:.1} s", size as f64 / 1e6, t.elapsed().as_secs_f64());
+    let (secs, peak, out) = timed(db, &["import", "mps", path.to_str().unwrap()]);
+    println!("MPS file into an empty register:     {secs:.2} s, peak memory {peak:.0} MB — {out}");
+    std::fs::remove_file(&path).unwrap();
 }

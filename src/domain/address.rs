@@ -55,6 +55,15 @@ pub fn normalise_surname(input: &str) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
+/// Whether a column header names an address line: `address_1`…`address_5`, `address1`,
+/// `line_1`, `line1`, `address_line_1` (case-insensitive). One rule for every file the service reads.
+pub fn is_address_line_header(header: &str) -> bool {
+    let h = header.trim().to_ascii_lowercase();
+    ["address_line_", "address_", "address", "line_", "line"]
+        .iter()
+        .any(|p| h.strip_prefix(p).is_some_and(|n| matches!(n, "1" | "2" | "3" | "4" | "5")))
+}
+
 const SUB_BUILDING_WORDS: [&str; 6] = ["FLAT", "APARTMENT", "APT", "UNIT", "SUITE", "ROOM"];
 
 /// `N` with an optional letter: `2`, `2B`.
@@ -253,6 +262,16 @@ mod tests {
         assert_ne!(premise(&["23A High St"]), premise(&["23 High St"]));
         assert!(premise_from_lines::<&str>(&[]).is_err());
         assert!(premise_from_lines(&["", " , "]).is_err());
+    }
+
+    #[test]
+    fn address_line_headers() {
+        for h in ["address_1", "Address2", "LINE_3", "line4", "address_line_5"] {
+            assert!(is_address_line_header(h), "{h}");
+        }
+        for h in ["address", "address_6", "line", "postcode", "address_0"] {
+            assert!(!is_address_line_header(h), "{h}");
+        }
     }
 
     #[test]

@@ -28,37 +28,19 @@ const SEPARATORS: [char; 5] = ['/', ';', ',', '&', '|'];
 impl PhoneKey {
     /// Parse a cell as written by a person or a CRM, default region GB.
     pub fn parse(input: &str) -> Result<Self, PhoneError> {
-        let cell = input.trim();
-        if cell.is_empty() {
-            return Err(PhoneError::Empty);
-        }
-        if holds_two_numbers(cell) {
-            return Err(PhoneError::TwoNumbers);
-        }
+        let cell = precheck(input)?;
         if let Some(uk) = super::uk_numbers::UK.as_ref() {
             if let Some(nsn) = common_uk_spelling(cell) {
                 return if uk.is_valid(nsn.as_str()) { Ok(PhoneKey(format!("+44{}", nsn.as_str()))) } else { Err(PhoneError::Invalid) };
             }
         }
-        Self::parse_slow(cell)
+        slow(cell)
     }
 
     /// The general path: phonenumber's parser and validator, for every spelling the fast path
     /// does not take (extensions, other countries, anything unusual).
     pub fn parse_slow(input: &str) -> Result<Self, PhoneError> {
-        let cell = input.trim();
-        if cell.is_empty() {
-            return Err(PhoneError::Empty);
-        }
-        if holds_two_numbers(cell) {
-            return Err(PhoneError::TwoNumbers);
-        }
-        let number = phonenumber::parse(Some(country::Id::GB), cell).map_err(|_| PhoneError::NotANumber)?;
-        if !phonenumber::is_valid(&number) {
-            return Err(PhoneError::Invalid);
-        }
-        // The extension, if any, is dropped: E.164 has none.
-        Ok(PhoneKey(number.format().mode(Mode::E164).to_string()))
+        slow(precheck(input)?)
     }
 
     /// A number from a TPS/CTPS file: UK national digits with the leading 0. The register is
@@ -91,6 +73,28 @@ impl fmt::Display for PhoneKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// The cell trimmed, unless it is empty or holds two numbers.
+fn precheck(input: &str) -> Result<&str, PhoneError> {
+    let cell = input.trim();
+    if cell.is_empty() {
+        return Err(PhoneError::Empty);
+    }
+    if holds_two_numbers(cell) {
+        return Err(PhoneError::TwoNumbers);
+    }
+    Ok(cell)
+}
+
+/// phonenumber's parser and validator.
+fn slow(cell: &str) -> Result<PhoneKey, PhoneError> {
+    let number = phonenumber::parse(Some(country::Id::GB), cell).map_err(|_| PhoneError::NotANumber)?;
+    if !phonenumber::is_valid(&number) {
+        return Err(PhoneError::Invalid);
+    }
+    // The extension, if any, is dropped: E.164 has none.
+    Ok(PhoneKey(number.format().mode(Mode::E164).to_string()))
 }
 
 /// The national significant number of a UK number in one of the common spellings — `020 7946

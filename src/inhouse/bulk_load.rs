@@ -11,6 +11,7 @@ use anyhow::{bail, Context};
 use diesel::Connection;
 use serde::Serialize;
 
+use crate::domain::address::is_address_line_header;
 use crate::domain::preference::{AddressInput, Said};
 use crate::domain::time::parse_timestamp;
 use crate::domain::{Channel, Contacts, Source, StatementKind};
@@ -61,7 +62,6 @@ pub const KNOWN_COLUMNS: &str = "phone, email, postcode, surname, address, addre
 
 fn column(header: &str) -> Option<Column> {
     let h = header.trim().to_ascii_lowercase();
-    let numbered = |prefixes: &[&str]| prefixes.iter().any(|p| h.strip_prefix(p).is_some_and(|n| matches!(n, "1" | "2" | "3" | "4" | "5")));
     Some(match h.as_str() {
         "phone" | "telephone" | "tel" | "mobile" | "phone_number" | "telephone_number" => Column::Phone,
         "email" | "email_address" => Column::Email,
@@ -76,7 +76,7 @@ fn column(header: &str) -> Option<Column> {
         "recorded_by" => Column::RecordedBy,
         "note" => Column::Note,
         "evidence" => Column::Evidence,
-        _ if numbered(&["address_", "address", "line_", "line", "address_line_"]) => Column::Line,
+        _ if is_address_line_header(&h) => Column::Line,
         _ => return None,
     })
 }

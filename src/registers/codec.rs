@@ -7,17 +7,8 @@ pub fn encode(sorted: &[u64]) -> Vec<u8> {
     let mut out = Vec::with_capacity(sorted.len() * 3);
     let mut prev = 0u64;
     for &n in sorted {
-        let mut delta = n.wrapping_sub(prev);
+        push_varint(&mut out, n.wrapping_sub(prev));
         prev = n;
-        loop {
-            let byte = (delta & 0x7f) as u8;
-            delta >>= 7;
-            if delta == 0 {
-                out.push(byte);
-                break;
-            }
-            out.push(byte | 0x80);
-        }
     }
     out
 }

@@ -9,6 +9,7 @@ use std::io::BufRead;
 use chrono::NaiveDate;
 
 use super::phone_file::{FileError, Rejected, SAMPLES};
+use crate::domain::address::is_address_line_header;
 use crate::domain::AddressKey;
 
 /// One MPS entry: an address key, whether the person is deceased, and the date of request.
@@ -98,15 +99,13 @@ fn columns(header: &csv::StringRecord) -> Result<Columns, String> {
     let mut c = Columns::default();
     for (i, h) in header.iter().enumerate() {
         let h = h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase();
-        let numbered =
-            |prefixes: &[&str]| prefixes.iter().any(|p| h.strip_prefix(p).is_some_and(|n| matches!(n, "1" | "2" | "3" | "4" | "5")));
         match h.as_str() {
             "flag" => c.flag = Some(i),
             "date_of_request" => c.date = Some(i),
             "surname" => c.surname = Some(i),
             "postcode" => c.postcode = Some(i),
             "title" | "prefix" | "forename" | "town" | "county" | "suffix" | "dps" => {}
-            _ if numbered(&["address_", "address", "line_"]) => c.lines.push(i),
+            _ if is_address_line_header(&h) => c.lines.push(i),
             _ => return Err(format!("unknown column {h:?} in the MPS header")),
         }
     }
