@@ -1,6 +1,10 @@
 //! Typed settings, from the environment and flags (flags win), passed explicitly.
 
+use std::collections::HashMap;
 use std::time::Duration;
+
+use crate::domain::channel::LeadTime;
+use crate::domain::Register;
 
 /// Where the embedded default database lives.
 pub const DEFAULT_DATABASE_URL: &str = "data/suppress.db";
@@ -23,6 +27,8 @@ pub struct Settings {
     pub max_removal_percent: f64,
     /// How often the server looks for register snapshots imported elsewhere.
     pub register_poll: Duration,
+    /// Lead times set by configuration (CONTRACT §1); the others keep their defaults.
+    pub lead_times: HashMap<Register, LeadTime>,
 }
 
 impl Default for Settings {
@@ -38,6 +44,7 @@ impl Default for Settings {
             key_cache: Duration::from_secs(5),
             max_removal_percent: 10.0,
             register_poll: Duration::from_secs(1),
+            lead_times: HashMap::new(),
         }
     }
 }

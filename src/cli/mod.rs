@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{Settings, DEFAULT_DATABASE_URL};
 use crate::domain::time::parse_duration;
+use crate::domain::Register;
 use crate::store::Store;
 
 /// UK marketing suppression: in-house opt-outs and consents merged with TPS, CTPS and MPS.
@@ -62,6 +63,16 @@ pub struct ServeArgs {
     /// HTTP worker threads (0: one per core).
     #[arg(long, env = "SUPPRESS_WORKERS", default_value_t = 0)]
     pub workers: usize,
+    /// TPS lead time: how long after listing a registration binds, and how long a snapshot
+    /// vouches for (28d; CONTRACT §1).
+    #[arg(long, env = "SUPPRESS_LEAD_TIME_TPS", default_value = "28d")]
+    pub lead_time_tps: String,
+    /// CTPS lead time (28d).
+    #[arg(long, env = "SUPPRESS_LEAD_TIME_CTPS", default_value = "28d")]
+    pub lead_time_ctps: String,
+    /// MPS lead time in calendar months or days (3m).
+    #[arg(long, env = "SUPPRESS_LEAD_TIME_MPS", default_value = "3m")]
+    pub lead_time_mps: String,
     /// Database connections in the pool.
     #[arg(long, env = "SUPPRESS_DB_POOL_SIZE", default_value_t = 8)]
     pub pool_size: u32,
@@ -108,6 +119,14 @@ impl ServeArgs {
             result_retention: parse_duration(&self.result_retention).map_err(anyhow::Error::msg).context("SUPPRESS_RESULT_RETENTION")?,
             workers: self.workers,
             pool_size: self.pool_size,
+            lead_times: [
+                (Register::Tps, &self.lead_time_tps),
+                (Register::Ctps, &self.lead_time_ctps),
+                (Register::Mps, &self.lead_time_mps),
+            ]
+            .into_iter()
+            .map(|(r, v)| v.parse().map(|l| (r, l)).map_err(|e: String| anyhow::anyhow!("lead time for {r}: {e}")))
+            .collect::<anyhow::Result<_>>()?,
             ..Settings::default()
         })
     }

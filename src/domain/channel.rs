@@ -111,6 +111,22 @@ impl LeadTime {
     }
 }
 
+impl std::str::FromStr for LeadTime {
+    type Err = String;
+    /// `28d` (days) or `3m` (calendar months).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let err = || format!("{s:?} is not a lead time such as 28d or 3m");
+        let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?);
+        let n: u32 = num.parse().map_err(|_| err())?;
+        match unit {
+            "d" => Ok(LeadTime::Days(n)),
+            "m" => Ok(LeadTime::Months(n)),
+            _ => Err(err()),
+        }
+    }
+}
+
 impl fmt::Display for LeadTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -178,6 +194,14 @@ mod tests {
         // Calendar months clamp at the month's end.
         assert_eq!(LeadTime::Months(3).after(d("2026-11-30").unwrap_or_default()), d("2027-02-28"));
         assert_eq!(LeadTime::Days(28).before(nov24), d("2026-10-27"));
+    }
+
+    #[test]
+    fn lead_times_parse() {
+        assert_eq!("28d".parse::<LeadTime>(), Ok(LeadTime::Days(28)));
+        assert_eq!("3m".parse::<LeadTime>(), Ok(LeadTime::Months(3)));
+        assert!("3 weeks".parse::<LeadTime>().is_err());
+        assert!("d".parse::<LeadTime>().is_err());
     }
 
     #[test]

@@ -112,7 +112,7 @@ pub fn bind(settings: Settings, store: Store) -> anyhow::Result<Bound> {
     let writer = Writer::start(store.pool.clone())?;
     let workers = if settings.workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { settings.workers };
     let json_limit = settings.max_json_bytes;
-    let registers = Arc::new(Registers::load(&store).context("loading the register snapshots")?);
+    let registers = Arc::new(Registers::load(&store, settings.lead_times.clone()).context("loading the register snapshots")?);
     watch_registers(Arc::downgrade(&registers), store.clone(), settings.register_poll);
     let state = web::Data::new(AppState { store, writer, keys: KeyCache::new(settings.key_cache), registers, settings });
     let server = HttpServer::new(move || {

@@ -132,6 +132,8 @@ pub struct Status {
 pub struct Registers {
     phones: RwLock<HashMap<Register, Arc<PhoneSet>>>,
     mps: RwLock<Option<Arc<MpsSet>>>,
+    /// Lead times that differ from the registers' defaults.
+    lead_times: HashMap<Register, LeadTime>,
 }
 
 impl Registers {
@@ -139,15 +141,15 @@ impl Registers {
         Registers::default()
     }
 
-    /// Load every snapshot in the database.
-    pub fn load(store: &Store) -> anyhow::Result<Registers> {
-        let registers = Registers::empty();
+    /// Load every snapshot in the database, with these lead times (defaults for those not given).
+    pub fn load(store: &Store, lead_times: HashMap<Register, LeadTime>) -> anyhow::Result<Registers> {
+        let registers = Registers { lead_times, ..Registers::default() };
         registers.refresh(store)?;
         Ok(registers)
     }
 
     pub fn lead_time(&self, r: Register) -> LeadTime {
-        r.default_lead_time()
+        self.lead_times.get(&r).copied().unwrap_or_else(|| r.default_lead_time())
     }
 
     fn phone(&self, r: Register) -> Option<Arc<PhoneSet>> {

@@ -460,3 +460,24 @@ fn mps_files_in_both_layouts() {
     let out = suppress(&app.db.url, &["import", "mps", &write(dir.path(), "mps-2026-11-25.csv", &csv), "--delta"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("MPS files are full files"));
 }
+
+#[test]
+fn lead_times_are_configurable() {
+    use suppress::domain::channel::LeadTime;
+    use suppress::domain::Register;
+    let app = TestApp::spawn_with(|s| {
+        s.lead_times.insert(Register::Tps, LeadTime::Days(14));
+    });
+    let dir = tempfile::tempdir().unwrap();
+    import_json(&app.db.url, &["tps", &write(dir.path(), "tps-2026-10-01.txt", &full_file(0..10))]);
+    import_json(&app.db.url, &["ctps", &write(dir.path(), "ctps-2026-10-01.txt", &full_file(100..101))]);
+    import_json(&app.db.url, &["tps", &write(dir.path(), "tps-2026-10-02.txt", &full_file(0..11))]);
+    wait_for(&app, "tps", "2026-10-02");
+    wait_for(&app, "ctps", "2026-10-01");
+    let (_, regs) = app.get("/v1/registers", Some(&app.admin));
+    assert_eq!((regs[0]["lead_time"].clone(), regs[0]["valid_until"].clone()), (json!("14 days"), json!("2026-10-16")));
+    assert_eq!(regs[1]["valid_until"], "2026-10-29", "CTPS keeps its default");
+    // Listed since 10-02 (the day after the 10-01 snapshot): binding 14 days later.
+    assert_eq!(check(&app, &e164(10).replace('+', "%2B"), "&date=2026-10-16")["binding_from"], "2026-10-16");
+    assert_eq!(check(&app, &e164(10).replace('+', "%2B"), "&date=2026-10-17")["reason"], "REGISTER_STALE");
+}
