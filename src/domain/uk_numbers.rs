@@ -10,7 +10,7 @@
 use std::sync::LazyLock;
 
 use phonenumber::metadata::{Descriptor, DATABASE};
-use regex::{Regex, RegexBuilder};
+use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 struct Pattern {
     lengths: Vec<u16>,
@@ -28,25 +28,38 @@ impl Pattern {
     }
 }
 
+/// phonenumber asks `find(s)` and keeps a match that starts at 0; "some match starts at 0" is
+/// exactly an anchored match, which stops as soon as it knows and never scans past the start.
 fn compile(pattern: &str) -> Option<Regex> {
-    // phonenumber builds its regexes with ignore_whitespace; so must we.
-    RegexBuilder::new(pattern).ignore_whitespace(true).build().ok()
+    // phonenumber builds its regexes with ignore_whitespace; so must we. The pattern goes in a
+    // group of its own line so that a trailing `#` comment in it cannot swallow the bracket.
+    RegexBuilder::new(&anchored(pattern)).ignore_whitespace(true).build().ok()
+}
+
+fn anchored(pattern: &str) -> String {
+    format!("^(?:{pattern}\n)")
 }
 
 fn starts_with_match(regex: &Regex, s: &str) -> bool {
-    regex.find(s).is_some_and(|m| m.start() == 0)
+    regex.is_match(s)
 }
 
 struct Region {
     leading_digits: Option<Regex>,
     general: Pattern,
-    types: Vec<Pattern>,
+    /// Every type's pattern, matched in one pass; then each matched type's lengths are checked.
+    types: RegexSet,
+    type_lengths: Vec<Vec<u16>>,
 }
 
 impl Region {
     /// As `number_type(..) != Type::Unknown`.
     fn has_type(&self, nsn: &str) -> bool {
-        self.general.is_match(nsn) && self.types.iter().any(|t| t.is_match(nsn))
+        if !self.general.is_match(nsn) {
+            return false;
+        }
+        let len = nsn.len() as u16;
+        self.types.matches(nsn).iter().any(|i| self.type_lengths[i].is_empty() || self.type_lengths[i].contains(&len))
     }
 }
 
@@ -73,13 +86,18 @@ impl UkNumbers {
                 d.fixed_line(),
                 d.mobile(),
             ];
+            let types: Vec<&Descriptor> = types.into_iter().flatten().collect();
             regions.push(Region {
                 leading_digits: match meta.leading_digits() {
                     Some(l) => Some(compile(l.as_str())?),
                     None => None,
                 },
                 general: Pattern::new(d.general())?,
-                types: types.into_iter().flatten().map(Pattern::new).collect::<Option<Vec<_>>>()?,
+                types: RegexSetBuilder::new(types.iter().map(|t| anchored(t.national_number().as_str())))
+                    .ignore_whitespace(true)
+                    .build()
+                    .ok()?,
+                type_lengths: types.iter().map(|t| t.possible_length().to_vec()).collect(),
             });
         }
         (!regions.is_empty()).then_some(UkNumbers { regions })
