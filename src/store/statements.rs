@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::statements;
-use super::{on_backend, DbConnection, QueryResult};
+use super::{on_backend, DbConnection, QueryError, QueryResult};
 use crate::domain::preference::{is_later, Said};
 use crate::domain::Channel;
 
@@ -59,6 +59,18 @@ pub struct StatementRow {
     pub recorded_via: String,
     pub note: Option<String>,
     pub evidence: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct KeyKind {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    contact_key: String,
+    #[diesel(sql_type = diesel::sql_types::Timestamp)]
+    recorded_at: NaiveDateTime,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    kind: String,
 }
 
 /// Bind parameters per `IN (…)` list: well under SQLite's 32,766 and PostgreSQL's 65,535.
@@ -129,11 +141,28 @@ pub fn kinds_in_force(conn: &mut DbConnection, keys: &[&str], channel: &str) -> 
     }
     let mut latest: HashMap<String, (NaiveDateTime, i64, String)> = HashMap::new();
     for chunk in keys.chunks(CHUNK) {
-        let rows: Vec<(String, NaiveDateTime, i64, String)> = statements::table
-            .filter(statements::channel.eq(channel))
-            .filter(statements::contact_key.eq_any(chunk))
-            .select((statements::contact_key, statements::recorded_at, statements::id, statements::kind))
-            .load(conn)?;
+        let rows: Vec<(String, NaiveDateTime, i64, String)> = match conn {
+            // The keys as one JSON array: one statement, prepared once and cached, however many
+            // keys (an `IN (?, ?, …)` list is a new statement for each length).
+            DbConnection::Sqlite(c) => {
+                let json = serde_json::to_string(chunk).map_err(|e| QueryError::SerializationError(Box::new(e)))?;
+                diesel::sql_query(
+                    "SELECT contact_key, recorded_at, id, kind FROM statements \
+                     WHERE channel = ? AND contact_key IN (SELECT value FROM json_each(?))",
+                )
+                .bind::<diesel::sql_types::Text, _>(channel)
+                .bind::<diesel::sql_types::Text, _>(json)
+                .load::<KeyKind>(c)?
+                .into_iter()
+                .map(|r| (r.contact_key, r.recorded_at, r.id, r.kind))
+                .collect()
+            }
+            DbConnection::Postgres(c) => statements::table
+                .filter(statements::channel.eq(channel))
+                .filter(statements::contact_key.eq_any(chunk))
+                .select((statements::contact_key, statements::recorded_at, statements::id, statements::kind))
+                .load(c)?,
+        };
         for (key, at, id, kind) in rows {
             let newer = latest.get(&key).is_none_or(|(t, i, _)| is_later((at, id), (*t, *i)));
             if newer {
