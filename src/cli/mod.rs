@@ -3,6 +3,7 @@
 mod demo;
 mod import;
 mod keys;
+mod scrub;
 
 pub use keys::create as create_key;
 
@@ -40,7 +41,7 @@ pub enum Command {
     /// Load files: legacy opt-outs, or register files (TPS, CTPS, MPS).
     Import(import::ImportArgs),
     /// Scrub a campaign list against in-house statements and the registers.
-    Scrub(ScrubArgs),
+    Scrub(Box<ScrubArgs>),
     /// Run the API on a demo database (data/demo.db) loaded with sample statements, printing a
     /// key for each role.
     Demo(ServeArgs),
@@ -63,8 +64,18 @@ pub struct ServeArgs {
     /// HTTP worker threads (0: one per core).
     #[arg(long, env = "SUPPRESS_WORKERS", default_value_t = 0)]
     pub workers: usize,
+    #[command(flatten)]
+    pub lead_times: LeadTimeArgs,
+    /// Database connections in the pool.
+    #[arg(long, env = "SUPPRESS_DB_POOL_SIZE", default_value_t = 8)]
+    pub pool_size: u32,
+}
+
+/// Register lead times (CONTRACT §1), shared by every command that judges against registers.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LeadTimeArgs {
     /// TPS lead time: how long after listing a registration binds, and how long a snapshot
-    /// vouches for (28d; CONTRACT §1).
+    /// vouches for (28d).
     #[arg(long, env = "SUPPRESS_LEAD_TIME_TPS", default_value = "28d")]
     pub lead_time_tps: String,
     /// CTPS lead time (28d).
@@ -73,9 +84,15 @@ pub struct ServeArgs {
     /// MPS lead time in calendar months or days (3m).
     #[arg(long, env = "SUPPRESS_LEAD_TIME_MPS", default_value = "3m")]
     pub lead_time_mps: String,
-    /// Database connections in the pool.
-    #[arg(long, env = "SUPPRESS_DB_POOL_SIZE", default_value_t = 8)]
-    pub pool_size: u32,
+}
+
+impl LeadTimeArgs {
+    pub fn parse(&self) -> anyhow::Result<std::collections::HashMap<Register, crate::domain::channel::LeadTime>> {
+        [(Register::Tps, &self.lead_time_tps), (Register::Ctps, &self.lead_time_ctps), (Register::Mps, &self.lead_time_mps)]
+            .into_iter()
+            .map(|(r, v)| v.parse().map(|l| (r, l)).map_err(|e: String| anyhow::anyhow!("lead time for {r}: {e}")))
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -100,13 +117,45 @@ pub enum KeysCommand {
     Revoke { name: String },
 }
 
+/// `suppress scrub`: the same engine and outcomes as `POST /v1/scrubs`.
 #[derive(Debug, clap::Args)]
 pub struct ScrubArgs {
+    /// call, sms, mail or email.
     #[arg(long)]
     pub channel: String,
-    pub input: PathBuf,
+    /// The last day the list will be used (default: today, UK time).
     #[arg(long)]
-    pub out: Option<PathBuf>,
+    pub contact_date: Option<String>,
+    /// strict (every listing suppresses) or statutory (listings bind from binding_from).
+    #[arg(long, default_value = "strict")]
+    pub mode: String,
+    /// The target list (CSV with a header row).
+    pub input: PathBuf,
+    /// Where the kept rows go, as uploaded.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The suppressed rows, with suppress_reason and suppress_detail.
+    #[arg(long)]
+    pub suppressed: Option<PathBuf>,
+    /// Every row, with suppress_status, suppress_reason, suppress_key and suppress_detail.
+    #[arg(long)]
+    pub annotated: Option<PathBuf>,
+    /// `,` `;` or `\t` (default: told from the header).
+    #[arg(long)]
+    pub delimiter: Option<String>,
+    #[arg(long)]
+    pub phone_column: Option<String>,
+    #[arg(long)]
+    pub email_column: Option<String>,
+    #[arg(long)]
+    pub postcode_column: Option<String>,
+    #[arg(long)]
+    pub surname_column: Option<String>,
+    /// Address line columns, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub address_columns: Option<Vec<String>>,
+    #[command(flatten)]
+    pub lead_times: LeadTimeArgs,
 }
 
 impl ServeArgs {
@@ -119,14 +168,7 @@ impl ServeArgs {
             result_retention: parse_duration(&self.result_retention).map_err(anyhow::Error::msg).context("SUPPRESS_RESULT_RETENTION")?,
             workers: self.workers,
             pool_size: self.pool_size,
-            lead_times: [
-                (Register::Tps, &self.lead_time_tps),
-                (Register::Ctps, &self.lead_time_ctps),
-                (Register::Mps, &self.lead_time_mps),
-            ]
-            .into_iter()
-            .map(|(r, v)| v.parse().map(|l| (r, l)).map_err(|e: String| anyhow::anyhow!("lead time for {r}: {e}")))
-            .collect::<anyhow::Result<_>>()?,
+            lead_times: self.lead_times.parse()?,
             ..Settings::default()
         })
     }
@@ -147,7 +189,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys(cmd) => keys::run(&open_store(&cli.database_url)?, cmd),
         Command::Import(args) => import::run(&cli.database_url, args),
-        Command::Scrub(_) => anyhow::bail!("list scrubbing is not built yet: it needs the register imports; nothing was scrubbed"),
+        Command::Scrub(args) => scrub::run(&cli.database_url, args),
         Command::Demo(args) => demo::run(&cli.database_url, args),
     }
 }

@@ -65,7 +65,7 @@ macro_rules! needs {
         }
     )+};
 }
-needs!(RecordStatements, ReadPreferences, Check, ReadRegisters, Import);
+needs!(RecordStatements, ReadPreferences, Check, ReadRegisters, Import, Scrub);
 
 /// An authenticated caller whose role allows `N`.
 pub struct Authorized<N: Needs> {

@@ -7,6 +7,7 @@ pub mod error;
 pub mod health;
 pub mod preferences;
 pub mod registers;
+pub mod scrubs;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Weak};
@@ -126,6 +127,7 @@ pub fn bind(settings: Settings, store: Store) -> anyhow::Result<Bound> {
             .configure(preferences::config)
             .configure(check::config)
             .configure(registers::config)
+            .configure(scrubs::config)
             .default_service(web::to(not_found))
     })
     .workers(workers)

@@ -105,10 +105,21 @@ pub enum ImportError {
     Other(#[from] anyhow::Error),
 }
 
-/// A reader that hashes what passes through it.
-struct Hashing<R> {
+/// A reader that hashes what passes through it (register files, scrubbed lists).
+pub struct Hashing<R> {
     inner: R,
     sha: Sha256,
+}
+
+impl<R> Hashing<R> {
+    pub fn new(inner: R) -> Hashing<R> {
+        Hashing { inner, sha: Sha256::new() }
+    }
+
+    /// The SHA-256 of everything read, in hex.
+    pub fn finish(self) -> String {
+        hex::encode(self.sha.finalize())
+    }
 }
 
 impl<R: Read> Read for Hashing<R> {
@@ -258,7 +269,7 @@ pub fn run<R: Read>(store: &Store, req: &Request, input: R, mut progress: impl F
         return Err(ImportError::MpsDelta);
     }
     let started = Instant::now();
-    let mut reader = Hashing { inner: input, sha: Sha256::new() };
+    let mut reader = Hashing::new(input);
     let parsed: Result<(Content, u64, u64, Vec<Rejected>), FileError> = {
         let buffered = BufReader::with_capacity(1 << 20, &mut reader);
         match (req.register, req.kind) {
@@ -272,7 +283,7 @@ pub fn run<R: Read>(store: &Store, req: &Request, input: R, mut progress: impl F
         }
     };
     // A truncation is found at the end of the file, so the hash is of the whole file either way.
-    let sha = hex::encode(reader.sha.finalize());
+    let sha = reader.finish();
     let (content, records, rejected, rejected_samples, truncated) = match parsed {
         Ok((c, records, rejected, s)) => (Some(c), records, rejected, s, None),
         Err(e @ FileError::Truncated { .. }) => (None, 0, 0, Vec::new(), Some(e.to_string())),

@@ -127,6 +127,57 @@ pub struct Status {
     pub stale: bool,
 }
 
+/// The snapshots in force at one moment, held for a whole scrub so that an import arriving
+/// meanwhile does not change its answers halfway.
+#[derive(Debug, Clone)]
+pub struct View {
+    pub tps: Option<Arc<PhoneSet>>,
+    pub ctps: Option<Arc<PhoneSet>>,
+    pub mps: Option<Arc<MpsSet>>,
+    lead_times: HashMap<Register, LeadTime>,
+}
+
+impl View {
+    pub fn lead_time_of(&self, r: Register) -> LeadTime {
+        self.lead_time(r)
+    }
+
+    fn lead_time(&self, r: Register) -> LeadTime {
+        self.lead_times.get(&r).copied().unwrap_or_else(|| r.default_lead_time())
+    }
+
+    /// A phone number's entries on TPS and CTPS.
+    pub fn phone_listings(&self, key: &PhoneKey) -> Vec<Listing> {
+        let Some(nsn) = key.uk_national() else { return Vec::new() };
+        [(Register::Tps, &self.tps), (Register::Ctps, &self.ctps)]
+            .into_iter()
+            .filter_map(|(r, set)| {
+                let listed_since = set.as_ref()?.lookup(nsn)?;
+                Some(Listing { register: r, binding_from: listed_since.and_then(|d| self.lead_time(r).after(d)), deceased: false })
+            })
+            .collect()
+    }
+
+    /// An address's MPS listing.
+    pub fn address_listings(&self, key: &AddressKey) -> Vec<Listing> {
+        let Some(entry) = self.mps.as_ref().and_then(|m| m.lookup(key)) else { return Vec::new() };
+        vec![Listing {
+            register: Register::Mps,
+            binding_from: entry.listed_since.and_then(|d| self.lead_time(Register::Mps).after(d)),
+            deceased: entry.deceased,
+        }]
+    }
+
+    /// (name, as_of, entries, file_sha256) of a register in this view.
+    pub fn used(&self, r: Register) -> Option<(NaiveDate, usize, String)> {
+        match r {
+            Register::Tps => self.tps.as_ref().map(|s| (s.as_of, s.entries(), s.file_sha256.clone())),
+            Register::Ctps => self.ctps.as_ref().map(|s| (s.as_of, s.entries(), s.file_sha256.clone())),
+            Register::Mps => self.mps.as_ref().map(|s| (s.as_of, s.entries(), s.file_sha256.clone())),
+        }
+    }
+}
+
 /// Every register's snapshot in memory, replaced whole when a new one is imported.
 #[derive(Debug, Default)]
 pub struct Registers {
@@ -253,17 +304,7 @@ impl Registers {
 
     /// A phone number's entries on TPS and CTPS.
     pub fn phone_listings(&self, key: &PhoneKey) -> Vec<Listing> {
-        let Some(nsn) = key.uk_national() else {
-            return Vec::new();
-        };
-        [Register::Tps, Register::Ctps]
-            .into_iter()
-            .filter_map(|r| {
-                let set = self.phone(r)?;
-                let listed_since = set.lookup(nsn)?;
-                Some(Listing { register: r, binding_from: listed_since.and_then(|d| self.lead_time(r).after(d)), deceased: false })
-            })
-            .collect()
+        self.view().phone_listings(key)
     }
 
     /// A phone number's entry on one register: None when the register has no snapshot;
@@ -274,14 +315,9 @@ impl Registers {
         Some((set, entry))
     }
 
-    /// An address's MPS listings, as the scrubbing engine reads them.
-    pub fn address_listings(&self, key: &AddressKey) -> Vec<Listing> {
-        let Some(entry) = self.mps().and_then(|m| m.lookup(key)) else { return Vec::new() };
-        vec![Listing {
-            register: Register::Mps,
-            binding_from: entry.listed_since.and_then(|d| self.lead_time(Register::Mps).after(d)),
-            deceased: entry.deceased,
-        }]
+    /// The snapshots in force now, for one consistent scrub.
+    pub fn view(&self) -> View {
+        View { tps: self.phone(Register::Tps), ctps: self.phone(Register::Ctps), mps: self.mps(), lead_times: self.lead_times.clone() }
     }
 
     pub fn status(&self) -> Vec<Status> {

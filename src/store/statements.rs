@@ -186,3 +186,24 @@ pub fn household_members(conn: &mut DbConnection, household: &str) -> QueryResul
         .select(StatementRow::as_select())
         .load(conn)
 }
+
+/// A statement in force, as a scrub needs it: (recorded_at, id, kind).
+pub type InForce = (NaiveDateTime, i64, String);
+
+/// The statement in force for every key on one channel, in one pass: what a scrub reads once at
+/// its start. Also returns the highest statement id seen (the state the scrub used).
+pub fn all_in_force(conn: &mut DbConnection, channel: &str) -> QueryResult<(HashMap<String, InForce>, i64)> {
+    let rows: Vec<(String, NaiveDateTime, i64, String)> = statements::table
+        .filter(statements::channel.eq(channel))
+        .select((statements::contact_key, statements::recorded_at, statements::id, statements::kind))
+        .load(conn)?;
+    let mut latest: HashMap<String, InForce> = HashMap::with_capacity(rows.len());
+    let mut max_id = 0;
+    for (key, at, id, kind) in rows {
+        max_id = max_id.max(id);
+        if latest.get(&key).is_none_or(|(t, i, _)| is_later((at, id), (*t, *i))) {
+            latest.insert(key, (at, id, kind));
+        }
+    }
+    Ok((latest, max_id))
+}

@@ -10,4 +10,5 @@ mod cli;
 mod errors;
 mod preferences;
 mod registers;
+mod scrub;
 mod storage;

@@ -1,0 +1,346 @@
+//! Scrubbing a list: every row gets one outcome (CONTRACT §5), in one streaming pass. The facts —
+//! the in-house statement in force for each key, and the register snapshots — are taken once at
+//! the start, so the whole list is judged against one state, which the summary names.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Write};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::input::{self, ColumnNames, InputError, KeyColumns};
+use super::judge::{judge, Facts, Mode};
+use crate::domain::{AddressKey, Channel, EmailKey, PhoneKey, Reason, StatementKind};
+use crate::registers::{NotCovered, View};
+use crate::store::statements::InForce;
+
+/// What a scrub is asked.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub channel: Channel,
+    pub contact_date: NaiveDate,
+    pub mode: Mode,
+    pub delimiter: Option<u8>,
+    pub columns: ColumnNames,
+}
+
+/// What is known, captured at the start of a scrub.
+pub struct Knowledge {
+    /// For the channel: key → (recorded_at, id, kind) of the statement in force.
+    pub in_house: HashMap<String, InForce>,
+    /// The highest statement id the scrub saw.
+    pub statements_up_to: i64,
+    pub registers: View,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RegisterUsed {
+    pub name: crate::domain::Register,
+    pub as_of: NaiveDate,
+    pub entries: u64,
+    pub file_sha256: String,
+}
+
+/// The outcome counts and the evidence of how the list was screened.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub channel: Channel,
+    pub contact_date: NaiveDate,
+    pub mode: Mode,
+    pub rows: u64,
+    pub kept: u64,
+    pub suppressed: u64,
+    pub by_reason: BTreeMap<&'static str, u64>,
+    pub valid_until: Option<NaiveDate>,
+    pub registers: Vec<RegisterUsed>,
+    pub input_sha256: String,
+    /// In-house statements up to this id were taken into account.
+    pub statements_up_to: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScrubError {
+    #[error("{}; the scrub was refused (contact date {contact_date})", .reason.explain())]
+    NotCovered { reason: NotCovered, contact_date: NaiveDate },
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("cannot write the results: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// One row's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub kept: bool,
+    pub reason: Option<Reason>,
+    pub key: Option<String>,
+    pub detail: String,
+}
+
+/// Where results go: any of clean (kept rows as uploaded), suppressed (+ reason, detail) and
+/// annotated (every row + status, reason, key, detail).
+#[derive(Default)]
+pub struct Outputs<'a> {
+    pub clean: Option<csv::Writer<Box<dyn Write + 'a>>>,
+    pub suppressed: Option<csv::Writer<Box<dyn Write + 'a>>>,
+    pub annotated: Option<csv::Writer<Box<dyn Write + 'a>>>,
+}
+
+impl<'a> Outputs<'a> {
+    pub fn writer(w: impl Write + 'a) -> csv::Writer<Box<dyn Write + 'a>> {
+        csv::WriterBuilder::new().flexible(true).from_writer(Box::new(w))
+    }
+
+    fn header(&mut self, headers: &[String]) -> csv::Result<()> {
+        if let Some(w) = &mut self.clean {
+            w.write_record(headers)?;
+        }
+        if let Some(w) = &mut self.suppressed {
+            w.write_record(headers.iter().map(String::as_str).chain(["suppress_reason", "suppress_detail"]))?;
+        }
+        if let Some(w) = &mut self.annotated {
+            w.write_record(headers.iter().map(String::as_str).chain([
+                "suppress_status",
+                "suppress_reason",
+                "suppress_key",
+                "suppress_detail",
+            ]))?;
+        }
+        Ok(())
+    }
+
+    fn row(&mut self, fields: &[String], o: &Outcome) -> csv::Result<()> {
+        let reason = o.reason.map_or("", Reason::as_str);
+        if o.kept {
+            if let Some(w) = &mut self.clean {
+                w.write_record(fields)?;
+            }
+        } else if let Some(w) = &mut self.suppressed {
+            w.write_record(fields.iter().map(String::as_str).chain([reason, o.detail.as_str()]))?;
+        }
+        if let Some(w) = &mut self.annotated {
+            let status = if o.kept { "kept" } else { "suppressed" };
+            w.write_record(fields.iter().map(String::as_str).chain([status, reason, o.key.as_deref().unwrap_or(""), o.detail.as_str()]))?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        for w in [&mut self.clean, &mut self.suppressed, &mut self.annotated].into_iter().flatten() {
+            w.flush()?;
+        }
+        Ok(())
+    }
+}
+
+fn csv_error(e: csv::Error) -> ScrubError {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => ScrubError::Output(io),
+        other => ScrubError::Output(std::io::Error::other(format!("{other:?}"))),
+    }
+}
+
+/// The row's key, or the outcome that it has none.
+enum RowKey {
+    Phone(PhoneKey),
+    Email(EmailKey),
+    Address(AddressKey),
+}
+
+impl RowKey {
+    fn text(&self) -> String {
+        match self {
+            RowKey::Phone(k) => k.to_string(),
+            RowKey::Email(k) => k.to_string(),
+            RowKey::Address(k) => k.to_string(),
+        }
+    }
+}
+
+fn key_of(fields: &[String], columns: &KeyColumns) -> Result<RowKey, (Reason, String)> {
+    let field = |i: usize| fields.get(i).map_or("", String::as_str);
+    match columns {
+        KeyColumns::Phone(i) => PhoneKey::parse(field(*i)).map(RowKey::Phone).map_err(|e| (Reason::InvalidPhone, e.to_string())),
+        KeyColumns::Email(i) => EmailKey::parse(field(*i)).map(RowKey::Email).map_err(|e| (Reason::InvalidEmail, e.to_string())),
+        KeyColumns::Address { postcode, surname, lines } => {
+            let lines: Vec<&str> = lines.iter().flat_map(|&i| field(i).split(',')).collect();
+            let surname = surname.map(field).filter(|s| !s.trim().is_empty());
+            AddressKey::from_lines(&lines, field(*postcode), surname)
+                .map(RowKey::Address)
+                .map_err(|e| (Reason::InvalidAddress, e.to_string()))
+        }
+    }
+}
+
+/// The in-house statement in force for a key: for an address, the later of the person's own and
+/// their household's.
+fn in_force<'k>(k: &'k Knowledge, key: &RowKey) -> Option<&'k InForce> {
+    let own = k.in_house.get(&key.text());
+    let household = match key {
+        RowKey::Address(a) if a.is_individual() => k.in_house.get(&a.household().to_string()),
+        _ => None,
+    };
+    match (own, household) {
+        (Some(a), Some(b)) => Some(if (b.0, b.1) > (a.0, a.1) { b } else { a }),
+        (a, b) => a.or(b),
+    }
+}
+
+fn detail(reason: Option<Reason>, statement: Option<&InForce>, binding_from: Option<NaiveDate>) -> String {
+    let since = |s: Option<&InForce>| s.map(|s| crate::domain::time::rfc3339(s.0)).unwrap_or_default();
+    match reason {
+        Some(Reason::OptedOut) => format!("opted out at {} (statement {})", since(statement), statement.map_or(0, |s| s.1)),
+        Some(Reason::ConsentOverride) => {
+            format!("listed, but consent recorded at {} (statement {}) is in force", since(statement), statement.map_or(0, |s| s.1))
+        }
+        Some(Reason::Deceased) => "MPS: deceased".into(),
+        Some(r @ (Reason::Tps | Reason::Ctps | Reason::Mps)) => match binding_from {
+            Some(b) => format!("listed on {}; binding from {b}", r.as_str()),
+            None => format!("listed on {} since before its first import", r.as_str()),
+        },
+        Some(r @ (Reason::TpsGrace | Reason::CtpsGrace | Reason::MpsGrace)) => {
+            format!("listed, not binding until {} ({})", binding_from.map(|d| d.to_string()).unwrap_or_default(), r.as_str())
+        }
+        _ => String::new(),
+    }
+}
+
+/// Scrub a list. Fails closed: a channel whose registers cannot vouch for the contact date is
+/// refused before a row is read.
+pub fn scrub<R: Read>(input: R, req: &Request, k: &Knowledge, out: &mut Outputs<'_>) -> Result<Summary, ScrubError> {
+    check_coverage(req, k)?;
+    let mut hashing = crate::registers::import::Hashing::new(input);
+    let mut summary = {
+        let list = input::open(&mut hashing, req.delimiter)?;
+        let columns = input::key_columns(&list.headers, req.channel, &req.columns)?;
+        run(list, &columns, req, k, out)?
+    };
+    summary.input_sha256 = hashing.finish();
+    Ok(summary)
+}
+
+fn check_coverage(req: &Request, k: &Knowledge) -> Result<(), ScrubError> {
+    for &r in req.channel.registers() {
+        let lead = k.registers_lead(r);
+        let reason = match k.registers.used(r) {
+            None => Some(NotCovered::Missing(r)),
+            Some((as_of, _, _)) if lead.after(as_of).is_none_or(|until| req.contact_date > until) => {
+                Some(NotCovered::Stale { register: r, as_of, needed_as_of: lead.before(req.contact_date) })
+            }
+            Some(_) => None,
+        };
+        if let Some(reason) = reason {
+            return Err(ScrubError::NotCovered { reason, contact_date: req.contact_date });
+        }
+    }
+    Ok(())
+}
+
+impl Knowledge {
+    fn registers_lead(&self, r: crate::domain::Register) -> crate::domain::channel::LeadTime {
+        self.registers.lead_time_of(r)
+    }
+}
+
+fn run<R: Read>(
+    mut list: input::List<R>,
+    columns: &KeyColumns,
+    req: &Request,
+    k: &Knowledge,
+    out: &mut Outputs<'_>,
+) -> Result<Summary, ScrubError> {
+    out.header(&list.headers).map_err(csv_error)?;
+    let mut summary = Summary {
+        channel: req.channel,
+        contact_date: req.contact_date,
+        mode: req.mode,
+        rows: 0,
+        kept: 0,
+        suppressed: 0,
+        by_reason: BTreeMap::new(),
+        valid_until: req.channel.registers().iter().filter_map(|&r| k.registers.used(r).and_then(|u| k.registers_lead(r).after(u.0))).min(),
+        registers: req
+            .channel
+            .registers()
+            .iter()
+            .filter_map(|&r| {
+                k.registers.used(r).map(|(as_of, entries, sha)| RegisterUsed { name: r, as_of, entries: entries as u64, file_sha256: sha })
+            })
+            .collect(),
+        input_sha256: String::new(),
+        statements_up_to: k.statements_up_to,
+    };
+    // Keys seen, with the line of the row that first had each.
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut record = csv::ByteRecord::new();
+    let width = list.headers.len();
+    loop {
+        match list.reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                return Err(InputError::Unreadable { line, message: e.to_string() }.into());
+            }
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        let fields: Vec<String> = record.iter().map(|f| input::decode(f).into_owned()).collect();
+        if fields.len() == 1 && fields[0].trim().is_empty() && width > 1 {
+            continue; // a blank line
+        }
+        summary.rows += 1;
+        let outcome = judge_row(&fields, width, line, columns, req, k, &mut seen);
+        if outcome.kept {
+            summary.kept += 1;
+        } else {
+            summary.suppressed += 1;
+        }
+        if let Some(r) = outcome.reason {
+            *summary.by_reason.entry(r.as_str()).or_default() += 1;
+        }
+        out.row(&fields, &outcome).map_err(csv_error)?;
+    }
+    if summary.rows == 0 {
+        return Err(InputError::Empty.into());
+    }
+    out.flush()?;
+    Ok(summary)
+}
+
+fn judge_row(
+    fields: &[String],
+    width: usize,
+    line: u64,
+    columns: &KeyColumns,
+    req: &Request,
+    k: &Knowledge,
+    seen: &mut HashMap<String, u64>,
+) -> Outcome {
+    let suppressed = |reason, key: Option<String>, detail: String| Outcome { kept: false, reason: Some(reason), key, detail };
+    if fields.len() != width {
+        return suppressed(Reason::MalformedRow, None, format!("the row has {} fields; the header has {width}", fields.len()));
+    }
+    let key = match key_of(fields, columns) {
+        Ok(k) => k,
+        Err((reason, detail)) => return suppressed(reason, None, detail),
+    };
+    let text = key.text();
+    if let Some(first) = seen.get(&text) {
+        return suppressed(Reason::Duplicate, Some(text), format!("same key as the row on line {first}"));
+    }
+    seen.insert(text.clone(), line);
+    let statement = in_force(k, &key);
+    let listings = match (&key, req.channel) {
+        (RowKey::Phone(p), crate::domain::Channel::Call) => k.registers.phone_listings(p),
+        (RowKey::Address(a), crate::domain::Channel::Mail) => k.registers.address_listings(a),
+        _ => Vec::new(),
+    };
+    let facts = Facts { in_house: statement.and_then(|s| s.2.parse::<StatementKind>().ok()), listings };
+    let verdict = judge(req.channel, &facts, req.mode, req.contact_date);
+    Outcome {
+        kept: verdict.allowed,
+        reason: verdict.reason,
+        key: Some(text),
+        detail: detail(verdict.reason, statement, verdict.binding_from),
+    }
+}

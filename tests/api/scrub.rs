@@ -1,0 +1,245 @@
+//! CONTRACT §5 through `suppress scrub`: every outcome code on every channel, the input variants,
+//! the refusals, and the outputs.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use chrono::Days;
+use serde_json::{json, Value};
+
+use crate::helpers::TestApp;
+
+fn suppress(db: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_suppress")).args(args).env("SUPPRESS_DATABASE_URL", db).output().unwrap()
+}
+
+fn ok(out: &Output) -> Value {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn today() -> String {
+    suppress::domain::time::today_uk().to_string()
+}
+
+/// TPS: 020 3000 0000–0009; CTPS: 020 3000 0100–0104 and 0005 (on both); MPS from the samples;
+/// all as of today. Statements: an opt-out and a consent on call, an email opt-out, mail ones.
+fn world(dir: &Path) -> TestApp {
+    let app = TestApp::spawn();
+    let nums = |r: std::ops::Range<u32>| r.map(|i| format!("{:<12}\r\n", format!("020{:08}", 30_000_000 + i))).collect::<String>();
+    let t = today();
+    let files = [
+        ("tps", format!("tps-{t}.txt"), nums(0..10)),
+        ("ctps", format!("ctps-{t}.txt"), nums(100..105) + &nums(5..6)),
+        (
+            "mps",
+            format!("mps-{t}.dat"),
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("imports/sample/mps-2026-11-23.dat")).unwrap(),
+        ),
+    ];
+    for (register, name, text) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        ok(&suppress(&app.db.url, &["import", register, path.to_str().unwrap(), "--json"]));
+    }
+    app.opt_out(json!({"phone": "020 3000 0500", "channels": ["call"], "source": "call_centre"}));
+    let consent = json!({"phone": "020 3000 0001", "channels": ["call"], "source": "call_centre", "evidence": "recorded call"});
+    assert_eq!(app.post("/v1/consents", Some(&app.agent), &consent).0, 201);
+    app.opt_out(json!({"email": "jo@example.com", "source": "email"}));
+    app.opt_out(json!({"address": {"lines": ["7 Park Avenue"], "postcode": "LS2 9JT"}, "source": "letter"}));
+    app.opt_out(json!({"address": {"lines": ["9 Park Avenue"], "postcode": "LS2 9JT", "surname": "Khan"}, "source": "letter"}));
+    app
+}
+
+struct Scrubbed {
+    summary: Value,
+    annotated: Vec<Vec<String>>,
+    clean: String,
+}
+
+fn scrub(app: &TestApp, dir: &Path, channel: &str, list: &[u8], extra: &[&str]) -> Scrubbed {
+    let input = dir.join("list.csv");
+    std::fs::write(&input, list).unwrap();
+    let (clean, annotated) = (dir.join("clean.csv"), dir.join("annotated.csv"));
+    let mut args = vec![
+        "scrub",
+        "--channel",
+        channel,
+        input.to_str().unwrap(),
+        "--out",
+        clean.to_str().unwrap(),
+        "--annotated",
+        annotated.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let summary = ok(&suppress(&app.db.url, &args));
+    let annotated = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(&annotated)
+        .unwrap()
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    Scrubbed { summary, annotated, clean: std::fs::read_to_string(clean).unwrap() }
+}
+
+/// (reason, key) of each annotated row.
+fn reasons(s: &Scrubbed) -> Vec<(String, String)> {
+    s.annotated.iter().map(|r| (r[r.len() - 3].clone(), r[r.len() - 2].clone())).collect()
+}
+
+#[test]
+fn a_call_list_gets_every_outcome_in_order_of_precedence() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = world(dir.path());
+    let list = "name,phone,notes\n\
+        Ann,020 3000 0000,tps\n\
+        Bob,020 3000 0101,ctps\n\
+        Cy,020 3000 0005,both\n\
+        Di,+44 (0)20 3000 0001,consent\n\
+        Ed,020 3000 0500,opted out\n\
+        Flo,020 3000 0600,clean\n\
+        Gus,02030000600,duplicate\n\
+        Hal,12345,invalid\n\
+        Ivy,020 3000 0700,extra,field\n\
+        Jo,07912 345678 / 020 3000 0800,two numbers\n";
+    let s = scrub(&app, dir.path(), "call", list.as_bytes(), &[]);
+    let got = reasons(&s);
+    let want = [
+        ("TPS", "+442030000000"),
+        ("CTPS", "+442030000101"),
+        ("TPS", "+442030000005"),
+        ("CONSENT_OVERRIDE", "+442030000001"),
+        ("OPTED_OUT", "+442030000500"),
+        ("", "+442030000600"),
+        ("DUPLICATE", "+442030000600"),
+        ("INVALID_PHONE", ""),
+        ("MALFORMED_ROW", ""),
+        ("INVALID_PHONE", ""),
+    ];
+    assert_eq!(got, want.map(|(a, b)| (a.to_owned(), b.to_owned())));
+    let statuses: Vec<&str> = s.annotated.iter().map(|r| r[r.len() - 4].as_str()).collect();
+    assert_eq!(
+        statuses,
+        ["suppressed", "suppressed", "suppressed", "kept", "suppressed", "kept", "suppressed", "suppressed", "suppressed", "suppressed"]
+    );
+    assert_eq!((s.summary["rows"].clone(), s.summary["kept"].clone(), s.summary["suppressed"].clone()), (json!(10), json!(2), json!(8)));
+    assert_eq!(s.summary["by_reason"]["TPS"], 2);
+    assert_eq!(s.summary["by_reason"]["CONSENT_OVERRIDE"], 1);
+    assert_eq!(s.summary["valid_until"], (suppress::domain::time::today_uk() + Days::new(28)).to_string());
+    let regs: Vec<&str> = s.summary["registers"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(regs, ["tps", "ctps"]);
+    assert_eq!(s.summary["registers"][0]["entries"], 10);
+    assert_eq!(s.summary["input_sha256"].as_str().unwrap().len(), 64);
+    // The clean list: kept rows, columns and values exactly as uploaded, in order.
+    assert_eq!(s.clean, "name,phone,notes\nDi,+44 (0)20 3000 0001,consent\nFlo,020 3000 0600,clean\n");
+    assert!(s.annotated[6][6].contains("line 7"), "{:?}", s.annotated[6]);
+}
+
+#[test]
+fn statutory_mode_keeps_listings_in_their_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = world(dir.path());
+    // A number listed after the first import binds 28 days after it was listed.
+    let t = suppress::domain::time::today_uk();
+    let later = (t + Days::new(1)).to_string();
+    let path = dir.path().join(format!("tps-{later}.txt"));
+    std::fs::write(&path, (0..11).map(|i| format!("{:<12}\r\n", format!("020{:08}", 30_000_000 + i))).collect::<String>()).unwrap();
+    ok(&suppress(&app.db.url, &["import", "tps", path.to_str().unwrap(), "--json"]));
+    let list = b"phone\n020 3000 0010\n020 3000 0000\n";
+    let date = (t + Days::new(2)).to_string();
+    let s = scrub(&app, dir.path(), "call", list, &["--mode", "statutory", "--contact-date", &date]);
+    assert_eq!(reasons(&s)[0].0, "TPS_GRACE");
+    assert_eq!(reasons(&s)[1].0, "TPS");
+    assert_eq!(s.summary["kept"], 1);
+    let s = scrub(&app, dir.path(), "call", list, &["--contact-date", &date]);
+    assert_eq!(reasons(&s)[0].0, "TPS");
+}
+
+#[test]
+fn sms_email_and_mail_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = world(dir.path());
+    // SMS: no register (TPS does not cover SMS); an opt-out on call does not cover sms.
+    let s = scrub(&app, dir.path(), "sms", b"mobile\n020 3000 0000\n020 3000 0500\n", &[]);
+    assert_eq!(reasons(&s).iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), ["", ""]);
+    assert_eq!(s.summary["valid_until"], Value::Null);
+    let s = scrub(&app, dir.path(), "email", b"Email_Address\nJO@example.com\nnot-an-email\nann@example.com\n", &[]);
+    assert_eq!(reasons(&s).iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), ["OPTED_OUT", "INVALID_EMAIL", ""]);
+    // Mail: MPS individual and household entries, deceased, in-house household and individual.
+    let list = "surname,address_1,address_2,postcode\n\
+        Bloggs,Flat 2,10 High Street,SW1A 1AA\n\
+        Smith,Flat 2,10 High Street,SW1A 1AA\n\
+        Smith,23 Church Road,,M1 1AE\n\
+        Patel,7 Park Avenue,,LS2 9JT\n\
+        Khan,9 Park Avenue,,LS2 9JT\n\
+        Lee,9 Park Avenue,,LS2 9JT\n\
+        Nobody,1 Nowhere,,NOT A CODE\n";
+    let s = scrub(&app, dir.path(), "mail", list.as_bytes(), &[]);
+    let got: Vec<(String, String)> = reasons(&s);
+    assert_eq!(got[0], ("MPS".into(), "SW1A 1AA|2/10|BLOGGS".into()));
+    assert_eq!(got[1].0, "");
+    assert_eq!(got[2].0, "DECEASED");
+    assert_eq!(got[3], ("OPTED_OUT".into(), "LS2 9JT|7|PATEL".into()));
+    assert_eq!(got[4].0, "OPTED_OUT");
+    assert_eq!(got[5].0, "");
+    assert_eq!(got[6].0, "INVALID_ADDRESS");
+    assert_eq!(s.summary["registers"][0]["name"], "mps");
+}
+
+#[test]
+fn input_variants_are_read_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = world(dir.path());
+    let want = ["TPS", ""];
+    let variants: [&[u8]; 4] = [
+        b"\xEF\xBB\xBFphone,name\n020 3000 0000,Ann\n020 3000 0600,Sin\xC3\xA9ad\n",
+        b"phone;name\n020 3000 0000;Ann\n020 3000 0600;Sin\xE9ad\n",
+        b"phone\tname\r\n020 3000 0000\tAnn\r\n020 3000 0600\tSin\xE9ad\r\n",
+        b"\"phone\",\"name\"\n\"020 3000 0000\",\"Ann\"\n\"020 3000 0600\",\"Sin\xE9ad\"\n",
+    ];
+    for v in variants {
+        let s = scrub(&app, dir.path(), "call", v, &[]);
+        assert_eq!(reasons(&s).iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), want, "{}", String::from_utf8_lossy(v));
+        // Output is UTF-8 whatever the input.
+        assert!(s.clean.contains("Sinéad"), "{}", s.clean);
+    }
+    // A delimiter and a key column named by the caller.
+    let s = scrub(&app, dir.path(), "call", b"Tel No,x;y\n020 3000 0000,1;2\n", &["--delimiter", ";", "--phone-column", "y"]);
+    assert_eq!(reasons(&s)[0], ("INVALID_PHONE".to_owned(), String::new()));
+    let s = scrub(&app, dir.path(), "call", b"Tel No;x\n020 3000 0000;1\n", &["--delimiter", ";", "--phone-column", "tel no"]);
+    assert_eq!(reasons(&s)[0].0, "TPS");
+}
+
+#[test]
+fn refusals_fail_closed_and_name_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn();
+    let input = dir.path().join("list.csv");
+    std::fs::write(&input, "phone\n020 3000 0000\n").unwrap();
+    let clean = dir.path().join("clean.csv");
+    let run = |args: &[&str]| {
+        let mut all = vec!["scrub", input.to_str().unwrap(), "--out", clean.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let out = suppress(&app.db.url, &all);
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(run(&["--channel", "call"]).contains("no tps snapshot has been imported"));
+    // Stale: past as_of + 28 days, naming the as_of needed.
+    let t = suppress::domain::time::today_uk();
+    for r in ["tps", "ctps"] {
+        let p = dir.path().join(format!("{r}-{t}.txt"));
+        std::fs::write(&p, "02030000000 \r\n").unwrap();
+        ok(&suppress(&app.db.url, &["import", r, p.to_str().unwrap(), "--json"]));
+    }
+    let late = (t + Days::new(40)).to_string();
+    let err = run(&["--channel", "call", "--contact-date", &late]);
+    assert!(err.contains(&format!("one dated {} or later is needed", t + Days::new(12))), "{err}");
+    // A missing key column lists the headers found; an empty list is refused.
+    let err = run(&["--channel", "email"]);
+    assert!(err.contains("no email column") && err.contains("the headers found are: phone"), "{err}");
+    std::fs::write(&input, "phone\n").unwrap();
+    assert!(run(&["--channel", "sms"]).contains("the list is empty"));
+    assert!(run(&["--channel", "fax"]).contains("unknown channel"));
+}
