@@ -160,6 +160,50 @@ fn main() {
     let (secs, _, out) = timed(&db, &["import", "ctps", ctps.to_str().unwrap()]);
     println!("CTPS full file (1.3M):               {secs:.2} s — {out}");
 
+    // A campaign list against the full-size registers, through `suppress scrub` (CLI).
+    let rows: usize =
+        args.iter().position(|a| a == "--scrub-rows").and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let list = dir.path().join("list.csv");
+    {
+        let listed = numbers(n);
+        let mut f = BufWriter::with_capacity(1 << 20, std::fs::File::create(&list).unwrap());
+        writeln!(f, "customer_id,name,phone,postcode,segment").unwrap();
+        for i in 0..rows {
+            // One row in ten is on TPS; the rest are numbers near them (mostly not listed).
+            let nsn = if i % 10 == 0 { listed[(i * 7919) % listed.len()] } else { listed[(i * 104_729) % listed.len()] + 1 };
+            let national = format!("0{nsn}");
+            let phone = match i % 4 {
+                0 => format!("{} {}", &national[..4], &national[4..]),
+                1 => format!("+44 {}", &national[1..]),
+                2 => national.clone(),
+                _ => format!("+44 (0){} {}", &national[1..3], &national[3..]),
+            };
+            writeln!(f, "C{i:07},Customer {i},{phone},SW1A 1AA,{}", ["gold", "silver", "bronze"][i % 3]).unwrap();
+        }
+    }
+    let size = std::fs::metadata(&list).unwrap().len();
+    let (clean, annotated) = (dir.path().join("clean.csv"), dir.path().join("annotated.csv"));
+    let args_scrub = [
+        "scrub",
+        "--channel",
+        "call",
+        "--contact-date",
+        "2026-11-26",
+        list.to_str().unwrap(),
+        "--out",
+        clean.to_str().unwrap(),
+        "--annotated",
+        annotated.to_str().unwrap(),
+    ];
+    let (secs, peak, out) = timed(&db, &args_scrub);
+    let summary: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+    println!(
+        "scrub (CLI) of {rows} rows ({:.0} MB) against TPS {n} + CTPS: {secs:.2} s, peak memory {peak:.0} MB — kept {}, by reason {}",
+        size as f64 / 1e6,
+        summary["kept"],
+        summary["by_reason"]
+    );
+
     // A server starting with the registers: time until a check answers from them.
     let key = timed(&db, &["keys", "create", "--role", "agent", "--name", "bench"]).2;
     let start = Instant::now();
