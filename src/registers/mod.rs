@@ -54,6 +54,19 @@ pub struct PhoneSet {
 }
 
 impl PhoneSet {
+    /// A snapshot from sorted numbers (as the loader and tests build one).
+    pub fn new(register: Register, as_of: NaiveDate, numbers: Vec<u64>, listed_since: HashMap<u64, NaiveDate>) -> PhoneSet {
+        PhoneSet {
+            register,
+            import_id: 0,
+            as_of,
+            imported_at: as_of.and_hms_opt(0, 0, 0).unwrap_or_default(),
+            file_sha256: String::new(),
+            numbers,
+            listed_since,
+        }
+    }
+
     pub fn entries(&self) -> usize {
         self.numbers.len()
     }
@@ -85,6 +98,19 @@ pub struct MpsEntry {
 }
 
 impl MpsSet {
+    /// A snapshot from (key hash, meta) entries sorted by hash.
+    pub fn new(as_of: NaiveDate, entries: Vec<(u64, u32)>) -> MpsSet {
+        let (hashes, metas) = entries.into_iter().unzip();
+        MpsSet {
+            import_id: 0,
+            as_of,
+            imported_at: as_of.and_hms_opt(0, 0, 0).unwrap_or_default(),
+            file_sha256: String::new(),
+            hashes,
+            metas,
+        }
+    }
+
     pub fn entries(&self) -> usize {
         self.hashes.len()
     }
@@ -138,6 +164,11 @@ pub struct View {
 }
 
 impl View {
+    /// A view of given snapshots with the default lead times.
+    pub fn new(tps: Option<Arc<PhoneSet>>, ctps: Option<Arc<PhoneSet>>, mps: Option<Arc<MpsSet>>) -> View {
+        View { tps, ctps, mps, lead_times: HashMap::new() }
+    }
+
     pub fn lead_time_of(&self, r: Register) -> LeadTime {
         self.lead_time(r)
     }

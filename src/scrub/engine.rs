@@ -344,3 +344,103 @@ fn judge_row(
         detail: detail(verdict.reason, statement, verdict.binding_from),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use chrono::NaiveDate;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::registers::PhoneSet;
+
+    fn date() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 24).unwrap_or_default()
+    }
+
+    /// TPS lists 020 3000 0000–0004; 020 3000 0005 is opted out of calls; jo@example.com of email;
+    /// the household at 10 High Street, SW1A 1AA of mail.
+    fn knowledge(channel: &str) -> Knowledge {
+        let at = date().and_hms_opt(9, 0, 0).unwrap_or_default();
+        let in_house: HashMap<String, InForce> = match channel {
+            "call" => [("+442030000005".to_owned(), (at, 1, "opt_out".to_owned()))].into(),
+            "email" => [("jo@example.com".to_owned(), (at, 2, "opt_out".to_owned()))].into(),
+            "mail" => [("SW1A 1AA|10".to_owned(), (at, 3, "opt_out".to_owned()))].into(),
+            _ => HashMap::new(),
+        };
+        let tps = PhoneSet::new(crate::domain::Register::Tps, date(), (2_030_000_000..2_030_000_005).collect(), HashMap::new());
+        let ctps = PhoneSet::new(crate::domain::Register::Ctps, date(), vec![], HashMap::new());
+        let mps = crate::registers::MpsSet::new(date(), vec![]);
+        Knowledge { in_house, statements_up_to: 3, registers: View::new(Some(Arc::new(tps)), Some(Arc::new(ctps)), Some(Arc::new(mps))) }
+    }
+
+    /// (reason, key) of each row of a list scrubbed on a channel.
+    fn outcomes(channel: Channel, list: &str) -> Vec<(String, String)> {
+        let req = Request { channel, contact_date: date(), mode: Mode::Strict, delimiter: None, columns: ColumnNames::default() };
+        let mut annotated = Vec::new();
+        {
+            let mut out = Outputs { annotated: Some(Outputs::writer(&mut annotated)), ..Outputs::default() };
+            if let Err(e) = scrub(list.as_bytes(), &req, &knowledge(channel.as_str()), &mut out) {
+                return vec![("error".into(), e.to_string())];
+            }
+        }
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(annotated.as_slice());
+        reader.records().flatten().map(|r| (r[r.len() - 3].to_owned(), r[r.len() - 2].to_owned())).collect()
+    }
+
+    fn quoted(s: &str) -> String {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Any spelling of a number the contract accepts scrubs exactly as its E.164 form.
+        #[test]
+        fn phone_spellings_scrub_as_the_canonical_form(last in 0u32..8, style in 0usize..8) {
+            let nsn = format!("20300000{last:02}");
+            let (a, b) = nsn.split_at(2);
+            let spelled = [
+                format!("0{nsn}"), format!("0{a} {b}"), format!("+44 {a} {b}"), format!("+44 (0){a} {b}"),
+                format!("0044 {a} {b}"), format!("(0{a}) {}-{}", &b[..4], &b[4..]), nsn.clone(), format!("0{a} {b} ext 12"),
+            ][style].clone();
+            let list = format!("phone\n{}\n+44{nsn}\n", quoted(&spelled));
+            let got = outcomes(Channel::Call, &list);
+            // The first row judged as the canonical row would be; the second is its duplicate.
+            let alone = outcomes(Channel::Call, &format!("phone\n+44{nsn}\n"));
+            prop_assert_eq!(&got[0], &alone[0], "spelling {:?}", spelled);
+            prop_assert_eq!(got[1].0.as_str(), "DUPLICATE");
+        }
+
+        /// Any case and surrounding space of an email address scrubs as its canonical form.
+        #[test]
+        fn email_spellings_scrub_as_the_canonical_form(upper in proptest::collection::vec(any::<bool>(), 14), pad in 0usize..3) {
+            let canonical = "jo@example.com";
+            let spelled: String = canonical.chars().zip(upper.iter().chain(std::iter::repeat(&false))).map(|(c, u)| if *u { c.to_ascii_uppercase() } else { c }).collect();
+            let spelled = format!("{}{spelled}{}", " ".repeat(pad), " ".repeat(pad));
+            let got = outcomes(Channel::Email, &format!("email\n{}\n", quoted(&spelled)));
+            prop_assert_eq!(got, outcomes(Channel::Email, &format!("email\n{canonical}\n")));
+        }
+
+        /// Postcode spacing and case, and the spelling of the surname, do not change the outcome.
+        #[test]
+        fn address_spellings_scrub_as_the_canonical_form(pc in 0usize..4, name in 0usize..4, line in 0usize..3) {
+            let postcode = ["SW1A 1AA", "sw1a1aa", " Sw1A  1aA ", "SW1A1AA"][pc];
+            let surname = ["O'Brien", "OBRIEN", "o'brien", "O Brien"][name];
+            let lines = ["10 High Street,", "10, High Street", "10 HIGH ST,"][line];
+            let got = outcomes(Channel::Mail, &format!("surname,address,postcode\n{},{},{}\n", quoted(surname), quoted(lines), quoted(postcode)));
+            let canonical = outcomes(Channel::Mail, "surname,address,postcode\nOBRIEN,10 High Street,SW1A 1AA\n");
+            prop_assert_eq!(&got, &canonical);
+            prop_assert_eq!(got[0].0.as_str(), "OPTED_OUT");
+        }
+    }
+
+    #[test]
+    fn the_facts_give_the_expected_outcomes() {
+        let got = outcomes(Channel::Call, "phone\n020 3000 0000\n020 3000 0005\n020 3000 0006\n");
+        let reasons: Vec<&str> = got.iter().map(|g| g.0.as_str()).collect();
+        assert_eq!(reasons, ["TPS", "OPTED_OUT", ""]);
+    }
+}
