@@ -94,6 +94,16 @@ fn watch_registers(registers: Weak<Registers>, store: Store, every: std::time::D
         if let Err(e) = registers.refresh(&store) {
             tracing::warn!(error = %format!("{e:#}"), "could not refresh the register snapshots; the ones loaded stay in force");
         }
+        // Scrub results past their retention go (their summaries stay).
+        match store
+            .conn()
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|mut c| crate::store::scrubs::expire(&mut c, crate::domain::time::now_utc()).map_err(|e| e.to_string()))
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(chunks = n, "expired scrub results deleted"),
+            Err(e) => tracing::warn!(error = %e, "could not delete expired scrub results"),
+        }
     });
     if let Err(e) = spawned {
         tracing::error!(error = %e, "could not start the register watcher: new snapshots need a restart");

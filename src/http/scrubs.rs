@@ -1,21 +1,367 @@
-//! `/v1/scrubs`: list scrubbing over HTTP is not built yet; the CLI (`suppress scrub`) runs the
-//! same engine. Until it is, every scrub route says so plainly (501) rather than 404.
+//! `/v1/scrubs`: a list in (streamed to disk), the same engine as `suppress scrub`, the summary
+//! and the annotated result stored; downloads streamed from the stored result until it expires.
+
+use std::io::{Read, Seek, Write};
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::web::Bytes;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
 
 use super::auth::{Authorized, Scrub};
-use super::error::ApiError;
+use super::error::{body_too_large, ApiError};
+use super::{AppState, Deferred};
+use crate::domain::time::{now_utc, parse_date, rfc3339, today_uk};
+use crate::domain::Channel;
+use crate::registers::NotCovered;
+use crate::scrub::engine::{self, Knowledge, Outputs, Request, ScrubError};
+use crate::scrub::input::{self, ColumnNames, InputError};
+use crate::store::scrubs::{self as db, NewScrub};
+
+/// Bytes of annotated result in one stored chunk.
+const CHUNK: usize = 1 << 20;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/v1/scrubs").route(web::get().to(not_built)).route(web::post().to(not_built)))
-        .service(super::resource("/v1/scrubs/{rest:.*}").route(web::get().to(not_built)));
+    cfg.service(super::resource("/v1/scrubs").route(web::get().to(list)).route(web::post().to(create)))
+        .service(super::resource("/v1/scrubs/{id}").route(web::get().to(summary)))
+        .service(super::resource("/v1/scrubs/{id}/{part}").route(web::get().to(download)));
 }
 
-async fn not_built(_auth: Authorized<Scrub>) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "not_implemented",
-        "list scrubbing over HTTP is not built yet; use `suppress scrub` on the command line, which runs the same engine",
-    ))
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScrubQuery {
+    channel: String,
+    contact_date: Option<String>,
+    mode: Option<String>,
+    name: Option<String>,
+    delimiter: Option<String>,
+    phone_column: Option<String>,
+    email_column: Option<String>,
+    postcode_column: Option<String>,
+    surname_column: Option<String>,
+    address_columns: Option<String>,
+}
+
+fn field(code: &'static str, name: &str, e: impl std::fmt::Display) -> ApiError {
+    ApiError::unprocessable(code, e.to_string()).details(json!({ "field": name }))
+}
+
+fn request(q: &ScrubQuery) -> Result<Request, ApiError> {
+    Ok(Request {
+        channel: q.channel.parse::<Channel>().map_err(|e| field("invalid_channel", "channel", e))?,
+        contact_date: q
+            .contact_date
+            .as_deref()
+            .map(parse_date)
+            .transpose()
+            .map_err(|e| field("invalid_date", "contact_date", e))?
+            .unwrap_or_else(today_uk),
+        mode: q.mode.as_deref().map(str::parse).transpose().map_err(|e: String| field("invalid_mode", "mode", e))?.unwrap_or_default(),
+        delimiter: q.delimiter.as_deref().map(input::delimiter).transpose().map_err(|e| field("invalid_delimiter", "delimiter", e))?,
+        columns: ColumnNames {
+            phone: q.phone_column.clone(),
+            email: q.email_column.clone(),
+            postcode: q.postcode_column.clone(),
+            surname: q.surname_column.clone(),
+            address: q.address_columns.as_ref().map(|a| a.split(',').map(|s| s.trim().to_owned()).collect()),
+        },
+    })
+}
+
+fn scrub_error(e: ScrubError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        ScrubError::NotCovered { reason, contact_date } => {
+            let (code, register, as_of, needed) = match reason {
+                NotCovered::Missing(r) => ("register_missing", r, None, None),
+                NotCovered::Stale { register, as_of, needed_as_of } => ("register_stale", register, Some(as_of), needed_as_of),
+            };
+            ApiError::new(StatusCode::CONFLICT, code, message)
+                .details(json!({ "register": register, "as_of": as_of, "as_of_needed": needed, "contact_date": contact_date }))
+        }
+        ScrubError::Input(InputError::MissingColumn { found, .. } | InputError::UnknownColumn { found, .. }) => {
+            ApiError::unprocessable("missing_column", message).details(json!({ "headers_found": found }))
+        }
+        ScrubError::Input(InputError::Empty) => ApiError::unprocessable("empty_list", message),
+        ScrubError::Input(InputError::BadDelimiter) => field("invalid_delimiter", "delimiter", message),
+        ScrubError::Input(InputError::Unreadable { line, .. }) => {
+            ApiError::unprocessable("unreadable_list", message).details(json!({ "line": line }))
+        }
+        ScrubError::Output(e) => ApiError::internal(e),
+    }
+}
+
+/// The body as a file, read as it arrives, refused past the limit.
+async fn spool(mut body: web::Payload, limit: u64) -> Result<std::fs::File, ApiError> {
+    let mut file = tempfile::tempfile().map_err(ApiError::internal)?;
+    let mut size = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request("bad_body", format!("the body could not be read: {e}")))?;
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(body_too_large(limit));
+        }
+        file.write_all(&chunk).map_err(ApiError::internal)?;
+    }
+    file.rewind().map_err(ApiError::internal)?;
+    Ok(file)
+}
+
+fn links(id: i64) -> Value {
+    let base = format!("/v1/scrubs/{id}");
+    json!({
+        "clean": format!("{base}/clean.csv"),
+        "suppressed": format!("{base}/suppressed.csv"),
+        "annotated": format!("{base}/annotated.csv"),
+        "revocations": format!("{base}/revocations"),
+    })
+}
+
+async fn create(
+    auth: Authorized<Scrub>,
+    state: web::Data<AppState>,
+    query: Deferred<web::Query<ScrubQuery>>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let query = query?;
+    let scrub_req = request(&query)?;
+    let content_type =
+        req.headers().get(actix_web::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    if !(content_type.starts_with("text/csv") || content_type.starts_with("text/plain") || content_type.starts_with("application/csv")) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the list as the body with Content-Type: text/csv (multipart/form-data uploads are not built yet)",
+        ));
+    }
+    let list = spool(body, state.settings.max_upload_bytes).await?;
+    let (registers, store, retention) = (state.registers.view(), state.store.clone(), state.settings.result_retention);
+    let (name, created_by) = (query.name.clone(), auth.caller.name.clone());
+    let stored = web::block(move || -> Result<Value, ApiError> {
+        let (in_house, statements_up_to) = crate::store::statements::all_in_force(&mut *store.conn()?, scrub_req.channel.as_str())?;
+        let knowledge = Knowledge { in_house, statements_up_to, registers };
+        let mut annotated = tempfile::tempfile().map_err(ApiError::internal)?;
+        let summary = {
+            let mut out = Outputs { annotated: Some(Outputs::writer(std::io::BufWriter::new(&mut annotated))), ..Outputs::default() };
+            engine::scrub(list, &scrub_req, &knowledge, &mut out).map_err(scrub_error)?
+        };
+        annotated.rewind().map_err(ApiError::internal)?;
+        let created_at = now_utc();
+        let expires = created_at + chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
+        let mut conn = store.conn()?;
+        let document = diesel::Connection::transaction::<_, anyhow::Error, _>(&mut *conn, |c| {
+            let id = db::insert(
+                c,
+                &NewScrub {
+                    created_at,
+                    name: name.clone(),
+                    channel: scrub_req.channel.to_string(),
+                    created_by,
+                    summary: "{}".into(),
+                    results_expire_at: expires,
+                },
+            )?;
+            let mut document = serde_json::to_value(&summary)?;
+            if let Some(o) = document.as_object_mut() {
+                o.insert("id".into(), json!(id));
+                o.insert("name".into(), json!(name));
+                o.insert("created_at".into(), json!(rfc3339(created_at)));
+                o.insert("results_expire_at".into(), json!(rfc3339(expires)));
+                o.insert("links".into(), links(id));
+            }
+            db::set_summary(c, id, &document.to_string())?;
+            let mut buf = vec![0u8; CHUNK];
+            let mut seq = 0;
+            loop {
+                let n = read_full(&mut annotated, &mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                db::insert_chunk(c, id, seq, &buf[..n])?;
+                seq += 1;
+            }
+            Ok(document)
+        })?;
+        Ok(document)
+    })
+    .await??;
+    Ok(HttpResponse::Created().json(stored))
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+async fn list(_auth: Authorized<Scrub>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let rows = super::read(&state.store, |conn| Ok(db::list(conn, 1000)?)).await?;
+    let items: Vec<Value> = rows.iter().map(|r| serde_json::from_str(&r.summary).unwrap_or(Value::Null)).collect();
+    Ok(HttpResponse::Ok().json(json!({ "scrubs": items })))
+}
+
+fn scrub_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found(format!("there is no scrub {raw:?}")))
+}
+
+async fn find(state: &web::Data<AppState>, id: i64) -> Result<db::ScrubRow, ApiError> {
+    super::read(&state.store, move |conn| Ok(db::get(conn, id)?))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("there is no scrub {id}")))
+}
+
+async fn summary(_auth: Authorized<Scrub>, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let row = find(&state, scrub_id(&id)?).await?;
+    Ok(HttpResponse::Ok().content_type("application/json").body(row.summary))
+}
+
+/// Which view of the annotated result a download is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Annotated,
+    Clean,
+    Suppressed,
+}
+
+/// Reads a scrub's stored chunks in order, one at a time.
+struct Chunks {
+    store: crate::store::Store,
+    id: i64,
+    seq: i32,
+    current: std::io::Cursor<Vec<u8>>,
+}
+
+impl Read for Chunks {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.current.read(buf)?;
+            if n > 0 {
+                return Ok(n);
+            }
+            let mut conn = self.store.conn().map_err(std::io::Error::other)?;
+            match db::chunk(&mut conn, self.id, self.seq).map_err(std::io::Error::other)? {
+                Some(data) => {
+                    self.seq += 1;
+                    self.current = std::io::Cursor::new(data);
+                }
+                None => return Ok(0),
+            }
+        }
+    }
+}
+
+/// Bytes written go to the response in pieces of ~256 KB.
+struct Sender {
+    buf: Vec<u8>,
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+}
+
+impl Sender {
+    fn send(&mut self) -> std::io::Result<()> {
+        let bytes = std::mem::take(&mut self.buf);
+        // An error here means the client went away: stop producing.
+        self.tx
+            .blocking_send(Ok(Bytes::from(bytes)))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))
+    }
+}
+
+impl Write for Sender {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= 1 << 18 {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Transform the annotated CSV into a part, as it is read from the stored chunks.
+fn produce(part: Part, source: Chunks, tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) -> anyhow::Result<()> {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(source);
+    let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(Sender { buf: Vec::with_capacity(1 << 18), tx });
+    let mut record = csv::ByteRecord::new();
+    let mut first = true;
+    while reader.read_byte_record(&mut record)? {
+        let n = record.len();
+        if n < 4 {
+            continue;
+        }
+        let fields: Vec<&[u8]> = record.iter().collect();
+        let (data, extra) = fields.split_at(n - 4);
+        let kept = extra[0] == b"kept";
+        match (part, first) {
+            (Part::Annotated, _) => writer.write_record(&fields)?,
+            (Part::Clean, true) => writer.write_record(data)?,
+            (Part::Suppressed, true) => {
+                writer.write_record(data.iter().copied().chain([b"suppress_reason".as_slice(), b"suppress_detail".as_slice()]))?
+            }
+            (Part::Clean, false) if kept => writer.write_record(data)?,
+            (Part::Suppressed, false) if !kept => writer.write_record(data.iter().copied().chain([extra[1], extra[3]]))?,
+            _ => {}
+        }
+        first = false;
+    }
+    writer.flush()?;
+    let mut sender = writer.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !sender.buf.is_empty() {
+        sender.send()?;
+    }
+    Ok(())
+}
+
+async fn download(
+    _auth: Authorized<Scrub>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, part) = path.into_inner();
+    let part = match part.as_str() {
+        "annotated.csv" => Part::Annotated,
+        "clean.csv" => Part::Clean,
+        "suppressed.csv" => Part::Suppressed,
+        "revocations" => {
+            return Err(ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "not_implemented",
+                "revocations are not built yet; scrub the clean list again to find rows to drop",
+            ))
+        }
+        other => {
+            return Err(ApiError::not_found(format!(
+                "a scrub has no {other:?}; it has clean.csv, suppressed.csv, annotated.csv and revocations"
+            )))
+        }
+    };
+    let row = find(&state, scrub_id(&id)?).await?;
+    if now_utc() >= row.results_expire_at {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "results_expired",
+            format!("the results of scrub {} expired at {}; its summary is kept", row.id, rfc3339(row.results_expire_at)),
+        ));
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let source = Chunks { store: state.store.clone(), id: row.id, seq: 0, current: std::io::Cursor::new(Vec::new()) };
+    let failed = tx.clone();
+    actix_web::rt::task::spawn_blocking(move || {
+        if let Err(e) = produce(part, source, tx) {
+            tracing::error!(error = %e, "a scrub download failed");
+            let _ = failed.blocking_send(Err(std::io::Error::other("the download failed; see the server log")));
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    Ok(HttpResponse::Ok().content_type("text/csv; charset=utf-8").streaming(stream))
 }

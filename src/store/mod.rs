@@ -4,6 +4,7 @@
 pub mod keys;
 pub mod registers;
 pub mod schema;
+pub mod scrubs;
 pub mod statements;
 pub mod writer;
 

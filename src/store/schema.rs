@@ -74,11 +74,33 @@ diesel::table! {
         listed_since -> Date,
     }
 }
+diesel::table! {
+    scrubs (id) {
+        id -> BigInt,
+        created_at -> Timestamp,
+        name -> Nullable<Text>,
+        channel -> Text,
+        created_by -> Text,
+        summary -> Text,
+        results_expire_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    scrub_results (scrub_id, seq) {
+        scrub_id -> BigInt,
+        seq -> Integer,
+        data -> Binary,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     statements,
     register_imports,
     register_snapshots,
     register_changes,
-    register_listings
+    register_listings,
+    scrubs,
+    scrub_results
 );

@@ -121,15 +121,6 @@ fn the_database_url_decides_and_a_new_sqlite_file_is_announced() {
     assert!(text(&bad.stderr).contains("unknown database URL scheme \"mysql\""), "{}", text(&bad.stderr));
 }
 
-#[test]
-fn http_scrubs_say_they_are_not_built() {
-    let app = TestApp::spawn();
-    let (s, b) = app.raw("POST", "/v1/scrubs?channel=call", Some(&app.campaign), Some("text/csv"), "phone\n07912 345678\n");
-    assert_eq!(crate::helpers::error_code(s, &b, 501), "not_implemented");
-    assert!(b["error"]["message"].as_str().unwrap().contains("suppress scrub"));
-    assert_eq!(app.get("/v1/scrubs", Some(&app.agent)).0, 403);
-}
-
 /// A server process on the database, and the address it listens on.
 fn start_server(db: &str) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_suppress"))

@@ -53,7 +53,7 @@ fn date(s: &str) -> NaiveDate {
 }
 
 /// Wait until the server serves the register at this as_of (it polls every second).
-fn wait_for(app: &TestApp, register: &str, as_of: &str) {
+pub fn wait_for(app: &TestApp, register: &str, as_of: &str) {
     let start = Instant::now();
     loop {
         let (_, regs) = app.get("/v1/registers", Some(&app.admin));

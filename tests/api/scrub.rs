@@ -41,6 +41,7 @@ fn world(dir: &Path) -> TestApp {
         let path = dir.join(name);
         std::fs::write(&path, text).unwrap();
         ok(&suppress(&app.db.url, &["import", register, path.to_str().unwrap(), "--json"]));
+        crate::registers::wait_for(&app, register, &t);
     }
     app.opt_out(json!({"phone": "020 3000 0500", "channels": ["call"], "source": "call_centre"}));
     let consent = json!({"phone": "020 3000 0001", "channels": ["call"], "source": "call_centre", "evidence": "recorded call"});
@@ -242,4 +243,113 @@ fn refusals_fail_closed_and_name_what_is_wrong() {
     std::fs::write(&input, "phone\n").unwrap();
     assert!(run(&["--channel", "sms"]).contains("the list is empty"));
     assert!(run(&["--channel", "fax"]).contains("unknown channel"));
+}
+
+fn post_list(app: &TestApp, key: &str, query: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
+    app.raw("POST", &format!("/v1/scrubs?{query}"), Some(key), Some(content_type), std::str::from_utf8(body).unwrap())
+}
+
+fn download(app: &TestApp, path: &str) -> (u16, String) {
+    let r = ureq::get(&format!("{}{path}", app.base)).set("Authorization", &format!("Bearer {}", app.campaign)).call();
+    match r {
+        Ok(r) => (r.status(), r.into_string().unwrap()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+const CALL_LIST: &str = "name,phone,notes\nAnn,020 3000 0000,tps\nDi,+44 (0)20 3000 0001,consent\nEd,020 3000 0500,opted out\nFlo,020 3000 0600,clean\nGus,02030000600,dup\nHal,12345,bad\nIvy,020 3000 0700,extra,field\n";
+
+#[test]
+fn http_scrubs_give_the_cli_s_answers_and_keep_the_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = world(dir.path());
+    let date = suppress::domain::time::today_uk().to_string();
+    let (s, summary) =
+        post_list(&app, &app.campaign, &format!("channel=call&name=November&contact_date={date}"), "text/csv", CALL_LIST.as_bytes());
+    assert_eq!(s, 201, "{summary}");
+    let id = summary["id"].as_i64().unwrap();
+    assert_eq!((summary["rows"].clone(), summary["kept"].clone(), summary["suppressed"].clone()), (json!(7), json!(2), json!(5)));
+    assert_eq!(summary["name"], "November");
+    assert_eq!(summary["channel"], "call");
+    assert_eq!(summary["mode"], "strict");
+    assert_eq!(summary["registers"][0]["name"], "tps");
+    assert_eq!(summary["links"]["clean"], format!("/v1/scrubs/{id}/clean.csv"));
+    assert!(chrono::DateTime::parse_from_rfc3339(summary["created_at"].as_str().unwrap()).is_ok());
+    // The same list through the CLI: the same annotated output, byte for byte.
+    let cli = scrub(&app, dir.path(), "call", CALL_LIST.as_bytes(), &["--contact-date", &date]);
+    assert_eq!(cli.summary["input_sha256"], summary["input_sha256"]);
+    let (s, annotated) = download(&app, &format!("/v1/scrubs/{id}/annotated.csv"));
+    assert_eq!(s, 200);
+    assert_eq!(annotated, std::fs::read_to_string(dir.path().join("annotated.csv")).unwrap());
+    let (_, clean) = download(&app, &format!("/v1/scrubs/{id}/clean.csv"));
+    assert_eq!(clean, cli.clean);
+    assert_eq!(clean, "name,phone,notes\nDi,+44 (0)20 3000 0001,consent\nFlo,020 3000 0600,clean\n");
+    let (_, suppressed) = download(&app, &format!("/v1/scrubs/{id}/suppressed.csv"));
+    let lines: Vec<&str> = suppressed.lines().collect();
+    assert_eq!(lines[0], "name,phone,notes,suppress_reason,suppress_detail");
+    assert!(lines[1].starts_with("Ann,020 3000 0000,tps,TPS,"), "{suppressed}");
+    assert_eq!(lines.len(), 6);
+    // The summary is kept and listed.
+    let (s, again) = app.get(&format!("/v1/scrubs/{id}"), Some(&app.campaign));
+    assert_eq!((s, again["id"].clone()), (200, json!(id)));
+    let (_, all) = app.get("/v1/scrubs", Some(&app.admin));
+    assert_eq!(all["scrubs"][0]["id"], id);
+    // Access and unknowns.
+    assert_eq!(app.get("/v1/scrubs", Some(&app.agent)).0, 403);
+    assert_eq!(app.get("/v1/scrubs/999999", Some(&app.campaign)).0, 404);
+    assert_eq!(download(&app, &format!("/v1/scrubs/{id}/other.csv")).0, 404);
+    assert_eq!(download(&app, &format!("/v1/scrubs/{id}/revocations")).0, 501);
+}
+
+#[test]
+fn http_scrub_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_with(|s| s.max_upload_bytes = 2_000);
+    let list = b"phone\n020 3000 0000\n";
+    let (s, b) = post_list(&app, &app.campaign, "channel=call", "text/csv", list);
+    assert_eq!(crate::helpers::error_code(s, &b, 409), "register_missing");
+    assert_eq!(b["error"]["details"]["register"], "tps");
+    let (s, b) = post_list(&app, &app.campaign, "channel=email", "text/csv", list);
+    assert_eq!(crate::helpers::error_code(s, &b, 422), "missing_column");
+    assert_eq!(b["error"]["details"]["headers_found"], json!(["phone"]));
+    let (s, b) = post_list(&app, &app.campaign, "channel=sms", "text/csv", b"phone\n");
+    assert_eq!(crate::helpers::error_code(s, &b, 422), "empty_list");
+    let big = format!("phone\n{}", "020 3000 0000\n".repeat(200));
+    let (s, b) = post_list(&app, &app.campaign, "channel=sms", "text/csv", big.as_bytes());
+    assert_eq!(crate::helpers::error_code(s, &b, 413), "body_too_large");
+    let (s, b) = post_list(&app, &app.campaign, "channel=sms", "application/json", list);
+    assert_eq!(crate::helpers::error_code(s, &b, 415), "unsupported_media_type");
+    let (s, b) = post_list(&app, &app.campaign, "channel=fax", "text/csv", list);
+    assert_eq!(crate::helpers::error_code(s, &b, 422), "invalid_channel");
+    let (s, b) = post_list(&app, &app.campaign, "channel=sms&colour=red", "text/csv", list);
+    assert_eq!(crate::helpers::error_code(s, &b, 400), "invalid_query");
+    let (s, _) = post_list(&app, &app.agent, "channel=sms", "text/csv", list);
+    assert_eq!(s, 403);
+    // Stale: 409 naming the as_of needed.
+    let t = suppress::domain::time::today_uk();
+    for r in ["tps", "ctps"] {
+        let p = dir.path().join(format!("{r}-{t}.txt"));
+        std::fs::write(&p, "02030000000 \r\n").unwrap();
+        ok(&suppress(&app.db.url, &["import", r, p.to_str().unwrap(), "--json"]));
+    }
+    crate::registers::wait_for(&app, "ctps", &t.to_string());
+    let late = t + Days::new(40);
+    let (s, b) = post_list(&app, &app.campaign, &format!("channel=call&contact_date={late}"), "text/csv", list);
+    assert_eq!(crate::helpers::error_code(s, &b, 409), "register_stale");
+    assert_eq!(b["error"]["details"]["as_of_needed"], (t + Days::new(12)).to_string());
+}
+
+#[test]
+fn results_expire_and_the_summary_stays() {
+    let app = TestApp::spawn_with(|s| s.result_retention = std::time::Duration::from_secs(1));
+    let (s, summary) = post_list(&app, &app.campaign, "channel=sms", "text/csv", b"phone\n07912 345678\n");
+    assert_eq!(s, 201, "{summary}");
+    let id = summary["id"].as_i64().unwrap();
+    assert_eq!(download(&app, &format!("/v1/scrubs/{id}/clean.csv")).0, 200);
+    std::thread::sleep(std::time::Duration::from_millis(1_200));
+    let (s, body) = download(&app, &format!("/v1/scrubs/{id}/clean.csv"));
+    assert_eq!(s, 410, "{body}");
+    assert!(body.contains("results_expired"));
+    assert_eq!(app.get(&format!("/v1/scrubs/{id}"), Some(&app.campaign)).0, 200);
 }

@@ -1,0 +1,1 @@
+DROP TABLE scrub_results; DROP TABLE scrubs;
