@@ -223,12 +223,24 @@ async fn summary(_auth: Authorized<Scrub>, state: web::Data<AppState>, id: web::
     Ok(HttpResponse::Ok().content_type("application/json").body(row.summary))
 }
 
+/// What a stored summary says of how its list was scrubbed.
+#[derive(Deserialize)]
+struct StoredRequest {
+    channel: Channel,
+    contact_date: chrono::NaiveDate,
+    mode: crate::scrub::Mode,
+    #[serde(default)]
+    columns: ColumnNames,
+}
+
 /// Which view of the annotated result a download is.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Part {
     Annotated,
     Clean,
     Suppressed,
+    /// Kept rows a scrub now would suppress.
+    Revocations,
 }
 
 /// Reads a scrub's stored chunks in order, one at a time.
@@ -332,13 +344,7 @@ async fn download(
         "annotated.csv" => Part::Annotated,
         "clean.csv" => Part::Clean,
         "suppressed.csv" => Part::Suppressed,
-        "revocations" => {
-            return Err(ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                "not_implemented",
-                "revocations are not built yet; scrub the clean list again to find rows to drop",
-            ))
-        }
+        "revocations" => Part::Revocations,
         other => {
             return Err(ApiError::not_found(format!(
                 "a scrub has no {other:?}; it has clean.csv, suppressed.csv, annotated.csv and revocations"
@@ -355,6 +361,27 @@ async fn download(
     }
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let source = Chunks { store: state.store.clone(), id: row.id, seq: 0, current: std::io::Cursor::new(Vec::new()) };
+    if part == Part::Revocations {
+        // Judged against what is known now; refused like a scrub when the registers cannot vouch.
+        let stored: StoredRequest = serde_json::from_str(&row.summary).map_err(ApiError::internal)?;
+        let req = Request {
+            channel: stored.channel,
+            contact_date: stored.contact_date,
+            mode: stored.mode,
+            delimiter: None,
+            columns: stored.columns,
+        };
+        let (registers, store) = (state.registers.view(), state.store.clone());
+        let body = web::block(move || -> Result<Vec<u8>, ApiError> {
+            let (in_house, statements_up_to) = crate::store::statements::all_in_force(&mut *store.conn()?, req.channel.as_str())?;
+            let knowledge = Knowledge { in_house, statements_up_to, registers };
+            let mut body = Vec::new();
+            engine::revocations(source, &req, &knowledge, &mut body).map_err(scrub_error)?;
+            Ok(body)
+        })
+        .await??;
+        return Ok(HttpResponse::Ok().content_type("text/csv; charset=utf-8").body(body));
+    }
     let failed = tx.clone();
     actix_web::rt::task::spawn_blocking(move || {
         if let Err(e) = produce(part, source, tx) {

@@ -56,6 +56,8 @@ pub struct Summary {
     pub input_sha256: String,
     /// In-house statements up to this id were taken into account.
     pub statements_up_to: i64,
+    /// The key columns as the caller named them (none: found by their usual names).
+    pub columns: ColumnNames,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -269,6 +271,7 @@ fn run<R: Read>(
             .collect(),
         input_sha256: String::new(),
         statements_up_to: k.statements_up_to,
+        columns: req.columns.clone(),
     };
     // Keys seen, with the line of the row that first had each.
     let mut seen: HashMap<String, u64> = HashMap::new();
@@ -305,6 +308,38 @@ fn run<R: Read>(
     }
     out.flush()?;
     Ok(summary)
+}
+
+/// Revocations (CONTRACT §5): the rows a scrub kept that a scrub made now would suppress, with
+/// today's outcome in the annotated columns. `annotated` is the scrub's stored annotated result;
+/// `k` is what is known now. Returns how many rows were revoked.
+pub fn revocations<R: Read, W: Write>(annotated: R, req: &Request, k: &Knowledge, out: W) -> Result<u64, ScrubError> {
+    check_coverage(req, k)?;
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(annotated);
+    let all: Vec<String> =
+        reader.headers().map_err(|e| InputError::Unreadable { line: 1, message: e.to_string() })?.iter().map(str::to_owned).collect();
+    let headers = &all[..all.len().saturating_sub(4)];
+    let columns = input::key_columns(headers, req.channel, &req.columns)?;
+    let mut writer = Outputs { annotated: Some(Outputs::writer(out)), ..Outputs::default() };
+    writer.header(headers).map_err(csv_error)?;
+    let mut revoked = 0;
+    let mut record = csv::StringRecord::new();
+    while reader.read_record(&mut record).map_err(|e| InputError::Unreadable { line: 0, message: e.to_string() })? {
+        let n = record.len();
+        if n < 4 || &record[n - 4] != "kept" {
+            continue;
+        }
+        let fields: Vec<String> = record.iter().take(n - 4).map(str::to_owned).collect();
+        let line = record.position().map_or(0, |p| p.line());
+        // Kept rows have distinct keys: no row is a duplicate of another here.
+        let outcome = judge_row(&fields, headers.len(), line, &columns, req, k, &mut HashMap::new());
+        if !outcome.kept {
+            revoked += 1;
+            writer.row(&fields, &outcome).map_err(csv_error)?;
+        }
+    }
+    writer.flush()?;
+    Ok(revoked)
 }
 
 fn judge_row(

@@ -8,7 +8,7 @@ use crate::domain::address::is_address_line_header;
 use crate::domain::{Channel, ContactKind};
 
 /// Columns named by the caller instead of found by name.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ColumnNames {
     pub phone: Option<String>,
     pub email: Option<String>,

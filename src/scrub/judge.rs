@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::domain::{Channel, Reason, Register, StatementKind};
 
 /// How register listings are applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Every listing suppresses, however recent.

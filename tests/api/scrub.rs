@@ -299,7 +299,9 @@ fn http_scrubs_give_the_cli_s_answers_and_keep_the_evidence() {
     assert_eq!(app.get("/v1/scrubs", Some(&app.agent)).0, 403);
     assert_eq!(app.get("/v1/scrubs/999999", Some(&app.campaign)).0, 404);
     assert_eq!(download(&app, &format!("/v1/scrubs/{id}/other.csv")).0, 404);
-    assert_eq!(download(&app, &format!("/v1/scrubs/{id}/revocations")).0, 501);
+    // Nothing has changed since: no revocations, just the header.
+    let (s, none) = download(&app, &format!("/v1/scrubs/{id}/revocations"));
+    assert_eq!((s, none.lines().count()), (200, 1), "{none}");
 }
 
 #[test]
@@ -352,4 +354,35 @@ fn results_expire_and_the_summary_stays() {
     assert_eq!(s, 410, "{body}");
     assert!(body.contains("results_expired"));
     assert_eq!(app.get(&format!("/v1/scrubs/{id}"), Some(&app.campaign)).0, 200);
+}
+
+#[test]
+fn revocations_list_kept_rows_that_are_now_suppressed() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = world(dir.path());
+    let list = b"name,phone\nFlo,020 3000 0600\nGil,020 3000 0601\nHan,020 3000 0602\nAnn,020 3000 0000\n";
+    let (s, summary) = post_list(&app, &app.campaign, "channel=call", "text/csv", list);
+    assert_eq!((s, summary["kept"].clone()), (201, json!(3)), "{summary}");
+    let id = summary["id"].as_i64().unwrap();
+    // Since the scrub: Gil opts out; Han is newly listed on TPS.
+    app.opt_out(json!({"phone": "020 3000 0601", "channels": ["call"], "source": "call_centre"}));
+    let t = today();
+    let path = dir.path().join(format!("tps-{t}-b.txt"));
+    let mut tps: String = (0..10).map(|i| format!("{:<12}\r\n", format!("020{:08}", 30_000_000 + i))).collect();
+    tps.push_str("02030000602 \r\n");
+    std::fs::write(&path, tps).unwrap();
+    ok(&suppress(&app.db.url, &["import", "tps", path.to_str().unwrap(), "--as-of", &t, "--json"]));
+    // Wait for the server to see the new snapshot (one more entry).
+    let start = std::time::Instant::now();
+    while app.get("/v1/registers", Some(&app.admin)).1[0]["entries"] != 11 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (s, body) = download(&app, &format!("/v1/scrubs/{id}/revocations"));
+    assert_eq!(s, 200, "{body}");
+    let rows: Vec<Vec<String>> =
+        csv::Reader::from_reader(body.as_bytes()).records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect();
+    let got: Vec<(&str, &str)> = rows.iter().map(|r| (r[0].as_str(), r[3].as_str())).collect();
+    assert_eq!(got, [("Gil", "OPTED_OUT"), ("Han", "TPS")]);
+    assert!(body.starts_with("name,phone,suppress_status,suppress_reason,suppress_key,suppress_detail"), "{body}");
 }
