@@ -93,11 +93,15 @@ fn scrub_error(e: ScrubError) -> ApiError {
     }
 }
 
-/// The body as a file, read as it arrives, refused past the limit.
-async fn spool(mut body: web::Payload, limit: u64) -> Result<std::fs::File, ApiError> {
+/// A stream of body pieces written to a file as they arrive, refused past the limit.
+async fn to_file<S, E>(mut stream: S, limit: u64) -> Result<std::fs::File, ApiError>
+where
+    S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
     let mut file = tempfile::tempfile().map_err(ApiError::internal)?;
     let mut size = 0u64;
-    while let Some(chunk) = body.next().await {
+    while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| ApiError::bad_request("bad_body", format!("the body could not be read: {e}")))?;
         size += chunk.len() as u64;
         if size > limit {
@@ -107,6 +111,30 @@ async fn spool(mut body: web::Payload, limit: u64) -> Result<std::fs::File, ApiE
     }
     file.rewind().map_err(ApiError::internal)?;
     Ok(file)
+}
+
+/// The body as a file.
+async fn spool(body: web::Payload, limit: u64) -> Result<std::fs::File, ApiError> {
+    to_file(body, limit).await
+}
+
+/// The `file` part of a multipart/form-data body as a file; other parts are read past.
+async fn spool_file_part(headers: &actix_web::http::header::HeaderMap, body: web::Payload, limit: u64) -> Result<std::fs::File, ApiError> {
+    let mut parts = actix_multipart::Multipart::new(headers, body);
+    let mut list = None;
+    while let Some(part) = parts.next().await {
+        let mut part = part.map_err(|e| ApiError::bad_request("bad_multipart", format!("the multipart body could not be read: {e}")))?;
+        if part.name() == Some("file") && list.is_none() {
+            list = Some(to_file(&mut part, limit).await?);
+        } else {
+            while let Some(chunk) = part.next().await {
+                chunk.map_err(|e| ApiError::bad_request("bad_multipart", format!("the multipart body could not be read: {e}")))?;
+            }
+        }
+    }
+    list.ok_or_else(|| {
+        ApiError::unprocessable("missing_file_part", "the multipart body has no part named `file`: send the list as that part")
+    })
 }
 
 fn links(id: i64) -> Value {
@@ -130,14 +158,19 @@ async fn create(
     let scrub_req = request(&query)?;
     let content_type =
         req.headers().get(actix_web::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
-    if !(content_type.starts_with("text/csv") || content_type.starts_with("text/plain") || content_type.starts_with("application/csv")) {
+    let limit = state.settings.max_upload_bytes;
+    let list = if content_type.starts_with("multipart/form-data") {
+        spool_file_part(req.headers(), body, limit).await?
+    } else if content_type.starts_with("text/csv") || content_type.starts_with("text/plain") || content_type.starts_with("application/csv")
+    {
+        spool(body, limit).await?
+    } else {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            "send the list as the body with Content-Type: text/csv (multipart/form-data uploads are not built yet)",
+            "send the list as the body with Content-Type: text/csv, or as the `file` part of multipart/form-data",
         ));
-    }
-    let list = spool(body, state.settings.max_upload_bytes).await?;
+    };
     let (registers, store, retention) = (state.registers.view(), state.store.clone(), state.settings.result_retention);
     let (name, created_by) = (query.name.clone(), auth.caller.name.clone());
     let stored = web::block(move || -> Result<Value, ApiError> {

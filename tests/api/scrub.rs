@@ -386,3 +386,33 @@ fn revocations_list_kept_rows_that_are_now_suppressed() {
     assert_eq!(got, [("Gil", "OPTED_OUT"), ("Han", "TPS")]);
     assert!(body.starts_with("name,phone,suppress_status,suppress_reason,suppress_key,suppress_detail"), "{body}");
 }
+
+#[test]
+fn a_multipart_upload_is_the_same_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = world(dir.path());
+    let multipart = |parts: &[(&str, &str)]| {
+        let mut body = String::new();
+        for (name, content) in parts {
+            body.push_str(&format!("--XYZ\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}.csv\"\r\nContent-Type: text/csv\r\n\r\n{content}\r\n"));
+        }
+        body.push_str("--XYZ--\r\n");
+        body
+    };
+    let body = multipart(&[("note", "ignored"), ("file", CALL_LIST)]);
+    let (s, via_multipart) =
+        app.raw("POST", "/v1/scrubs?channel=call", Some(&app.campaign), Some("multipart/form-data; boundary=XYZ"), &body);
+    assert_eq!(s, 201, "{via_multipart}");
+    let (_, plain) = post_list(&app, &app.campaign, "channel=call", "text/csv", CALL_LIST.as_bytes());
+    for field in ["rows", "kept", "suppressed", "by_reason", "input_sha256"] {
+        assert_eq!(via_multipart[field], plain[field], "{field}");
+    }
+    let (s, b) = app.raw(
+        "POST",
+        "/v1/scrubs?channel=call",
+        Some(&app.campaign),
+        Some("multipart/form-data; boundary=XYZ"),
+        &multipart(&[("list", CALL_LIST)]),
+    );
+    assert_eq!(crate::helpers::error_code(s, &b, 422), "missing_file_part");
+}
