@@ -235,6 +235,33 @@ fn main() {
         answer["reason"],
         vm_hwm_mb(server.id())
     );
+
+    // The same list over HTTP: upload to 201, then the downloads.
+    let campaign = timed(&db, &["keys", "create", "--role", "campaign", "--name", "bench-campaign"]).2;
+    let start = Instant::now();
+    let response = ureq::post(&format!("http://{addr}/v1/scrubs?channel=call&contact_date=2026-11-26"))
+        .set("Authorization", &format!("Bearer {campaign}"))
+        .set("Content-Type", "text/csv")
+        .send(std::fs::File::open(&list).unwrap())
+        .unwrap();
+    let summary: serde_json::Value = response.into_json().unwrap();
+    println!(
+        "scrub (HTTP) of {rows} rows, upload to 201: {:.2} s (kept {}); server peak memory {:.0} MB",
+        start.elapsed().as_secs_f64(),
+        summary["kept"],
+        vm_hwm_mb(server.id())
+    );
+    for part in ["annotated.csv", "clean.csv"] {
+        let start = Instant::now();
+        let mut body = ureq::get(&format!("http://{addr}/v1/scrubs/{}/{part}", summary["id"]))
+            .set("Authorization", &format!("Bearer {campaign}"))
+            .call()
+            .unwrap()
+            .into_reader();
+        let bytes = std::io::copy(&mut body, &mut std::io::sink()).unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        println!("download {part}: {:.0} MB in {secs:.2} s = {:.0} MB/s", bytes as f64 / 1e6, bytes as f64 / 1e6 / secs);
+    }
     server.kill().unwrap();
     let _ = server.wait();
 
