@@ -94,7 +94,15 @@ fn main() {
     let n: usize =
         args.iter().position(|a| a == "--numbers").and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(17_000_000);
     let baseline = args.iter().any(|a| a == "--baseline");
-    let dir = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| "/tmp".into())).unwrap();
+    let guard = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| "/tmp".into())).unwrap();
+    let root = guard.path().to_owned();
+    // BENCH_KEEP=1 keeps the generated files and database (to profile against them).
+    let _guard = if std::env::var("BENCH_KEEP").is_ok() {
+        println!("keeping the data in {}", guard.keep().display());
+        None
+    } else {
+        Some(guard)
+    };
     let (db, pg) = match std::env::var("BENCH_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
         Some(admin) => {
             let name = format!("suppress_regbench_{}", std::process::id());
@@ -104,14 +112,14 @@ fn main() {
             url.set_path(&name);
             (url.to_string(), Some((admin, name)))
         }
-        None => (dir.path().join("bench.db").to_string_lossy().into_owned(), None),
+        None => (root.as_path().join("bench.db").to_string_lossy().into_owned(), None),
     };
     println!("# register import benchmark ({}; {n} numbers)", if pg.is_some() { "postgres" } else { "sqlite" });
     timed(&db, &["migrate"]);
     if !args.iter().any(|a| a == "--skip-mps") {
         let records: usize =
             args.iter().position(|a| a == "--mps").and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(6_000_000);
-        mps(&db, dir.path(), records);
+        mps(&db, root.as_path(), records);
     }
     if args.iter().any(|a| a == "--skip-tps") {
         return drop_pg(pg);
@@ -126,11 +134,11 @@ fn main() {
             all.iter().skip(7).step_by(all.len() / 500).take(500).copied().filter(|x| !added.contains(x)).collect();
         (all.iter().copied().filter(|x| !added.contains(x)).collect(), all.iter().copied().filter(|x| !removed.contains(x)).collect())
     };
-    let f1 = dir.path().join("tps-2026-11-23.txt");
-    let f2 = dir.path().join("tps-2026-11-24.txt");
+    let f1 = root.as_path().join("tps-2026-11-23.txt");
+    let f2 = root.as_path().join("tps-2026-11-24.txt");
     let size = write_file(&f1, &night1);
     write_file(&f2, &night2);
-    let delta_path = dir.path().join("tps-2026-11-25-delta.txt");
+    let delta_path = root.as_path().join("tps-2026-11-25-delta.txt");
     {
         let mut f = BufWriter::new(std::fs::File::create(&delta_path).unwrap());
         for (i, x) in night2.iter().step_by(night2.len() / 5_000).take(5_000).enumerate() {
@@ -147,7 +155,7 @@ fn main() {
         size as f64 / 1e6,
         t.elapsed().as_secs_f64()
     );
-    let ctps = dir.path().join("ctps-2026-11-24.txt");
+    let ctps = root.as_path().join("ctps-2026-11-24.txt");
     write_file(&ctps, &numbers(1_300_000).iter().map(|x| x + 11).collect::<Vec<_>>());
     drop((all, night1, night2));
 
@@ -163,7 +171,7 @@ fn main() {
     // A campaign list against the full-size registers, through `suppress scrub` (CLI).
     let rows: usize =
         args.iter().position(|a| a == "--scrub-rows").and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    let list = dir.path().join("list.csv");
+    let list = root.as_path().join("list.csv");
     {
         let listed = numbers(n);
         let mut f = BufWriter::with_capacity(1 << 20, std::fs::File::create(&list).unwrap());
@@ -182,7 +190,7 @@ fn main() {
         }
     }
     let size = std::fs::metadata(&list).unwrap().len();
-    let (clean, annotated) = (dir.path().join("clean.csv"), dir.path().join("annotated.csv"));
+    let (clean, annotated) = (root.as_path().join("clean.csv"), root.as_path().join("annotated.csv"));
     let args_scrub = [
         "scrub",
         "--channel",
@@ -266,7 +274,7 @@ fn main() {
     let _ = server.wait();
 
     if baseline {
-        let nums = dir.path().join("numbers.csv");
+        let nums = root.as_path().join("numbers.csv");
         {
             let mut f = BufWriter::new(std::fs::File::create(&nums).unwrap());
             for line in BufReader::new(std::fs::File::open(&f1).unwrap()).lines() {
@@ -274,7 +282,7 @@ fn main() {
                 writeln!(f, "{}", &digits[1..]).unwrap();
             }
         }
-        let base_db = dir.path().join("baseline.db");
+        let base_db = root.as_path().join("baseline.db");
         let start = Instant::now();
         let mut sqlite = Command::new("sqlite3").arg(&base_db).stdin(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
         writeln!(

@@ -51,9 +51,55 @@ pub struct PhoneSet {
     pub file_sha256: String,
     numbers: Vec<u64>,
     listed_since: HashMap<u64, NaiveDate>,
+    index: BucketIndex,
+}
+
+/// Where each run of numbers sharing their high bits starts in the sorted numbers: a lookup reads
+/// one bucket's few entries instead of binary-searching 17 million (≈24 cache misses).
+#[derive(Debug, Default)]
+struct BucketIndex {
+    shift: u32,
+    starts: Vec<u32>,
+}
+
+/// Buckets at most (4 bytes each: 16 MB).
+const BUCKETS: u64 = 1 << 22;
+
+impl BucketIndex {
+    fn build(numbers: &[u64]) -> BucketIndex {
+        let max = numbers.last().copied().unwrap_or(0);
+        let mut shift = 0;
+        while (max >> shift) >= BUCKETS {
+            shift += 1;
+        }
+        let buckets = (max >> shift) as usize + 2;
+        let mut starts = vec![0u32; buckets];
+        let mut i = 0usize;
+        for (b, start) in starts.iter_mut().enumerate() {
+            while i < numbers.len() && ((numbers[i] >> shift) as usize) < b {
+                i += 1;
+            }
+            *start = i as u32;
+        }
+        BucketIndex { shift, starts }
+    }
+
+    /// The part of the sorted numbers that holds `n` if any of them does.
+    fn range(&self, n: u64) -> std::ops::Range<usize> {
+        let b = (n >> self.shift) as usize;
+        match (self.starts.get(b), self.starts.get(b + 1)) {
+            (Some(&from), Some(&to)) => from as usize..to as usize,
+            _ => 0..0,
+        }
+    }
 }
 
 impl PhoneSet {
+    fn indexed(mut self) -> PhoneSet {
+        self.index = BucketIndex::build(&self.numbers);
+        self
+    }
+
     /// A snapshot from sorted numbers (as the loader and tests build one).
     pub fn new(register: Register, as_of: NaiveDate, numbers: Vec<u64>, listed_since: HashMap<u64, NaiveDate>) -> PhoneSet {
         PhoneSet {
@@ -64,7 +110,9 @@ impl PhoneSet {
             file_sha256: String::new(),
             numbers,
             listed_since,
+            index: BucketIndex::default(),
         }
+        .indexed()
     }
 
     pub fn entries(&self) -> usize {
@@ -74,7 +122,8 @@ impl PhoneSet {
     /// `Some(listed_since)` when the number is listed (`listed_since` `None`: since before the
     /// register's first import).
     pub fn lookup(&self, nsn: u64) -> Option<Option<NaiveDate>> {
-        self.numbers.binary_search(&nsn).ok().map(|_| self.listed_since.get(&nsn).copied())
+        let range = self.index.range(nsn);
+        self.numbers.get(range).and_then(|part| part.binary_search(&nsn).ok()).map(|_| self.listed_since.get(&nsn).copied())
     }
 }
 
@@ -300,7 +349,9 @@ impl Registers {
                 file_sha256: head.file_sha256,
                 numbers,
                 listed_since,
-            };
+                index: BucketIndex::default(),
+            }
+            .indexed();
             tracing::info!(register = %register, as_of = %set.as_of, entries = set.entries(), "register snapshot loaded");
             if let Ok(mut phones) = self.phones.write() {
                 phones.insert(register, Arc::new(set));
@@ -370,5 +421,26 @@ impl Registers {
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod index_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The bucket index finds exactly what a binary search of the whole set finds.
+        #[test]
+        fn lookups_agree_with_a_plain_binary_search(mut v in proptest::collection::vec(0u64..20_000_000_000, 0..2_000), probes in proptest::collection::vec(0u64..20_000_000_000, 50)) {
+            v.sort_unstable();
+            v.dedup();
+            let d = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
+            let set = PhoneSet::new(Register::Tps, d, v.clone(), HashMap::new());
+            for p in probes.iter().chain(v.iter().take(50)) {
+                prop_assert_eq!(set.lookup(*p).is_some(), v.binary_search(p).is_ok(), "{}", p);
+            }
+            prop_assert!(set.lookup(u64::MAX).is_none());
+        }
     }
 }
