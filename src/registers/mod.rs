@@ -430,6 +430,9 @@ mod index_tests {
     use proptest::prelude::*;
 
     proptest! {
+        // Each case builds a full-size index (4M buckets): a few dozen cases cover it.
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
         /// The bucket index finds exactly what a binary search of the whole set finds.
         #[test]
         fn lookups_agree_with_a_plain_binary_search(mut v in proptest::collection::vec(0u64..20_000_000_000, 0..2_000), probes in proptest::collection::vec(0u64..20_000_000_000, 50)) {
