@@ -84,7 +84,10 @@ fn question(channel: &str, date: Option<&str>, mode: Option<&str>) -> Result<Que
 /// Answer for many numbers in order, with one database read for the lot.
 async fn answer(state: &web::Data<AppState>, q: &Question, phones: &[String]) -> Result<Vec<Answer>, ApiError> {
     let keys: Vec<Result<PhoneKey, String>> = phones.iter().map(|p| PhoneKey::parse(p).map_err(|e| e.to_string())).collect();
-    let coverage = state.registers.coverage(q.channel, q.date);
+    // One view of the registers for the whole request: a batch is answered against one state even
+    // if an import lands meanwhile.
+    let registers = state.registers.view();
+    let coverage = registers.coverage(q.channel, q.date);
     let in_house: HashMap<String, String> = match coverage {
         Ok(()) => {
             let mut wanted: Vec<String> = keys.iter().filter_map(|k| k.as_ref().ok()).map(ToString::to_string).collect();
@@ -127,7 +130,7 @@ async fn answer(state: &web::Data<AppState>, q: &Question, phones: &[String]) ->
                 Ok(()) => {
                     let facts = Facts {
                         in_house: in_house.get(key.as_str()).and_then(|k| k.parse::<StatementKind>().ok()),
-                        listings: if q.channel == Channel::Call { state.registers.phone_listings(&key) } else { Vec::new() },
+                        listings: if q.channel == Channel::Call { registers.phone_listings(&key) } else { Vec::new() },
                     };
                     let Verdict { allowed, reason, binding_from } = judge(q.channel, &facts, q.mode, q.date);
                     Answer { key: Some(key.to_string()), channel: q.channel, allowed, reason, binding_from, detail: None }

@@ -211,21 +211,54 @@ pub struct View {
     pub tps: Option<Arc<PhoneSet>>,
     pub ctps: Option<Arc<PhoneSet>>,
     pub mps: Option<Arc<MpsSet>>,
-    lead_times: HashMap<Register, LeadTime>,
+    lead_times: Arc<HashMap<Register, LeadTime>>,
+}
+
+/// A register's lead time: as configured, else its default.
+fn lead_time_in(configured: &HashMap<Register, LeadTime>, r: Register) -> LeadTime {
+    configured.get(&r).copied().unwrap_or_else(|| r.default_lead_time())
+}
+
+/// A register's snapshot as a view holds it.
+#[derive(Debug, Clone)]
+pub struct Head {
+    pub as_of: NaiveDate,
+    pub entries: usize,
+    pub imported_at: NaiveDateTime,
+    pub file_sha256: String,
 }
 
 impl View {
     /// A view of given snapshots with the default lead times.
     pub fn new(tps: Option<Arc<PhoneSet>>, ctps: Option<Arc<PhoneSet>>, mps: Option<Arc<MpsSet>>) -> View {
-        View { tps, ctps, mps, lead_times: HashMap::new() }
+        View { tps, ctps, mps, lead_times: Arc::default() }
     }
 
-    pub fn lead_time_of(&self, r: Register) -> LeadTime {
-        self.lead_time(r)
+    pub fn lead_time(&self, r: Register) -> LeadTime {
+        lead_time_in(&self.lead_times, r)
     }
 
-    fn lead_time(&self, r: Register) -> LeadTime {
-        self.lead_times.get(&r).copied().unwrap_or_else(|| r.default_lead_time())
+    /// The last contact date a register's snapshot vouches for (None: no snapshot).
+    pub fn valid_until_of(&self, r: Register) -> Option<NaiveDate> {
+        self.head(r).and_then(|h| self.lead_time(r).after(h.as_of))
+    }
+
+    /// The channel's `valid_until`: the earliest of its registers' (None for sms and email).
+    pub fn valid_until(&self, channel: Channel) -> Option<NaiveDate> {
+        channel.registers().iter().filter_map(|&r| self.valid_until_of(r)).min()
+    }
+
+    /// Whether every register of the channel can vouch for `contact_date` (fail closed).
+    pub fn coverage(&self, channel: Channel, contact_date: NaiveDate) -> Result<(), NotCovered> {
+        for &r in channel.registers() {
+            let Some(head) = self.head(r) else {
+                return Err(NotCovered::Missing(r));
+            };
+            if self.valid_until_of(r).is_none_or(|until| contact_date > until) {
+                return Err(NotCovered::Stale { register: r, as_of: head.as_of, needed_as_of: self.lead_time(r).before(contact_date) });
+            }
+        }
+        Ok(())
     }
 
     /// A phone number's entries on TPS and CTPS.
@@ -250,13 +283,19 @@ impl View {
         }]
     }
 
-    /// (name, as_of, entries, file_sha256) of a register in this view.
-    pub fn used(&self, r: Register) -> Option<(NaiveDate, usize, String)> {
-        match r {
-            Register::Tps => self.tps.as_ref().map(|s| (s.as_of, s.entries(), s.file_sha256.clone())),
-            Register::Ctps => self.ctps.as_ref().map(|s| (s.as_of, s.entries(), s.file_sha256.clone())),
-            Register::Mps => self.mps.as_ref().map(|s| (s.as_of, s.entries(), s.file_sha256.clone())),
-        }
+    /// A register's snapshot in this view.
+    pub fn head(&self, r: Register) -> Option<Head> {
+        let (as_of, entries, imported_at, sha) = match r {
+            Register::Tps | Register::Ctps => {
+                let set = if r == Register::Tps { self.tps.as_ref()? } else { self.ctps.as_ref()? };
+                (set.as_of, set.entries(), set.imported_at, &set.file_sha256)
+            }
+            Register::Mps => {
+                let set = self.mps.as_ref()?;
+                (set.as_of, set.entries(), set.imported_at, &set.file_sha256)
+            }
+        };
+        Some(Head { as_of, entries, imported_at, file_sha256: sha.clone() })
     }
 }
 
@@ -266,23 +305,19 @@ pub struct Registers {
     phones: RwLock<HashMap<Register, Arc<PhoneSet>>>,
     mps: RwLock<Option<Arc<MpsSet>>>,
     /// Lead times that differ from the registers' defaults.
-    lead_times: HashMap<Register, LeadTime>,
+    lead_times: Arc<HashMap<Register, LeadTime>>,
 }
 
 impl Registers {
-    pub fn empty() -> Registers {
-        Registers::default()
-    }
-
     /// Load every snapshot in the database, with these lead times (defaults for those not given).
     pub fn load(store: &Store, lead_times: HashMap<Register, LeadTime>) -> anyhow::Result<Registers> {
-        let registers = Registers { lead_times, ..Registers::default() };
+        let registers = Registers { lead_times: Arc::new(lead_times), ..Registers::default() };
         registers.refresh(store)?;
         Ok(registers)
     }
 
     pub fn lead_time(&self, r: Register) -> LeadTime {
-        self.lead_times.get(&r).copied().unwrap_or_else(|| r.default_lead_time())
+        lead_time_in(&self.lead_times, r)
     }
 
     fn phone(&self, r: Register) -> Option<Arc<PhoneSet>> {
@@ -291,14 +326,6 @@ impl Registers {
 
     pub fn mps(&self) -> Option<Arc<MpsSet>> {
         self.mps.read().ok()?.clone()
-    }
-
-    /// (as_of, entries) of a register's snapshot in memory.
-    fn head(&self, r: Register) -> Option<(NaiveDate, usize, NaiveDateTime)> {
-        match r {
-            Register::Mps => self.mps().map(|m| (m.as_of, m.entries(), m.imported_at)),
-            _ => self.phone(r).map(|p| (p.as_of, p.entries(), p.imported_at)),
-        }
     }
 
     /// Reload the registers whose snapshot changed in the database; returns those reloaded.
@@ -363,34 +390,6 @@ impl Registers {
         Ok(reloaded)
     }
 
-    /// The last contact date the register's snapshot vouches for.
-    fn valid_until(&self, r: Register, as_of: NaiveDate) -> Option<NaiveDate> {
-        self.lead_time(r).after(as_of)
-    }
-
-    /// Whether every register of the channel can vouch for `contact_date` (fail closed).
-    pub fn coverage(&self, channel: Channel, contact_date: NaiveDate) -> Result<(), NotCovered> {
-        for &r in channel.registers() {
-            let Some((as_of, _, _)) = self.head(r) else {
-                return Err(NotCovered::Missing(r));
-            };
-            if self.valid_until(r, as_of).is_none_or(|until| contact_date > until) {
-                return Err(NotCovered::Stale { register: r, as_of, needed_as_of: self.lead_time(r).before(contact_date) });
-            }
-        }
-        Ok(())
-    }
-
-    /// The channel's `valid_until`: the earliest of its registers' (None for sms and email).
-    pub fn valid_until_for(&self, channel: Channel) -> Option<NaiveDate> {
-        channel.registers().iter().filter_map(|&r| self.head(r).and_then(|h| self.valid_until(r, h.0))).min()
-    }
-
-    /// A phone number's entries on TPS and CTPS.
-    pub fn phone_listings(&self, key: &PhoneKey) -> Vec<Listing> {
-        self.view().phone_listings(key)
-    }
-
     /// A phone number's entry on one register: None when the register has no snapshot;
     /// Some(None) when not listed; Some(Some(listed_since)) when listed.
     pub fn phone_entry(&self, r: Register, key: &PhoneKey) -> Option<(Arc<PhoneSet>, Option<Option<NaiveDate>>)> {
@@ -401,23 +400,24 @@ impl Registers {
 
     /// The snapshots in force now, for one consistent scrub.
     pub fn view(&self) -> View {
-        View { tps: self.phone(Register::Tps), ctps: self.phone(Register::Ctps), mps: self.mps(), lead_times: self.lead_times.clone() }
+        View { tps: self.phone(Register::Tps), ctps: self.phone(Register::Ctps), mps: self.mps(), lead_times: Arc::clone(&self.lead_times) }
     }
 
     pub fn status(&self) -> Vec<Status> {
         let today = today_uk();
+        let view = self.view();
         Register::ALL
             .iter()
             .map(|&r| {
-                let head = self.head(r);
-                let valid_until = head.and_then(|h| self.valid_until(r, h.0));
+                let head = view.head(r);
+                let valid_until = view.valid_until_of(r);
                 Status {
                     name: r,
                     channel: r.channel(),
                     lead_time: self.lead_time(r).to_string(),
-                    entries: head.map_or(0, |h| h.1 as u64),
-                    as_of: head.map(|h| h.0),
-                    imported_at: head.map(|h| crate::domain::time::rfc3339(h.2)),
+                    entries: head.as_ref().map_or(0, |h| h.entries as u64),
+                    as_of: head.as_ref().map(|h| h.as_of),
+                    imported_at: head.as_ref().map(|h| crate::domain::time::rfc3339(h.imported_at)),
                     valid_until,
                     stale: valid_until.is_none_or(|u| today > u),
                 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::input::{self, ColumnNames, InputError, KeyColumns};
 use super::judge::{judge, Facts, Mode};
+use crate::domain::preference::is_later;
 use crate::domain::{AddressKey, Channel, EmailKey, PhoneKey, Reason, StatementKind};
 use crate::registers::{NotCovered, View};
 use crate::store::statements::InForce;
@@ -183,7 +184,7 @@ fn in_force<'k>(k: &'k Knowledge, key: &RowKey) -> Option<&'k InForce> {
         _ => None,
     };
     match (own, household) {
-        (Some(a), Some(b)) => Some(if (b.0, b.1) > (a.0, a.1) { b } else { a }),
+        (Some(a), Some(b)) => Some(if is_later((b.0, b.1), (a.0, a.1)) { b } else { a }),
         (a, b) => a.or(b),
     }
 }
@@ -222,26 +223,7 @@ pub fn scrub<R: Read>(input: R, req: &Request, k: &Knowledge, out: &mut Outputs<
 }
 
 fn check_coverage(req: &Request, k: &Knowledge) -> Result<(), ScrubError> {
-    for &r in req.channel.registers() {
-        let lead = k.registers_lead(r);
-        let reason = match k.registers.used(r) {
-            None => Some(NotCovered::Missing(r)),
-            Some((as_of, _, _)) if lead.after(as_of).is_none_or(|until| req.contact_date > until) => {
-                Some(NotCovered::Stale { register: r, as_of, needed_as_of: lead.before(req.contact_date) })
-            }
-            Some(_) => None,
-        };
-        if let Some(reason) = reason {
-            return Err(ScrubError::NotCovered { reason, contact_date: req.contact_date });
-        }
-    }
-    Ok(())
-}
-
-impl Knowledge {
-    fn registers_lead(&self, r: crate::domain::Register) -> crate::domain::channel::LeadTime {
-        self.registers.lead_time_of(r)
-    }
+    k.registers.coverage(req.channel, req.contact_date).map_err(|reason| ScrubError::NotCovered { reason, contact_date: req.contact_date })
 }
 
 fn run<R: Read>(
@@ -260,13 +242,13 @@ fn run<R: Read>(
         kept: 0,
         suppressed: 0,
         by_reason: BTreeMap::new(),
-        valid_until: req.channel.registers().iter().filter_map(|&r| k.registers.used(r).and_then(|u| k.registers_lead(r).after(u.0))).min(),
+        valid_until: k.registers.valid_until(req.channel),
         registers: req
             .channel
             .registers()
             .iter()
             .filter_map(|&r| {
-                k.registers.used(r).map(|(as_of, entries, sha)| RegisterUsed { name: r, as_of, entries: entries as u64, file_sha256: sha })
+                k.registers.head(r).map(|h| RegisterUsed { name: r, as_of: h.as_of, entries: h.entries as u64, file_sha256: h.file_sha256 })
             })
             .collect(),
         input_sha256: String::new(),

@@ -416,3 +416,24 @@ fn a_multipart_upload_is_the_same_list() {
     );
     assert_eq!(crate::helpers::error_code(s, &b, 422), "missing_file_part");
 }
+
+/// CONTRACT §6: a check answers as a one-row scrub would, for every kind of number.
+#[test]
+fn a_check_answers_as_a_one_row_scrub() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = world(dir.path());
+    for phone in
+        ["020 3000 0000", "020 3000 0101", "020 3000 0005", "020 3000 0001", "020 3000 0500", "020 3000 0600", "12345", "+1 212 555 0100"]
+    {
+        for mode in ["strict", "statutory"] {
+            let s = scrub(&app, dir.path(), "call", format!("phone\n{phone}\n").as_bytes(), &["--mode", mode]);
+            let (reason, key) = reasons(&s).remove(0);
+            let q = format!("/v1/check?phone={}&channel=call&mode={mode}", phone.replace(' ', "%20").replace('+', "%2B"));
+            let (status, check) = app.get(&q, Some(&app.agent));
+            assert_eq!(status, 200, "{check}");
+            assert_eq!(check["reason"].as_str().unwrap_or(""), reason, "{phone} {mode}");
+            assert_eq!(check["key"].as_str().unwrap_or(""), key, "{phone} {mode}");
+            assert_eq!(check["allowed"], s.summary["kept"] == 1, "{phone} {mode}");
+        }
+    }
+}
