@@ -19,6 +19,10 @@ use std::time::{Duration, Instant};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
+#[path = "common/mod.rs"]
+mod common;
+use common::numbers;
+
 const BIN: &str = env!("CARGO_BIN_EXE_suppress");
 
 /// A UK number in the TPS layouts from a national significant number.
@@ -30,24 +34,6 @@ fn record(nsn: u64, i: usize) -> String {
     } else {
         format!("{national:<12}\r\n")
     }
-}
-
-/// Distinct NSNs spread over real UK ranges (London, other geographic, mobile).
-fn numbers(n: usize) -> Vec<u64> {
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut out: Vec<u64> = Vec::with_capacity(n + n / 10);
-    let bases = [2_000_000_000u64, 1_100_000_000, 1_600_000_000, 7_000_000_000, 7_900_000_000];
-    while out.len() < n + n / 20 {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let base = bases[(state % bases.len() as u64) as usize];
-        out.push(base + (state >> 8) % 100_000_000);
-    }
-    out.sort_unstable();
-    out.dedup();
-    out.truncate(n);
-    out
 }
 
 fn write_file(path: &std::path::Path, nsns: &[u64]) -> u64 {

@@ -126,10 +126,7 @@ fn import_register(store: &Store, req: &Request, file: &Path) -> anyhow::Result<
 fn opt_outs(store: &Store, file: &Path, skip_rejected: bool, json: bool) -> anyhow::Result<()> {
     let f = bulk_load::open(file)?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr()).with_style(
-        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = super::file_bar(Some(len));
     let result = bulk_load::load(store, bar.wrap_read(f), skip_rejected, &format!("cli:{}", file.display()));
     bar.finish_and_clear();
     match result {

@@ -204,3 +204,11 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
         bound.server.await.context("the HTTP server failed")
     })
 }
+
+/// A progress bar for reading a file of `len` bytes: drawn on a terminal, hidden otherwise.
+pub fn file_bar(len: Option<u64>) -> indicatif::ProgressBar {
+    indicatif::ProgressBar::with_draw_target(len, indicatif::ProgressDrawTarget::stderr()).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    )
+}

@@ -9,8 +9,9 @@ use anyhow::Context;
 use super::ScrubArgs;
 use crate::domain::time::{parse_date, today_uk};
 use crate::registers::Registers;
-use crate::scrub::engine::{self, Knowledge, Outputs, Request};
+use crate::scrub::engine::{self, Files, Knowledge, Request};
 use crate::scrub::input::{self, ColumnNames};
+use crate::scrub::results::Part;
 
 pub fn run(database_url: &str, args: Box<ScrubArgs>) -> anyhow::Result<()> {
     let args = *args;
@@ -37,16 +38,20 @@ pub fn run(database_url: &str, args: Box<ScrubArgs>) -> anyhow::Result<()> {
     let knowledge = Knowledge { in_house, statements_up_to, registers: registers.view() };
 
     let list = File::open(&args.input).with_context(|| format!("cannot open {}", args.input.display()))?;
+    let size = list.metadata().map(|m| m.len()).ok();
     let create = |p: &std::path::PathBuf| File::create(p).map(BufWriter::new).with_context(|| format!("cannot create {}", p.display()));
-    let mut outputs = Outputs { clean: Some(Outputs::writer(create(&args.out)?)), ..Outputs::default() };
+    let mut outputs = Files::default().with(Part::Clean, create(&args.out)?);
     if let Some(p) = &args.suppressed {
-        outputs.suppressed = Some(Outputs::writer(create(p)?));
+        outputs = outputs.with(Part::Suppressed, create(p)?);
     }
     if let Some(p) = &args.annotated {
-        outputs.annotated = Some(Outputs::writer(create(p)?));
+        outputs = outputs.with(Part::Annotated, create(p)?);
     }
-    let summary =
-        engine::scrub(list, &req, &knowledge, &mut outputs).with_context(|| format!("{} was not scrubbed", args.input.display()))?;
+    // A bar on a terminal (bytes of the list read), nothing otherwise.
+    let bar = super::file_bar(size);
+    let result = engine::scrub(bar.wrap_read(list), &req, &knowledge, &mut outputs);
+    bar.finish_and_clear();
+    let summary = result.with_context(|| format!("{} was not scrubbed", args.input.display()))?;
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())
 }

@@ -175,6 +175,11 @@ impl Nsn {
 /// A cell holds two numbers when a separator (or the word `or`) splits it into more than one part
 /// that has digits in it. An extension marker (`x123`, `#123`, `ext 123`) is not a separator.
 fn holds_two_numbers(cell: &str) -> bool {
+    // The usual cell has only digits and the signs numbers are written with: no separator, no
+    // word, so one number at most.
+    if cell.bytes().all(|b| matches!(b, b'0'..=b'9' | b' ' | b'+' | b'-' | b'.' | b'(' | b')')) {
+        return false;
+    }
     let lowered = cell.to_ascii_lowercase();
     let mut parts_with_digits = 0;
     for part in lowered.split(|c| SEPARATORS.contains(&c)) {

@@ -51,6 +51,14 @@ struct Answer {
     detail: Option<String>,
 }
 
+/// The answer to `POST /v1/check`, serialized as it stands (no JSON tree built first).
+#[derive(Debug, Serialize)]
+struct Answers {
+    channel: Channel,
+    date: NaiveDate,
+    results: Vec<Answer>,
+}
+
 /// The parameters every check shares, validated.
 struct Question {
     channel: Channel,
@@ -167,5 +175,5 @@ async fn check_many(
     }
     let q = question(&body.channel, body.date.as_deref(), body.mode.as_deref())?;
     let results = answer(&state, &q, &body.phones).await?;
-    Ok(HttpResponse::Ok().json(json!({ "channel": q.channel, "date": q.date, "results": results })))
+    Ok(HttpResponse::Ok().json(Answers { channel: q.channel, date: q.date, results }))
 }

@@ -16,12 +16,10 @@ use super::{AppState, Deferred};
 use crate::domain::time::{now_utc, parse_date, rfc3339, today_uk};
 use crate::domain::Channel;
 use crate::registers::NotCovered;
-use crate::scrub::engine::{self, Knowledge, Outputs, Request, ScrubError};
+use crate::scrub::engine::{self, Knowledge, Request, ScrubError, Sealed};
 use crate::scrub::input::{self, ColumnNames, InputError};
+use crate::scrub::results::{self, Part, Renderer};
 use crate::store::scrubs::{self as db, NewScrub};
-
-/// Bytes of annotated result in one stored chunk.
-const CHUNK: usize = 1 << 20;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/v1/scrubs").route(web::get().to(list)).route(web::post().to(create)))
@@ -159,6 +157,7 @@ async fn create(
     let content_type =
         req.headers().get(actix_web::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     let limit = state.settings.max_upload_bytes;
+    let started = std::time::Instant::now();
     let list = if content_type.starts_with("multipart/form-data") {
         spool_file_part(req.headers(), body, limit).await?
     } else if content_type.starts_with("text/csv") || content_type.starts_with("text/plain") || content_type.starts_with("application/csv")
@@ -173,15 +172,15 @@ async fn create(
     };
     let (registers, store, retention) = (state.registers.view(), state.store.clone(), state.settings.result_retention);
     let (name, created_by) = (query.name.clone(), auth.caller.name.clone());
+    let spooled = started.elapsed();
     let stored = web::block(move || -> Result<Value, ApiError> {
+        let t = std::time::Instant::now();
         let (in_house, statements_up_to) = crate::store::statements::all_in_force(&mut *store.conn()?, scrub_req.channel.as_str())?;
+        let facts = t.elapsed();
         let knowledge = Knowledge { in_house, statements_up_to, registers };
-        let mut annotated = tempfile::tempfile().map_err(ApiError::internal)?;
-        let summary = {
-            let mut out = Outputs { annotated: Some(Outputs::writer(std::io::BufWriter::new(&mut annotated))), ..Outputs::default() };
-            engine::scrub(list, &scrub_req, &knowledge, &mut out).map_err(scrub_error)?
-        };
-        annotated.rewind().map_err(ApiError::internal)?;
+        let mut result = Sealed::default();
+        let summary = engine::scrub(list, &scrub_req, &knowledge, &mut result).map_err(scrub_error)?;
+        let judged = t.elapsed();
         let created_at = now_utc();
         let expires = created_at + chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
         let mut conn = store.conn()?;
@@ -206,33 +205,21 @@ async fn create(
                 o.insert("links".into(), links(id));
             }
             db::set_summary(c, id, &document.to_string())?;
-            let mut buf = vec![0u8; CHUNK];
-            let mut seq = 0;
-            loop {
-                let n = read_full(&mut annotated, &mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                db::insert_chunk(c, id, seq, &buf[..n])?;
-                seq += 1;
-            }
+            db::insert_blocks(c, id, &result.blocks)?;
             Ok(document)
         })?;
+        tracing::info!(
+            rows = summary.rows,
+            upload_ms = spooled.as_millis() as u64,
+            facts_ms = facts.as_millis() as u64,
+            judge_ms = (judged - facts).as_millis() as u64,
+            store_ms = (t.elapsed() - judged).as_millis() as u64,
+            "scrub stored"
+        );
         Ok(document)
     })
     .await??;
     Ok(HttpResponse::Created().json(stored))
-}
-
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
 }
 
 async fn list(_auth: Authorized<Scrub>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -266,40 +253,46 @@ struct StoredRequest {
     columns: ColumnNames,
 }
 
-/// Which view of the annotated result a download is.
+/// What a download is: a part of the stored result, or the revocations judged now.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Part {
-    Annotated,
-    Clean,
-    Suppressed,
+enum Download {
+    Part(Part),
     /// Kept rows a scrub now would suppress.
     Revocations,
 }
 
-/// Reads a scrub's stored chunks in order, one at a time.
-struct Chunks {
+/// A scrub's stored result rendered as one part, read block by block from the store.
+struct PartReader {
     store: crate::store::Store,
     id: i64,
     seq: i32,
-    current: std::io::Cursor<Vec<u8>>,
+    renderer: Renderer,
+    text: Vec<u8>,
+    at: usize,
 }
 
-impl Read for Chunks {
+impl PartReader {
+    fn new(store: crate::store::Store, id: i64, part: Part) -> PartReader {
+        PartReader { store, id, seq: 0, renderer: Renderer::new(part), text: Vec::new(), at: 0 }
+    }
+}
+
+impl Read for PartReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        loop {
-            let n = self.current.read(buf)?;
-            if n > 0 {
-                return Ok(n);
-            }
+        while self.at == self.text.len() {
             let mut conn = self.store.conn().map_err(std::io::Error::other)?;
-            match db::chunk(&mut conn, self.id, self.seq).map_err(std::io::Error::other)? {
-                Some(data) => {
-                    self.seq += 1;
-                    self.current = std::io::Cursor::new(data);
-                }
-                None => return Ok(0),
-            }
+            let Some(block) = db::block(&mut conn, self.id, self.seq).map_err(std::io::Error::other)? else { return Ok(0) };
+            drop(conn);
+            self.seq += 1;
+            self.text.clear();
+            self.at = 0;
+            let run = results::open(&block).map_err(std::io::Error::other)?;
+            self.renderer.render(&run, &mut self.text).map_err(std::io::Error::other)?;
         }
+        let n = buf.len().min(self.text.len() - self.at);
+        buf[..n].copy_from_slice(&self.text[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 
@@ -329,42 +322,11 @@ impl Write for Sender {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            self.send()?;
+        }
         Ok(())
     }
-}
-
-/// Transform the annotated CSV into a part, as it is read from the stored chunks.
-fn produce(part: Part, source: Chunks, tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) -> anyhow::Result<()> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(source);
-    let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(Sender { buf: Vec::with_capacity(1 << 18), tx });
-    let mut record = csv::ByteRecord::new();
-    let mut first = true;
-    while reader.read_byte_record(&mut record)? {
-        let n = record.len();
-        if n < 4 {
-            continue;
-        }
-        let fields: Vec<&[u8]> = record.iter().collect();
-        let (data, extra) = fields.split_at(n - 4);
-        let kept = extra[0] == b"kept";
-        match (part, first) {
-            (Part::Annotated, _) => writer.write_record(&fields)?,
-            (Part::Clean, true) => writer.write_record(data)?,
-            (Part::Suppressed, true) => {
-                writer.write_record(data.iter().copied().chain([b"suppress_reason".as_slice(), b"suppress_detail".as_slice()]))?
-            }
-            (Part::Clean, false) if kept => writer.write_record(data)?,
-            (Part::Suppressed, false) if !kept => writer.write_record(data.iter().copied().chain([extra[1], extra[3]]))?,
-            _ => {}
-        }
-        first = false;
-    }
-    writer.flush()?;
-    let mut sender = writer.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
-    if !sender.buf.is_empty() {
-        sender.send()?;
-    }
-    Ok(())
 }
 
 async fn download(
@@ -373,11 +335,11 @@ async fn download(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, part) = path.into_inner();
-    let part = match part.as_str() {
-        "annotated.csv" => Part::Annotated,
-        "clean.csv" => Part::Clean,
-        "suppressed.csv" => Part::Suppressed,
-        "revocations" => Part::Revocations,
+    let what = match part.as_str() {
+        "annotated.csv" => Download::Part(Part::Annotated),
+        "clean.csv" => Download::Part(Part::Clean),
+        "suppressed.csv" => Download::Part(Part::Suppressed),
+        "revocations" => Download::Revocations,
         other => {
             return Err(ApiError::not_found(format!(
                 "a scrub has no {other:?}; it has clean.csv, suppressed.csv, annotated.csv and revocations"
@@ -393,33 +355,42 @@ async fn download(
         ));
     }
     let (tx, rx) = tokio::sync::mpsc::channel(4);
-    let source = Chunks { store: state.store.clone(), id: row.id, seq: 0, current: std::io::Cursor::new(Vec::new()) };
-    if part == Part::Revocations {
-        // Judged against what is known now; refused like a scrub when the registers cannot vouch.
-        let stored: StoredRequest = serde_json::from_str(&row.summary).map_err(ApiError::internal)?;
-        let req = Request {
-            channel: stored.channel,
-            contact_date: stored.contact_date,
-            mode: stored.mode,
-            delimiter: None,
-            columns: stored.columns,
-        };
-        let (registers, store) = (state.registers.view(), state.store.clone());
-        let body = web::block(move || -> Result<Vec<u8>, ApiError> {
-            let (in_house, statements_up_to) = crate::store::statements::all_in_force(&mut *store.conn()?, req.channel.as_str())?;
+    let mut sender = Sender { buf: Vec::with_capacity(1 << 18), tx: tx.clone() };
+    let (store, id) = (state.store.clone(), row.id);
+    let produce: Box<dyn FnOnce() -> Result<(), ScrubError> + Send> = match what {
+        Download::Part(part) => Box::new(move || {
+            std::io::copy(&mut PartReader::new(store, id, part), &mut sender)?;
+            Ok(sender.flush()?)
+        }),
+        Download::Revocations => {
+            // Judged against what is known now, taken before the answer starts: refused like a
+            // scrub (409) when the registers cannot vouch for the contact date.
+            let stored: StoredRequest = serde_json::from_str(&row.summary).map_err(ApiError::internal)?;
+            let req = Request {
+                channel: stored.channel,
+                contact_date: stored.contact_date,
+                mode: stored.mode,
+                delimiter: None,
+                columns: stored.columns,
+            };
+            let registers = state.registers.view();
+            registers
+                .coverage(req.channel, req.contact_date)
+                .map_err(|reason| scrub_error(ScrubError::NotCovered { reason, contact_date: req.contact_date }))?;
+            let channel = req.channel;
+            let (in_house, statements_up_to) =
+                super::work(&state.store, move |conn| Ok(crate::store::statements::all_in_force(conn, channel.as_str())?)).await?;
             let knowledge = Knowledge { in_house, statements_up_to, registers };
-            let mut body = Vec::new();
-            engine::revocations(source, &req, &knowledge, &mut body).map_err(scrub_error)?;
-            Ok(body)
-        })
-        .await??;
-        return Ok(HttpResponse::Ok().content_type("text/csv; charset=utf-8").body(body));
-    }
-    let failed = tx.clone();
+            Box::new(move || {
+                engine::revocations(PartReader::new(store, id, Part::Clean), &req, &knowledge, &mut sender)?;
+                Ok(())
+            })
+        }
+    };
     actix_web::rt::task::spawn_blocking(move || {
-        if let Err(e) = produce(part, source, tx) {
+        if let Err(e) = produce() {
             tracing::error!(error = %e, "a scrub download failed");
-            let _ = failed.blocking_send(Err(std::io::Error::other("the download failed; see the server log")));
+            let _ = tx.blocking_send(Err(std::io::Error::other("the download failed; see the server log")));
         }
     });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });

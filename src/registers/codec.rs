@@ -93,7 +93,8 @@ pub fn decode_entries(bytes: &[u8]) -> Option<Vec<(u64, u32)>> {
     (at == bytes.len()).then_some(out)
 }
 
-fn push_varint(out: &mut Vec<u8>, mut v: u64) {
+/// Append `v` as LEB128.
+pub fn push_varint(out: &mut Vec<u8>, mut v: u64) {
     loop {
         let byte = (v & 0x7f) as u8;
         v >>= 7;
@@ -105,7 +106,8 @@ fn push_varint(out: &mut Vec<u8>, mut v: u64) {
     }
 }
 
-fn read_varint(bytes: &[u8], mut at: usize) -> Option<(u64, usize)> {
+/// The LEB128 value at `at`, and where the next one starts.
+pub fn read_varint(bytes: &[u8], mut at: usize) -> Option<(u64, usize)> {
     let mut v = 0u64;
     let mut shift = 0u32;
     loop {

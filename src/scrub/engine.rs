@@ -2,14 +2,20 @@
 //! the in-house statement in force for each key, and the register snapshots — are taken once at
 //! the start, so the whole list is judged against one state, which the summary names.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
+use std::sync::mpsc;
 
 use chrono::NaiveDate;
+use csv::ByteRecord;
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::input::{self, ColumnNames, InputError, KeyColumns};
 use super::judge::{judge, Facts, Mode};
+use super::results::{self, Part, Renderer};
 use crate::domain::preference::is_later;
 use crate::domain::{AddressKey, Channel, EmailKey, PhoneKey, Reason, StatementKind};
 use crate::registers::{NotCovered, View};
@@ -80,66 +86,69 @@ pub struct Outcome {
     pub detail: String,
 }
 
-/// Where results go: any of clean (kept rows as uploaded), suppressed (+ reason, detail) and
-/// annotated (every row + status, reason, key, detail).
+/// Where a scrub's result goes: runs of rows encoded as `results` records, in list order, the
+/// header's record first.
+pub trait Sink {
+    /// Runs on the worker thread that rendered the run: turns it into what `write` takes (the
+    /// store compresses here, on every core).
+    fn seal(run: Vec<u8>) -> Vec<u8>;
+    /// Takes the runs in list order, on one thread.
+    fn write(&mut self, sealed: Vec<u8>) -> std::io::Result<()>;
+    /// Called once, after the last run.
+    fn finish(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The result as stored: each run one LZ4 block, held until the scrub is saved.
+#[derive(Debug, Default)]
+pub struct Sealed {
+    pub blocks: Vec<Vec<u8>>,
+}
+
+impl Sink for Sealed {
+    fn seal(run: Vec<u8>) -> Vec<u8> {
+        results::seal(&run)
+    }
+
+    fn write(&mut self, sealed: Vec<u8>) -> std::io::Result<()> {
+        self.blocks.push(sealed);
+        Ok(())
+    }
+}
+
+/// The result as CSV files: any of clean (kept rows as uploaded), suppressed (+ reason, detail)
+/// and annotated (every row + status, reason, key, detail).
 #[derive(Default)]
-pub struct Outputs<'a> {
-    pub clean: Option<csv::Writer<Box<dyn Write + 'a>>>,
-    pub suppressed: Option<csv::Writer<Box<dyn Write + 'a>>>,
-    pub annotated: Option<csv::Writer<Box<dyn Write + 'a>>>,
+pub struct Files<'a> {
+    parts: Vec<(Renderer, Box<dyn Write + 'a>)>,
+    text: Vec<u8>,
 }
 
-impl<'a> Outputs<'a> {
-    pub fn writer(w: impl Write + 'a) -> csv::Writer<Box<dyn Write + 'a>> {
-        csv::WriterBuilder::new().flexible(true).from_writer(Box::new(w))
-    }
-
-    fn header(&mut self, headers: &[String]) -> csv::Result<()> {
-        if let Some(w) = &mut self.clean {
-            w.write_record(headers)?;
-        }
-        if let Some(w) = &mut self.suppressed {
-            w.write_record(headers.iter().map(String::as_str).chain(["suppress_reason", "suppress_detail"]))?;
-        }
-        if let Some(w) = &mut self.annotated {
-            w.write_record(headers.iter().map(String::as_str).chain([
-                "suppress_status",
-                "suppress_reason",
-                "suppress_key",
-                "suppress_detail",
-            ]))?;
-        }
-        Ok(())
-    }
-
-    fn row(&mut self, fields: &[String], o: &Outcome) -> csv::Result<()> {
-        let reason = o.reason.map_or("", Reason::as_str);
-        if o.kept {
-            if let Some(w) = &mut self.clean {
-                w.write_record(fields)?;
-            }
-        } else if let Some(w) = &mut self.suppressed {
-            w.write_record(fields.iter().map(String::as_str).chain([reason, o.detail.as_str()]))?;
-        }
-        if let Some(w) = &mut self.annotated {
-            let status = if o.kept { "kept" } else { "suppressed" };
-            w.write_record(fields.iter().map(String::as_str).chain([status, reason, o.key.as_deref().unwrap_or(""), o.detail.as_str()]))?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        for w in [&mut self.clean, &mut self.suppressed, &mut self.annotated].into_iter().flatten() {
-            w.flush()?;
-        }
-        Ok(())
+impl<'a> Files<'a> {
+    /// Also write `part` to `w`.
+    pub fn with(mut self, part: Part, w: impl Write + 'a) -> Files<'a> {
+        self.parts.push((Renderer::new(part), Box::new(w)));
+        self
     }
 }
 
-fn csv_error(e: csv::Error) -> ScrubError {
-    match e.into_kind() {
-        csv::ErrorKind::Io(io) => ScrubError::Output(io),
-        other => ScrubError::Output(std::io::Error::other(format!("{other:?}"))),
+impl Sink for Files<'_> {
+    fn seal(run: Vec<u8>) -> Vec<u8> {
+        run
+    }
+
+    fn write(&mut self, run: Vec<u8>) -> std::io::Result<()> {
+        for (renderer, w) in &mut self.parts {
+            self.text.clear();
+            renderer.render(&run, &mut self.text).map_err(std::io::Error::other)?;
+            w.write_all(&self.text)?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.parts.iter_mut().try_for_each(|(_, w)| w.flush())
     }
 }
 
@@ -151,24 +160,30 @@ enum RowKey {
 }
 
 impl RowKey {
-    fn text(&self) -> String {
+    /// The key as text (as statements are stored under it).
+    fn text(&self) -> Cow<'_, str> {
         match self {
-            RowKey::Phone(k) => k.to_string(),
-            RowKey::Email(k) => k.to_string(),
-            RowKey::Address(k) => k.to_string(),
+            RowKey::Phone(k) => Cow::Borrowed(k.as_str()),
+            RowKey::Email(k) => Cow::Borrowed(k.as_str()),
+            RowKey::Address(k) => Cow::Owned(k.to_string()),
         }
     }
 }
 
-fn key_of(fields: &[String], columns: &KeyColumns) -> Result<RowKey, (Reason, String)> {
-    let field = |i: usize| fields.get(i).map_or("", String::as_str);
+/// A field of a row, decoded (UTF-8, or Windows-1252 where it is not); empty if the row is short.
+fn field(record: &ByteRecord, i: usize) -> Cow<'_, str> {
+    input::decode(record.get(i).unwrap_or_default())
+}
+
+fn key_of(record: &ByteRecord, columns: &KeyColumns) -> Result<RowKey, (Reason, String)> {
     match columns {
-        KeyColumns::Phone(i) => PhoneKey::parse(field(*i)).map(RowKey::Phone).map_err(|e| (Reason::InvalidPhone, e.to_string())),
-        KeyColumns::Email(i) => EmailKey::parse(field(*i)).map(RowKey::Email).map_err(|e| (Reason::InvalidEmail, e.to_string())),
+        KeyColumns::Phone(i) => PhoneKey::parse(&field(record, *i)).map(RowKey::Phone).map_err(|e| (Reason::InvalidPhone, e.to_string())),
+        KeyColumns::Email(i) => EmailKey::parse(&field(record, *i)).map(RowKey::Email).map_err(|e| (Reason::InvalidEmail, e.to_string())),
         KeyColumns::Address { postcode, surname, lines } => {
-            let lines: Vec<&str> = lines.iter().flat_map(|&i| field(i).split(',')).collect();
-            let surname = surname.map(field).filter(|s| !s.trim().is_empty());
-            AddressKey::from_lines(&lines, field(*postcode), surname)
+            let decoded: Vec<Cow<'_, str>> = lines.iter().map(|&i| field(record, i)).collect();
+            let lines: Vec<&str> = decoded.iter().flat_map(|d| d.split(',')).collect();
+            let surname = surname.map(|i| field(record, i)).filter(|s| !s.trim().is_empty());
+            AddressKey::from_lines(&lines, &field(record, *postcode), surname.as_deref())
                 .map(RowKey::Address)
                 .map_err(|e| (Reason::InvalidAddress, e.to_string()))
         }
@@ -177,8 +192,8 @@ fn key_of(fields: &[String], columns: &KeyColumns) -> Result<RowKey, (Reason, St
 
 /// The in-house statement in force for a key: for an address, the later of the person's own and
 /// their household's.
-fn in_force<'k>(k: &'k Knowledge, key: &RowKey) -> Option<&'k InForce> {
-    let own = k.in_house.get(&key.text());
+fn in_force<'k>(k: &'k Knowledge, key: &RowKey, text: &str) -> Option<&'k InForce> {
+    let own = k.in_house.get(text);
     let household = match key {
         RowKey::Address(a) if a.is_individual() => k.in_house.get(&a.household().to_string()),
         _ => None,
@@ -209,14 +224,15 @@ fn detail(reason: Option<Reason>, statement: Option<&InForce>, binding_from: Opt
 }
 
 /// Scrub a list. Fails closed: a channel whose registers cannot vouch for the contact date is
-/// refused before a row is read.
-pub fn scrub<R: Read>(input: R, req: &Request, k: &Knowledge, out: &mut Outputs<'_>) -> Result<Summary, ScrubError> {
+/// refused before a row is read. The list is read on one thread, judged and rendered on every
+/// core, and its duplicates found in list order.
+pub fn scrub<R: Read + Send, S: Sink>(input: R, req: &Request, k: &Knowledge, sink: &mut S) -> Result<Summary, ScrubError> {
     check_coverage(req, k)?;
     let mut hashing = crate::registers::import::Hashing::new(input);
     let mut summary = {
         let list = input::open(&mut hashing, req.delimiter)?;
         let columns = input::key_columns(&list.headers, req.channel, &req.columns)?;
-        run(list, &columns, req, k, out)?
+        run(list, &columns, req, k, sink)?
     };
     summary.input_sha256 = hashing.finish();
     Ok(summary)
@@ -226,15 +242,8 @@ fn check_coverage(req: &Request, k: &Knowledge) -> Result<(), ScrubError> {
     k.registers.coverage(req.channel, req.contact_date).map_err(|reason| ScrubError::NotCovered { reason, contact_date: req.contact_date })
 }
 
-fn run<R: Read>(
-    mut list: input::List<R>,
-    columns: &KeyColumns,
-    req: &Request,
-    k: &Knowledge,
-    out: &mut Outputs<'_>,
-) -> Result<Summary, ScrubError> {
-    out.header(&list.headers).map_err(csv_error)?;
-    let mut summary = Summary {
+fn new_summary(req: &Request, k: &Knowledge) -> Summary {
+    Summary {
         channel: req.channel,
         contact_date: req.contact_date,
         mode: req.mode,
@@ -254,155 +263,330 @@ fn run<R: Read>(
         input_sha256: String::new(),
         statements_up_to: k.statements_up_to,
         columns: req.columns.clone(),
-    };
-    // Keys seen, with the line of the row that first had each.
-    let mut seen: HashMap<String, u64> = HashMap::new();
-    let mut record = csv::ByteRecord::new();
-    let width = list.headers.len();
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
-    let mut batch: Vec<(u64, Vec<String>)> = Vec::with_capacity(BATCH);
-    let mut done = false;
-    while !done {
-        batch.clear();
-        while batch.len() < BATCH {
-            match list.reader.read_byte_record(&mut record) {
+    }
+}
+
+/// Rows read and judged together.
+const BATCH: usize = 16_384;
+
+/// Rows in one run of the result (one stored block).
+const RUN: usize = 2_048;
+
+/// Rows as read, reused from batch to batch: `records[..len]` with their line numbers.
+#[derive(Default)]
+struct Batch {
+    records: Vec<ByteRecord>,
+    lines: Vec<u64>,
+    len: usize,
+}
+
+/// Read the list's rows in batches (blank lines skipped), handing each full batch on and taking
+/// spent ones back to refill.
+fn read_batches<R: Read>(
+    mut reader: csv::Reader<R>,
+    width: usize,
+    full: mpsc::SyncSender<Result<Batch, ScrubError>>,
+    spent: mpsc::Receiver<Batch>,
+) {
+    loop {
+        let mut batch = spent.try_recv().unwrap_or_default();
+        batch.len = 0;
+        let mut done = false;
+        while batch.len < BATCH {
+            if batch.records.len() == batch.len {
+                batch.records.push(ByteRecord::new());
+                batch.lines.push(0);
+            }
+            let record = &mut batch.records[batch.len];
+            match reader.read_byte_record(record) {
+                Ok(true) => {}
                 Ok(false) => {
                     done = true;
                     break;
                 }
-                Ok(true) => {}
                 Err(e) => {
                     let line = e.position().map_or(0, |p| p.line());
-                    return Err(InputError::Unreadable { line, message: e.to_string() }.into());
+                    let _ = full.send(Err(InputError::Unreadable { line, message: e.to_string() }.into()));
+                    return;
                 }
             }
-            let line = record.position().map_or(0, |p| p.line());
-            let fields: Vec<String> = record.iter().map(|f| input::decode(f).into_owned()).collect();
-            if fields.len() == 1 && fields[0].trim().is_empty() && width > 1 {
+            if record.len() == 1 && width > 1 && input::decode(&record[0]).trim().is_empty() {
                 continue; // a blank line
             }
-            batch.push((line, fields));
+            batch.lines[batch.len] = record.position().map_or(0, |p| p.line());
+            batch.len += 1;
         }
-        // Keys and facts for the batch on every core; then, in list order, duplicates and output.
-        let prepared = prepare_batch(&batch, workers, width, columns, req, k)?;
-        for ((line, fields), outcome) in batch.iter().zip(prepared) {
-            let outcome = first_or_duplicate(outcome, *line, &mut seen);
-            summary.rows += 1;
-            if outcome.kept {
-                summary.kept += 1;
-            } else {
-                summary.suppressed += 1;
-            }
-            if let Some(r) = outcome.reason {
-                *summary.by_reason.entry(r.as_str()).or_default() += 1;
-            }
-            out.row(fields, &outcome).map_err(csv_error)?;
+        // The scrub stopped taking batches (it failed): stop reading.
+        if (batch.len > 0 && full.send(Ok(batch)).is_err()) || done {
+            return;
         }
     }
-    if summary.rows == 0 {
-        return Err(InputError::Empty.into());
-    }
-    out.flush()?;
-    Ok(summary)
 }
 
-/// Revocations (CONTRACT §5): the rows a scrub kept that a scrub made now would suppress, with
-/// today's outcome in the annotated columns. `annotated` is the scrub's stored annotated result;
-/// `k` is what is known now. Returns how many rows were revoked.
-pub fn revocations<R: Read, W: Write>(annotated: R, req: &Request, k: &Knowledge, out: W) -> Result<u64, ScrubError> {
-    check_coverage(req, k)?;
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(annotated);
-    let all: Vec<String> =
-        reader.headers().map_err(|e| InputError::Unreadable { line: 1, message: e.to_string() })?.iter().map(str::to_owned).collect();
-    let headers = &all[..all.len().saturating_sub(4)];
-    let columns = input::key_columns(headers, req.channel, &req.columns)?;
-    let mut writer = Outputs { annotated: Some(Outputs::writer(out)), ..Outputs::default() };
-    writer.header(headers).map_err(csv_error)?;
-    let mut revoked = 0;
-    let mut record = csv::StringRecord::new();
-    while reader.read_record(&mut record).map_err(|e| InputError::Unreadable { line: 0, message: e.to_string() })? {
-        let n = record.len();
-        if n < 4 || &record[n - 4] != "kept" {
-            continue;
-        }
-        let fields: Vec<String> = record.iter().take(n - 4).map(str::to_owned).collect();
-        // Kept rows have distinct keys: no row is a duplicate of another here.
-        let outcome = prepare(&fields, headers.len(), &columns, req, k);
-        if !outcome.kept {
-            revoked += 1;
-            writer.row(&fields, &outcome).map_err(csv_error)?;
-        }
-    }
-    writer.flush()?;
-    Ok(revoked)
+/// Keys seen so far in a list, with the line of the row that first had each.
+#[derive(Default)]
+struct Seen {
+    numbers: FxHashMap<u64, u64>,
+    others: FxHashMap<String, u64>,
 }
 
-/// Rows read and judged together.
-const BATCH: usize = 4_096;
+impl Seen {
+    /// The duplicate rule, in list order: a keyed row whose key an earlier row had is a DUPLICATE.
+    fn judge(&mut self, prepared: &mut Prepared, line: u64) {
+        let Some(key) = &prepared.outcome.key else { return };
+        let first = match prepared.number {
+            Some(n) => *self.numbers.entry(n).or_insert(line),
+            None => match self.others.get(key) {
+                Some(first) => *first,
+                None => {
+                    self.others.insert(key.clone(), line);
+                    line
+                }
+            },
+        };
+        if first != line {
+            prepared.outcome.kept = false;
+            prepared.outcome.reason = Some(Reason::Duplicate);
+            prepared.outcome.detail = format!("same key as the row on line {first}");
+        }
+    }
+}
 
-/// Judge a batch's rows as if each were the first with its key, split across `workers` threads.
-fn prepare_batch(
-    batch: &[(u64, Vec<String>)],
-    workers: usize,
-    width: usize,
+/// A row's outcome if it is the first with its key, and its key as a number where it is a UK
+/// phone number (the duplicate rule's fast path).
+struct Prepared {
+    outcome: Outcome,
+    number: Option<u64>,
+}
+
+fn run<R: Read + Send, S: Sink>(
+    list: input::List<R>,
     columns: &KeyColumns,
     req: &Request,
     k: &Knowledge,
-) -> Result<Vec<Outcome>, ScrubError> {
-    let one = |rows: &[(u64, Vec<String>)]| rows.iter().map(|(_, f)| prepare(f, width, columns, req, k)).collect::<Vec<_>>();
-    if workers < 2 || batch.len() < 512 {
-        return Ok(one(batch));
+    sink: &mut S,
+) -> Result<Summary, ScrubError> {
+    let width = list.headers.len();
+    let mut summary = new_summary(req, k);
+    let mut header = Vec::new();
+    {
+        let mut data = Vec::new();
+        push_record(&mut data, list.headers.iter().map(|h| Cow::Borrowed(h.as_str())));
+        results::encode(&mut header, &results::Row { kept: true, data: &data, reason: b"", key: b"", detail: b"" });
     }
-    std::thread::scope(|s| {
-        let handles: Vec<_> = batch.chunks(batch.len().div_ceil(workers)).map(|rows| s.spawn(move || one(rows))).collect();
-        let mut all = Vec::with_capacity(batch.len());
-        for h in handles {
-            // A worker that failed must fail the scrub: a row without an outcome is never dropped.
-            all.extend(h.join().map_err(|_| ScrubError::Output(std::io::Error::other("a scrub worker failed")))?);
+    sink.write(S::seal(header))?;
+    let mut seen = Seen::default();
+    let mut counts = Counts { rows: 0, kept: 0, by_reason: [0; Reason::ALL.len()] };
+    std::thread::scope(|s| -> Result<(), ScrubError> {
+        let (full_tx, full_rx) = mpsc::sync_channel(1);
+        let (spent_tx, spent_rx) = mpsc::channel();
+        let reader = list.reader;
+        s.spawn(move || read_batches(reader, width, full_tx, spent_rx));
+        // Batch i is judged while batch i-1 is rendered: the duplicate rule, which must go in
+        // list order on one thread, overlaps with work on every core.
+        let mut pending: Option<(Batch, Vec<Prepared>)> = None;
+        for batch in full_rx {
+            let batch: Batch = batch?;
+            // Keys and facts on every core, as if each row were the first with its key.
+            let mut prepared: Vec<Prepared> = Vec::with_capacity(batch.len);
+            batch.records[..batch.len]
+                .par_iter()
+                .with_min_len(256)
+                .map(|r| prepare(r, width, columns, req, k))
+                .collect_into_vec(&mut prepared);
+            let mut runs = Vec::new();
+            rayon::in_place_scope(|scope| {
+                if let Some((before, judged)) = &pending {
+                    let runs = &mut runs;
+                    scope.spawn(move |_| *runs = render::<S>(&before.records[..before.len], judged));
+                }
+                // Duplicates, in list order.
+                for (p, line) in prepared.iter_mut().zip(&batch.lines) {
+                    seen.judge(p, *line);
+                    counts.add(&p.outcome);
+                }
+            });
+            for run in runs {
+                sink.write(run)?;
+            }
+            if let Some((spent, _)) = pending.replace((batch, prepared)) {
+                let _ = spent_tx.send(spent);
+            }
         }
-        Ok(all)
-    })
+        if let Some((last, judged)) = pending {
+            for run in render::<S>(&last.records[..last.len], &judged) {
+                sink.write(run)?;
+            }
+        }
+        Ok(())
+    })?;
+    if counts.rows == 0 {
+        return Err(InputError::Empty.into());
+    }
+    sink.finish()?;
+    counts.into_summary(&mut summary);
+    Ok(summary)
 }
 
-/// The duplicate rule, in list order: a keyed row whose key an earlier row had is a DUPLICATE.
-fn first_or_duplicate(outcome: Outcome, line: u64, seen: &mut HashMap<String, u64>) -> Outcome {
-    let Some(key) = &outcome.key else { return outcome };
-    if let Some(first) = seen.get(key) {
-        return Outcome {
-            kept: false,
-            reason: Some(Reason::Duplicate),
-            key: outcome.key.clone(),
-            detail: format!("same key as the row on line {first}"),
-        };
+/// Rows rendered and sealed on every core, a run of rows at a time, in order.
+fn render<S: Sink>(records: &[ByteRecord], prepared: &[Prepared]) -> Vec<Vec<u8>> {
+    let mut runs = Vec::new();
+    records
+        .par_chunks(RUN)
+        .zip(prepared.par_chunks(RUN))
+        .map(|(part, prepared)| {
+            let mut run = Vec::with_capacity(part.len() * 128);
+            let mut scratch = Scratch::default();
+            for (record, p) in part.iter().zip(prepared) {
+                render_row(&mut run, &mut scratch, record, &p.outcome);
+            }
+            S::seal(run)
+        })
+        .collect_into_vec(&mut runs);
+    runs
+}
+
+/// The outcome counts of a summary, kept as plain numbers while the rows go by.
+struct Counts {
+    rows: u64,
+    kept: u64,
+    by_reason: [u64; Reason::ALL.len()],
+}
+
+impl Counts {
+    fn add(&mut self, o: &Outcome) {
+        self.rows += 1;
+        self.kept += u64::from(o.kept);
+        if let Some(r) = o.reason {
+            self.by_reason[r as usize] += 1;
+        }
     }
-    seen.insert(key.clone(), line);
-    outcome
+
+    fn into_summary(self, summary: &mut Summary) {
+        summary.rows = self.rows;
+        summary.kept = self.kept;
+        summary.suppressed = self.rows - self.kept;
+        summary.by_reason = Reason::ALL.iter().zip(self.by_reason).filter(|(_, n)| *n > 0).map(|(r, n)| (r.as_str(), n)).collect();
+    }
+}
+
+/// Append fields as one CSV line (no terminator).
+fn push_record<'f>(out: &mut Vec<u8>, fields: impl Iterator<Item = Cow<'f, str>>) {
+    for (i, f) in fields.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        results::push_field(out, f.as_bytes());
+    }
+}
+
+/// Buffers reused from row to row.
+#[derive(Default)]
+struct Scratch {
+    data: Vec<u8>,
+    key: Vec<u8>,
+    detail: Vec<u8>,
+}
+
+/// Whether a record's fields can be written as they are: each valid UTF-8 (the whole is, and no
+/// field starts inside a character), and none needing quotes.
+fn plain(record: &ByteRecord) -> bool {
+    let Ok(text) = std::str::from_utf8(record.as_slice()) else { return false };
+    let mut at = 0;
+    record.iter().all(|f| {
+        let starts_whole = text.is_char_boundary(at);
+        at += f.len();
+        starts_whole
+    }) && !record.as_slice().iter().any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+}
+
+/// Append a row's record: its fields as uploaded (decoded to UTF-8), its outcome.
+fn render_row(run: &mut Vec<u8>, scratch: &mut Scratch, record: &ByteRecord, o: &Outcome) {
+    scratch.data.clear();
+    scratch.key.clear();
+    scratch.detail.clear();
+    if plain(record) {
+        for (i, f) in record.iter().enumerate() {
+            if i > 0 {
+                scratch.data.push(b',');
+            }
+            scratch.data.extend_from_slice(f);
+        }
+    } else {
+        push_record(&mut scratch.data, record.iter().map(input::decode));
+    }
+    results::push_field(&mut scratch.key, o.key.as_deref().unwrap_or_default().as_bytes());
+    results::push_field(&mut scratch.detail, o.detail.as_bytes());
+    let reason = o.reason.map_or("", Reason::as_str);
+    results::encode(
+        run,
+        &results::Row { kept: o.kept, data: &scratch.data, reason: reason.as_bytes(), key: &scratch.key, detail: &scratch.detail },
+    );
+}
+
+/// Revocations (CONTRACT §5): the rows a scrub kept that a scrub made now would suppress, with
+/// today's outcome in the annotated columns. `clean` is the scrub's clean.csv as rendered from
+/// its stored result; `k` is what is known now. Returns how many rows were revoked.
+pub fn revocations<R: Read, W: Write>(clean: R, req: &Request, k: &Knowledge, mut out: W) -> Result<u64, ScrubError> {
+    check_coverage(req, k)?;
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(clean);
+    let headers: Vec<String> =
+        reader.headers().map_err(|e| InputError::Unreadable { line: 1, message: e.to_string() })?.iter().map(str::to_owned).collect();
+    let columns = input::key_columns(&headers, req.channel, &req.columns)?;
+    let mut renderer = Renderer::new(Part::Annotated);
+    let (mut run, mut text, mut scratch) = (Vec::new(), Vec::new(), Scratch::default());
+    push_record(&mut scratch.data, headers.iter().map(|h| Cow::Borrowed(h.as_str())));
+    results::encode(&mut run, &results::Row { kept: true, data: &scratch.data, reason: b"", key: b"", detail: b"" });
+    renderer.render(&run, &mut text).map_err(std::io::Error::other)?;
+    out.write_all(&text)?;
+    let mut revoked = 0;
+    let mut record = ByteRecord::new();
+    while reader.read_byte_record(&mut record).map_err(|e| InputError::Unreadable { line: 0, message: e.to_string() })? {
+        // Kept rows have distinct keys: no row is a duplicate of another here.
+        let outcome = prepare(&record, headers.len(), &columns, req, k).outcome;
+        if !outcome.kept {
+            revoked += 1;
+            run.clear();
+            text.clear();
+            render_row(&mut run, &mut scratch, &record, &outcome);
+            renderer.render(&run, &mut text).map_err(std::io::Error::other)?;
+            out.write_all(&text)?;
+        }
+    }
+    out.flush()?;
+    Ok(revoked)
 }
 
 /// One row's outcome if it is the first with its key (the duplicate rule is applied after).
-fn prepare(fields: &[String], width: usize, columns: &KeyColumns, req: &Request, k: &Knowledge) -> Outcome {
-    let suppressed = |reason, key: Option<String>, detail: String| Outcome { kept: false, reason: Some(reason), key, detail };
-    if fields.len() != width {
-        return suppressed(Reason::MalformedRow, None, format!("the row has {} fields; the header has {width}", fields.len()));
+fn prepare(record: &ByteRecord, width: usize, columns: &KeyColumns, req: &Request, k: &Knowledge) -> Prepared {
+    let suppressed =
+        |reason, detail: String| Prepared { outcome: Outcome { kept: false, reason: Some(reason), key: None, detail }, number: None };
+    if record.len() != width {
+        return suppressed(Reason::MalformedRow, format!("the row has {} fields; the header has {width}", record.len()));
     }
-    let key = match key_of(fields, columns) {
+    let key = match key_of(record, columns) {
         Ok(k) => k,
-        Err((reason, detail)) => return suppressed(reason, None, detail),
+        Err((reason, detail)) => return suppressed(reason, detail),
     };
     let text = key.text();
-    let statement = in_force(k, &key);
-    let listings = match (&key, req.channel) {
-        (RowKey::Phone(p), crate::domain::Channel::Call) => k.registers.phone_listings(p),
-        (RowKey::Address(a), crate::domain::Channel::Mail) => k.registers.address_listings(a),
-        _ => Vec::new(),
+    let statement = in_force(k, &key, &text);
+    let text = text.into_owned();
+    let (listings, number) = match (&key, req.channel) {
+        (RowKey::Phone(p), crate::domain::Channel::Call) => (k.registers.phone_listings(p), p.uk_national()),
+        (RowKey::Phone(p), _) => (Vec::new(), p.uk_national()),
+        (RowKey::Address(a), crate::domain::Channel::Mail) => (k.registers.address_listings(a), None),
+        _ => (Vec::new(), None),
     };
     let facts = Facts { in_house: statement.and_then(|s| s.2.parse::<StatementKind>().ok()), listings };
     let verdict = judge(req.channel, &facts, req.mode, req.contact_date);
-    Outcome {
-        kept: verdict.allowed,
-        reason: verdict.reason,
-        key: Some(text),
-        detail: detail(verdict.reason, statement, verdict.binding_from),
+    Prepared {
+        outcome: Outcome {
+            kept: verdict.allowed,
+            reason: verdict.reason,
+            key: Some(text),
+            detail: detail(verdict.reason, statement, verdict.binding_from),
+        },
+        number,
     }
 }
 
@@ -442,7 +626,7 @@ mod tests {
         let req = Request { channel, contact_date: date(), mode: Mode::Strict, delimiter: None, columns: ColumnNames::default() };
         let mut annotated = Vec::new();
         {
-            let mut out = Outputs { annotated: Some(Outputs::writer(&mut annotated)), ..Outputs::default() };
+            let mut out = Files::default().with(Part::Annotated, &mut annotated);
             if let Err(e) = scrub(list.as_bytes(), &req, &knowledge(channel.as_str()), &mut out) {
                 return vec![("error".into(), e.to_string())];
             }
@@ -521,6 +705,24 @@ mod tests {
                 ""
             };
             assert_eq!((reason.as_str(), key.as_str()), (want, format!("+4420300{n:05}").as_str()), "row {i}");
+        }
+    }
+
+    proptest! {
+        /// A row's fields are rendered the same by the fast path (written as they are) as by
+        /// decoding and quoting each: UTF-8 split across fields, Windows-1252, quotes, commas.
+        #[test]
+        fn plain_rows_render_as_decoded_rows_do(fields in proptest::collection::vec(proptest::collection::vec(prop_oneof![
+            Just(b'a'), Just(b' '), Just(b','), Just(b'"'), Just(b'\n'), Just(0xc3u8), Just(0xa9u8), Just(0xe9u8), Just(b'7')
+        ], 0..5), 1..5)) {
+            let record = ByteRecord::from(fields);
+            let outcome = Outcome { kept: true, reason: None, key: None, detail: String::new() };
+            let mut run = Vec::new();
+            render_row(&mut run, &mut Scratch::default(), &record, &outcome);
+            let mut decoded = Vec::new();
+            push_record(&mut decoded, record.iter().map(input::decode));
+            let row = results::decode(&run).next().unwrap().unwrap();
+            prop_assert_eq!(row.data, decoded.as_slice());
         }
     }
 

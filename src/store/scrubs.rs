@@ -1,4 +1,5 @@
-//! Scrubs: their summaries (kept) and their annotated results (in chunks, until they expire).
+//! Scrubs: their summaries (kept) and their results (LZ4 blocks of row records, see
+//! `scrub::results`, until they expire).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -37,11 +38,15 @@ pub fn set_summary(conn: &mut DbConnection, id: i64, summary: &str) -> QueryResu
     diesel::update(scrubs::table.filter(scrubs::id.eq(id))).set(scrubs::summary.eq(summary)).execute(conn).map(drop)
 }
 
-pub fn insert_chunk(conn: &mut DbConnection, scrub_id: i64, seq: i32, data: &[u8]) -> QueryResult<()> {
-    diesel::insert_into(scrub_results::table)
-        .values((scrub_results::scrub_id.eq(scrub_id), scrub_results::seq.eq(seq), scrub_results::data.eq(data)))
-        .execute(conn)
-        .map(drop)
+/// A scrub's result blocks, in order.
+pub fn insert_blocks(conn: &mut DbConnection, scrub_id: i64, blocks: &[Vec<u8>]) -> QueryResult<()> {
+    for (seq, data) in blocks.iter().enumerate() {
+        let seq = i32::try_from(seq).map_err(|_| diesel::result::Error::QueryBuilderError("a result has too many blocks".into()))?;
+        diesel::insert_into(scrub_results::table)
+            .values((scrub_results::scrub_id.eq(scrub_id), scrub_results::seq.eq(seq), scrub_results::data.eq(data)))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 pub fn get(conn: &mut DbConnection, id: i64) -> QueryResult<Option<ScrubRow>> {
@@ -54,8 +59,8 @@ pub fn list(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<ScrubRow>> {
     scrubs::table.select(ScrubRow::as_select()).order(scrubs::id.desc()).limit(limit).load(conn)
 }
 
-/// One chunk of a scrub's annotated result (None past the last).
-pub fn chunk(conn: &mut DbConnection, scrub_id: i64, seq: i32) -> QueryResult<Option<Vec<u8>>> {
+/// One block of a scrub's result (None past the last).
+pub fn block(conn: &mut DbConnection, scrub_id: i64, seq: i32) -> QueryResult<Option<Vec<u8>>> {
     let rows: Vec<Vec<u8>> = scrub_results::table
         .filter(scrub_results::scrub_id.eq(scrub_id))
         .filter(scrub_results::seq.eq(seq))
