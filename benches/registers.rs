@@ -45,6 +45,15 @@ fn write_file(path: &std::path::Path, nsns: &[u64]) -> u64 {
     std::fs::metadata(path).unwrap().len()
 }
 
+/// CPU seconds (user + system) a process has used.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in brackets: utime and stime are the 12th and 13th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<f64> = after.split_whitespace().map(|f| f.parse().unwrap_or(0.0)).collect();
+    (fields.get(11).unwrap_or(&0.0) + fields.get(12).unwrap_or(&0.0)) / 100.0
+}
+
 /// Run the binary, returning (seconds, peak RSS MB, stdout).
 fn timed(db: &str, args: &[&str]) -> (f64, f64, String) {
     let start = Instant::now();
@@ -179,6 +188,21 @@ fn main() {
         }
     }
     let size = std::fs::metadata(&list).unwrap().len();
+    // 100,000 in-house statements, as the issue sets the scene: opt-outs and consents for calls
+    // and texts on valid numbers the list holds (from every fifth row), recorded a month ago.
+    let statements = root.as_path().join("statements.csv");
+    {
+        let normalised = std::fs::read_to_string(&list_numbers).unwrap();
+        let mut f = BufWriter::new(std::fs::File::create(&statements).unwrap());
+        writeln!(f, "phone,channel,kind,recorded_at,source,evidence").unwrap();
+        let valid = normalised.lines().skip(3).step_by(5).filter(|nsn| suppress::domain::PhoneKey::parse(&format!("0{nsn}")).is_ok());
+        for (j, nsn) in valid.take(100_000).enumerate() {
+            let (channel, kind) = [("call", "opt_out"), ("sms", "opt_out"), ("call", "consent"), ("call", "opt_out")][j % 4];
+            writeln!(f, "0{nsn},{channel},{kind},2026-10-24T10:00:00Z,bulk_load,recorded call").unwrap();
+        }
+    }
+    let (secs, _, out) = timed(&db, &["import", "opt-outs", statements.to_str().unwrap()]);
+    println!("100,000 in-house statements loaded: {secs:.2} s — {out}");
     let (clean, annotated) = (root.as_path().join("clean.csv"), root.as_path().join("annotated.csv"));
     let args_scrub = [
         "scrub",
@@ -235,17 +259,29 @@ fn main() {
 
     // The same list over HTTP: upload to 201, then the downloads.
     let campaign = timed(&db, &["keys", "create", "--role", "campaign", "--name", "bench-campaign"]).2;
-    let start = Instant::now();
-    let response = ureq::post(&format!("http://{addr}/v1/scrubs?channel=call&contact_date=2026-11-26"))
-        .set("Authorization", &format!("Bearer {campaign}"))
-        .set("Content-Type", "text/csv")
-        .send(std::fs::File::open(&list).unwrap())
-        .unwrap();
-    let summary: serde_json::Value = response.into_json().unwrap();
+    // Five uploads: the first warms the caches (the file and the registers' pages).
+    let mut times = Vec::new();
+    let mut summary = serde_json::Value::Null;
+    for _ in 0..5 {
+        let cpu = cpu_seconds(server.id());
+        let start = Instant::now();
+        let response = ureq::post(&format!("http://{addr}/v1/scrubs?channel=call&contact_date=2026-11-26"))
+            .set("Authorization", &format!("Bearer {campaign}"))
+            .set("Content-Type", "text/csv")
+            .send(std::fs::File::open(&list).unwrap())
+            .unwrap();
+        summary = response.into_json().unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        println!("scrub (HTTP) of {rows} rows, upload to 201: {secs:.2} s, server CPU {:.2} s", cpu_seconds(server.id()) - cpu);
+        times.push(secs);
+    }
+    times.sort_by(f64::total_cmp);
     println!(
-        "scrub (HTTP) of {rows} rows, upload to 201: {:.2} s (kept {}); server peak memory {:.0} MB",
-        start.elapsed().as_secs_f64(),
+        "scrub (HTTP) of {rows} rows: median {:.2} s, best {:.2} s (kept {}, by reason {}); server peak memory {:.0} MB",
+        times[times.len() / 2],
+        times[0],
         summary["kept"],
+        summary["by_reason"],
         vm_hwm_mb(server.id())
     );
     for part in ["annotated.csv", "clean.csv"] {
@@ -259,6 +295,29 @@ fn main() {
         let secs = start.elapsed().as_secs_f64();
         println!("download {part}: {:.0} MB in {secs:.2} s = {:.0} MB/s", bytes as f64 / 1e6, bytes as f64 / 1e6 / secs);
     }
+    // A dialler's batch against the full-size registers: 10,000 of the list's numbers (about one
+    // in ten on TPS, one in ten with an in-house statement).
+    let normalised: Vec<String> = std::fs::read_to_string(&list_numbers).unwrap().lines().map(str::to_owned).collect();
+    let phones: Vec<String> = (0..10_000usize).map(|i| format!("0{}", normalised[(i * 97) % normalised.len()])).collect();
+    let body = serde_json::json!({"channel": "call", "date": "2026-11-26", "phones": phones}).to_string();
+    let agent = ureq::AgentBuilder::new().build();
+    let mut times = Vec::new();
+    for _ in 0..21 {
+        let start = Instant::now();
+        let answer = agent
+            .post(&format!("http://{addr}/v1/check"))
+            .set("Authorization", &format!("Bearer {key}"))
+            .set("Content-Type", "application/json")
+            .send_string(&body)
+            .unwrap()
+            .into_string()
+            .unwrap();
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        assert!(answer.contains("\"results\""));
+    }
+    times.remove(0); // the first warms the connection
+    times.sort_by(f64::total_cmp);
+    println!("POST /v1/check, 10,000 numbers, channel call: median {:.1} ms, max {:.1} ms (20 runs)", times[10], times[19]);
     server.kill().unwrap();
     let _ = server.wait();
 

@@ -13,7 +13,10 @@ use super::error::ApiError;
 use super::{AppState, Deferred};
 use crate::domain::time::{parse_date, today_uk};
 use crate::domain::{Channel, ContactKind, PhoneKey, Reason, StatementKind};
+use crate::registers::View;
 use crate::scrub::{judge, Facts, Mode, Verdict};
+use crate::store::DbConnection;
+use rayon::prelude::*;
 
 /// Numbers one `POST /v1/check` may ask about.
 pub const MAX_BATCH: usize = 10_000;
@@ -60,6 +63,7 @@ struct Answers {
 }
 
 /// The parameters every check shares, validated.
+#[derive(Debug, Clone)]
 struct Question {
     channel: Channel,
     date: NaiveDate,
@@ -89,29 +93,38 @@ fn question(channel: &str, date: Option<&str>, mode: Option<&str>) -> Result<Que
     Ok(Question { channel, date, mode })
 }
 
-/// Answer for many numbers in order, with one database read for the lot.
-async fn answer(state: &web::Data<AppState>, q: &Question, phones: &[String]) -> Result<Vec<Answer>, ApiError> {
-    let keys: Vec<Result<PhoneKey, String>> = phones.iter().map(|p| PhoneKey::parse(p).map_err(|e| e.to_string())).collect();
+/// Answer for many numbers in order. One number is a point read; a batch is split across the
+/// cores, each part with one database read for its numbers.
+async fn answer(state: &web::Data<AppState>, q: &Question, phones: Vec<String>) -> Result<Vec<Answer>, ApiError> {
     // One view of the registers for the whole request: a batch is answered against one state even
     // if an import lands meanwhile.
     let registers = state.registers.view();
+    let q = q.clone();
+    if phones.len() == 1 {
+        return super::read(&state.store, move |conn| answer_part(conn, &q, &registers, &phones)).await;
+    }
+    let store = state.store.clone();
+    Ok(web::block(move || -> anyhow::Result<Vec<Answer>> {
+        let part = phones.len().div_ceil(rayon::current_num_threads()).max(1_000);
+        let parts: Vec<Vec<Answer>> = phones
+            .par_chunks(part)
+            .map(|phones| answer_part(&mut *store.conn()?, &q, &registers, phones))
+            .collect::<anyhow::Result<_>>()?;
+        Ok(parts.into_iter().flatten().collect())
+    })
+    .await??)
+}
+
+/// Answers for some numbers, in order, with one database read for them all.
+fn answer_part(conn: &mut DbConnection, q: &Question, registers: &View, phones: &[String]) -> anyhow::Result<Vec<Answer>> {
+    let keys: Vec<Result<PhoneKey, String>> = phones.iter().map(|p| PhoneKey::parse(p).map_err(|e| e.to_string())).collect();
     let coverage = registers.coverage(q.channel, q.date);
     let in_house: HashMap<String, String> = match coverage {
         Ok(()) => {
-            let mut wanted: Vec<String> = keys.iter().filter_map(|k| k.as_ref().ok()).map(ToString::to_string).collect();
+            let mut wanted: Vec<&str> = keys.iter().filter_map(|k| k.as_ref().ok()).map(PhoneKey::as_str).collect();
             wanted.sort_unstable();
             wanted.dedup();
-            let channel = q.channel.to_string();
-            let lookup = move |conn: &mut crate::store::DbConnection| -> anyhow::Result<_> {
-                let refs: Vec<&str> = wanted.iter().map(String::as_str).collect();
-                Ok(crate::store::statements::kinds_in_force(conn, &refs, &channel)?)
-            };
-            // One number is a point read; a batch is work for the blocking pool.
-            if keys.len() == 1 {
-                super::read(&state.store, lookup).await?
-            } else {
-                super::work(&state.store, lookup).await?
-            }
+            crate::store::statements::kinds_in_force(conn, &wanted, q.channel.as_str())?
         }
         Err(_) => HashMap::new(),
     };
@@ -155,7 +168,7 @@ async fn check_one(
 ) -> Result<HttpResponse, ApiError> {
     let query = query?;
     let q = question(&query.channel, query.date.as_deref(), query.mode.as_deref())?;
-    let mut answers = answer(&state, &q, std::slice::from_ref(&query.phone)).await?;
+    let mut answers = answer(&state, &q, vec![query.phone.clone()]).await?;
     let one = answers.pop().ok_or_else(|| ApiError::internal("a check gave no answer"))?;
     Ok(HttpResponse::Ok().json(one))
 }
@@ -174,6 +187,6 @@ async fn check_many(
         .details(json!({"max": MAX_BATCH, "given": body.phones.len()})));
     }
     let q = question(&body.channel, body.date.as_deref(), body.mode.as_deref())?;
-    let results = answer(&state, &q, &body.phones).await?;
+    let results = answer(&state, &q, body.into_inner().phones).await?;
     Ok(HttpResponse::Ok().json(Answers { channel: q.channel, date: q.date, results }))
 }

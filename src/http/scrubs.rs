@@ -16,7 +16,7 @@ use super::{AppState, Deferred};
 use crate::domain::time::{now_utc, parse_date, rfc3339, today_uk};
 use crate::domain::Channel;
 use crate::registers::NotCovered;
-use crate::scrub::engine::{self, Knowledge, Request, ScrubError, Sealed};
+use crate::scrub::engine::{self, Knowledge, Request, ScrubError, Sink};
 use crate::scrub::input::{self, ColumnNames, InputError};
 use crate::scrub::results::{self, Part, Renderer};
 use crate::store::scrubs::{self as db, NewScrub};
@@ -178,25 +178,22 @@ async fn create(
         let (in_house, statements_up_to) = crate::store::statements::all_in_force(&mut *store.conn()?, scrub_req.channel.as_str())?;
         let facts = t.elapsed();
         let knowledge = Knowledge { in_house, statements_up_to, registers };
-        let mut result = Sealed::default();
-        let summary = engine::scrub(list, &scrub_req, &knowledge, &mut result).map_err(scrub_error)?;
-        let judged = t.elapsed();
         let created_at = now_utc();
-        let expires = created_at + chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
-        let mut conn = store.conn()?;
-        let document = diesel::Connection::transaction::<_, anyhow::Error, _>(&mut *conn, |c| {
-            let id = db::insert(
-                c,
-                &NewScrub {
-                    created_at,
-                    name: name.clone(),
-                    channel: scrub_req.channel.to_string(),
-                    created_by,
-                    summary: "{}".into(),
-                    results_expire_at: expires,
-                },
-            )?;
-            let mut document = serde_json::to_value(&summary)?;
+        let pending = NewScrub {
+            created_at,
+            name: name.clone(),
+            channel: scrub_req.channel.to_string(),
+            created_by,
+            summary: "{}".into(),
+            results_expire_at: created_at,
+            state: db::PENDING.into(),
+        };
+        let id = db::begin(&mut *store.conn()?, &pending)?;
+        let finished = (|| -> Result<(Value, std::time::Duration), ApiError> {
+            let summary = scrub_into_store(&store, id, list, &scrub_req, &knowledge)?;
+            let judged = t.elapsed();
+            let expires = now_utc() + chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
+            let mut document = serde_json::to_value(&summary).map_err(ApiError::internal)?;
             if let Some(o) = document.as_object_mut() {
                 o.insert("id".into(), json!(id));
                 o.insert("name".into(), json!(name));
@@ -204,22 +201,88 @@ async fn create(
                 o.insert("results_expire_at".into(), json!(rfc3339(expires)));
                 o.insert("links".into(), links(id));
             }
-            db::set_summary(c, id, &document.to_string())?;
-            db::insert_blocks(c, id, &result.blocks)?;
-            Ok(document)
-        })?;
+            db::finish(&mut *store.conn()?, id, &document.to_string(), expires)?;
+            Ok((document, judged))
+        })();
+        let (document, judged) = match finished {
+            Ok(done) => done,
+            Err(e) => {
+                // Nothing of a failed scrub stays: its blocks and pending row go.
+                if let Err(gone) = store.conn().and_then(|mut c| Ok(db::discard(&mut c, id)?)) {
+                    tracing::warn!(scrub = id, error = %gone, "could not remove a failed scrub's rows; the sweep will");
+                }
+                return Err(e);
+            }
+        };
         tracing::info!(
-            rows = summary.rows,
+            scrub = id,
+            rows = document["rows"].as_u64().unwrap_or(0),
             upload_ms = spooled.as_millis() as u64,
             facts_ms = facts.as_millis() as u64,
-            judge_ms = (judged - facts).as_millis() as u64,
-            store_ms = (t.elapsed() - judged).as_millis() as u64,
+            judge_and_store_ms = (judged - facts).as_millis() as u64,
+            finish_ms = (t.elapsed() - judged).as_millis() as u64,
             "scrub stored"
         );
         Ok(document)
     })
     .await??;
     Ok(HttpResponse::Created().json(stored))
+}
+
+/// A scrub's result blocks, handed to the thread that stores them.
+struct ToStore {
+    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+}
+
+impl Sink for ToStore {
+    fn seal(run: Vec<u8>) -> Vec<u8> {
+        results::seal(&run)
+    }
+
+    fn write(&mut self, sealed: Vec<u8>) -> std::io::Result<()> {
+        self.tx.send(sealed).map_err(|_| std::io::Error::other("the result writer stopped"))
+    }
+}
+
+/// Scrub a list, storing its result blocks under the pending scrub `id` as they are made: on a
+/// thread of their own, the blocks waiting at each moment in one transaction, so that storing
+/// overlaps judging.
+fn scrub_into_store(
+    store: &crate::store::Store,
+    id: i64,
+    list: std::fs::File,
+    req: &Request,
+    k: &Knowledge,
+) -> Result<engine::Summary, ApiError> {
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(32);
+        let writer = s.spawn(move || -> anyhow::Result<()> {
+            let mut conn = store.conn()?;
+            let mut seq = 0i32;
+            while let Ok(block) = rx.recv() {
+                let mut blocks = vec![block];
+                while blocks.len() < 16 {
+                    match rx.try_recv() {
+                        Ok(b) => blocks.push(b),
+                        Err(_) => break,
+                    }
+                }
+                db::insert_blocks(&mut conn, id, seq, &blocks)?;
+                seq = seq.saturating_add(i32::try_from(blocks.len()).unwrap_or(i32::MAX));
+            }
+            Ok(())
+        });
+        let mut sink = ToStore { tx };
+        let summary = engine::scrub(list, req, k, &mut sink);
+        drop(sink); // the writer finishes what it has and stops
+        let written = writer.join().map_err(|_| ApiError::internal("the scrub result writer failed"))?;
+        // A failed write shows in the scrub as a writer that stopped: report the write's error.
+        match (summary, written) {
+            (_, Err(e)) => Err(ApiError::internal(e)),
+            (Err(e), Ok(())) => Err(scrub_error(e)),
+            (Ok(summary), Ok(())) => Ok(summary),
+        }
+    })
 }
 
 async fn list(_auth: Authorized<Scrub>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

@@ -100,23 +100,6 @@ pub trait Sink {
     }
 }
 
-/// The result as stored: each run one LZ4 block, held until the scrub is saved.
-#[derive(Debug, Default)]
-pub struct Sealed {
-    pub blocks: Vec<Vec<u8>>,
-}
-
-impl Sink for Sealed {
-    fn seal(run: Vec<u8>) -> Vec<u8> {
-        results::seal(&run)
-    }
-
-    fn write(&mut self, sealed: Vec<u8>) -> std::io::Result<()> {
-        self.blocks.push(sealed);
-        Ok(())
-    }
-}
-
 /// The result as CSV files: any of clean (kept rows as uploaded), suppressed (+ reason, detail)
 /// and annotated (every row + status, reason, key, detail).
 #[derive(Default)]

@@ -83,6 +83,7 @@ diesel::table! {
         created_by -> Text,
         summary -> Text,
         results_expire_at -> Timestamp,
+        state -> Text,
     }
 }
 

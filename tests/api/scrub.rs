@@ -437,3 +437,50 @@ fn a_check_answers_as_a_one_row_scrub() {
         }
     }
 }
+
+/// Rows in the scrub tables: (scrubs, result blocks).
+fn scrub_rows(app: &TestApp) -> (i64, i64) {
+    use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
+    use suppress::store::schema::{scrub_results, scrubs};
+    let mut conn = app.store.conn().unwrap();
+    let n = scrubs::table.count().get_result::<i64>(&mut *conn).unwrap();
+    let blocks = scrub_results::table.filter(scrub_results::seq.ge(0)).count().get_result::<i64>(&mut *conn).unwrap();
+    (n, blocks)
+}
+
+#[test]
+fn a_scrub_is_invisible_until_finished_and_a_failed_or_abandoned_one_leaves_nothing() {
+    use suppress::store::scrubs::{self as db, NewScrub, PENDING};
+    let app = TestApp::spawn();
+    // A refused list leaves no row: its pending scrub is removed with whatever it wrote.
+    let (s, _) = post_list(&app, &app.campaign, "channel=email", "text/csv", b"phone\n07912 345678\n");
+    assert_eq!(s, 422);
+    assert_eq!(scrub_rows(&app), (0, 0));
+    let (s, done) = post_list(&app, &app.campaign, "channel=sms", "text/csv", b"phone\n07912 345678\n");
+    assert_eq!(s, 201, "{done}");
+    assert_eq!(scrub_rows(&app), (1, 2), "the header's block and the row's");
+    // A scrub midway (or one whose server died midway): listed nowhere, then swept away.
+    let now = suppress::domain::time::now_utc();
+    let pending = |created_at| NewScrub {
+        created_at,
+        name: None,
+        channel: "sms".into(),
+        created_by: "campaign".into(),
+        summary: "{}".into(),
+        results_expire_at: created_at,
+        state: PENDING.into(),
+    };
+    let mut conn = app.store.conn().unwrap();
+    let old = db::begin(&mut conn, &pending(now - chrono::TimeDelta::hours(7))).unwrap();
+    let recent = db::begin(&mut conn, &pending(now - chrono::TimeDelta::minutes(5))).unwrap();
+    for id in [old, recent] {
+        db::insert_blocks(&mut conn, id, 0, &[suppress::scrub::results::seal(b"")]).unwrap();
+        assert_eq!(app.get(&format!("/v1/scrubs/{id}"), Some(&app.campaign)).0, 404);
+        assert_eq!(download(&app, &format!("/v1/scrubs/{id}/annotated.csv")).0, 404);
+    }
+    let (_, listed) = app.get("/v1/scrubs", Some(&app.campaign));
+    assert_eq!(listed["scrubs"].as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed["scrubs"][0]["id"], done["id"]);
+    db::expire(&mut conn, now).unwrap();
+    assert_eq!(scrub_rows(&app), (2, 3), "the abandoned scrub and its block are gone; the recent one stays");
+}

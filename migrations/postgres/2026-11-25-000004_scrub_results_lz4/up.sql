@@ -7,3 +7,8 @@ UPDATE scrubs SET results_expire_at = (now() AT TIME ZONE 'UTC')
 DELETE FROM scrub_results;
 -- The blocks are compressed already: stored as they are, without TOAST compressing them again.
 ALTER TABLE scrub_results ALTER COLUMN data SET STORAGE EXTERNAL;
+
+-- A scrub's result is written while its list is being judged, under a scrub row that stays
+-- 'pending' (listed nowhere) until the summary is written with it in one transaction; a scrub
+-- that fails, or a server that dies midway, leaves only a pending row that is swept away.
+ALTER TABLE scrubs ADD COLUMN state TEXT NOT NULL DEFAULT 'done';

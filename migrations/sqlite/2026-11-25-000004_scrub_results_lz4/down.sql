@@ -1,3 +1,4 @@
+ALTER TABLE scrubs DROP COLUMN state;
 UPDATE scrubs SET results_expire_at = CURRENT_TIMESTAMP
     WHERE results_expire_at > CURRENT_TIMESTAMP AND id IN (SELECT scrub_id FROM scrub_results);
 DROP TABLE scrub_results;

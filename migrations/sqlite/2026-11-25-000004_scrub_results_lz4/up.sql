@@ -12,3 +12,8 @@ CREATE TABLE scrub_results (
     data BLOB NOT NULL,
     PRIMARY KEY (scrub_id, seq)
 );
+
+-- A scrub's result is written while its list is being judged, under a scrub row that stays
+-- 'pending' (listed nowhere) until the summary is written with it in one transaction; a scrub
+-- that fails, or a server that dies midway, leaves only a pending row that is swept away.
+ALTER TABLE scrubs ADD COLUMN state TEXT NOT NULL DEFAULT 'done';
