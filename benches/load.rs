@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
+#[path = "common/mod.rs"]
+mod common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_suppress");
 
 struct Options {
@@ -238,21 +241,8 @@ end
     // 4. POST /v1/check with 10,000 numbers.
     let phones: Vec<String> = (0..10_000).map(spelled).collect();
     let body = serde_json::json!({"channel": "sms", "phones": phones}).to_string();
-    let agent = ureq::AgentBuilder::new().build();
-    let mut times = Vec::new();
-    for _ in 0..20 {
-        let start = Instant::now();
-        let r = agent
-            .post(&format!("http://{addr}/v1/check"))
-            .set("Authorization", &format!("Bearer {key}"))
-            .set("Content-Type", "application/json")
-            .send_string(&body)
-            .unwrap();
-        let _ = r.into_string().unwrap();
-        times.push(start.elapsed());
-    }
-    times.sort();
-    println!("POST /v1/check, 10,000 numbers: median {:.1} ms, max {:.1} ms (20 runs)", percentile(&times, 0.5), percentile(&times, 1.0));
+    let times = common::batch_check_times(&addr, &key, &body, 20);
+    println!("POST /v1/check, 10,000 numbers: median {:.1} ms, max {:.1} ms (20 runs)", times[10], times[19]);
 
     println!("server peak memory (VmHWM): {:.0} MB", peak_rss_mb(server.id()));
     server.kill().unwrap();

@@ -300,23 +300,7 @@ fn main() {
     let normalised: Vec<String> = std::fs::read_to_string(&list_numbers).unwrap().lines().map(str::to_owned).collect();
     let phones: Vec<String> = (0..10_000usize).map(|i| format!("0{}", normalised[(i * 97) % normalised.len()])).collect();
     let body = serde_json::json!({"channel": "call", "date": "2026-11-26", "phones": phones}).to_string();
-    let agent = ureq::AgentBuilder::new().build();
-    let mut times = Vec::new();
-    for _ in 0..21 {
-        let start = Instant::now();
-        let answer = agent
-            .post(&format!("http://{addr}/v1/check"))
-            .set("Authorization", &format!("Bearer {key}"))
-            .set("Content-Type", "application/json")
-            .send_string(&body)
-            .unwrap()
-            .into_string()
-            .unwrap();
-        times.push(start.elapsed().as_secs_f64() * 1000.0);
-        assert!(answer.contains("\"results\""));
-    }
-    times.remove(0); // the first warms the connection
-    times.sort_by(f64::total_cmp);
+    let times = common::batch_check_times(&addr, &key, &body, 20);
     println!("POST /v1/check, 10,000 numbers, channel call: median {:.1} ms, max {:.1} ms (20 runs)", times[10], times[19]);
     server.kill().unwrap();
     let _ = server.wait();

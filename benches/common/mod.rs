@@ -1,4 +1,7 @@
-//! Data the benchmarks share.
+//! Data and steps the benchmarks share (each uses part of them).
+#![allow(dead_code)]
+
+use std::time::Instant;
 
 /// Distinct NSNs spread over real UK ranges (London, other geographic, mobile).
 pub fn numbers(n: usize) -> Vec<u64> {
@@ -16,4 +19,27 @@ pub fn numbers(n: usize) -> Vec<u64> {
     out.dedup();
     out.truncate(n);
     out
+}
+
+/// Post one batch check `runs` times, the first dropped as warm-up; the times in ms, sorted.
+pub fn batch_check_times(addr: &str, key: &str, body: &str, runs: usize) -> Vec<f64> {
+    let agent = ureq::AgentBuilder::new().build();
+    let mut times: Vec<f64> = (0..=runs)
+        .map(|_| {
+            let start = Instant::now();
+            let answer = agent
+                .post(&format!("http://{addr}/v1/check"))
+                .set("Authorization", &format!("Bearer {key}"))
+                .set("Content-Type", "application/json")
+                .send_string(body)
+                .unwrap()
+                .into_string()
+                .unwrap();
+            assert!(answer.contains("\"results\""), "{answer}");
+            start.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    times.remove(0);
+    times.sort_by(f64::total_cmp);
+    times
 }
