@@ -12,8 +12,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failed step ends the run
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
@@ -93,23 +93,12 @@ fn command(program: &str, pin: Option<u32>) -> Command {
 }
 
 fn start_server(db: &str, o: &Options) -> (Child, String) {
-    let mut child = command(BIN, o.pin.then_some(0))
+    let mut command = command(BIN, o.pin.then_some(0));
+    command
         .args(["serve", "--bind", "127.0.0.1:0", "--workers", &o.workers.to_string()])
         .env("SUPPRESS_DATABASE_URL", db)
-        .env("RUST_LOG", "warn,suppress=info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("server exited").unwrap();
-        if let Some(rest) = line.split("listening addr=").nth(1) {
-            break rest.trim().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
+        .env("RUST_LOG", "warn,suppress=info");
+    common::start_server(command)
 }
 
 fn peak_rss_mb(pid: u32) -> f64 {

@@ -228,22 +228,9 @@ fn main() {
     // A server starting with the registers: time until a check answers from them.
     let key = timed(&db, &["keys", "create", "--role", "agent", "--name", "bench"]).2;
     let start = Instant::now();
-    let mut server = Command::new(BIN)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("SUPPRESS_DATABASE_URL", &db)
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("server exited").unwrap();
-        if let Some(rest) = line.split("listening addr=").nth(1) {
-            break rest.trim().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let mut command = Command::new(BIN);
+    command.args(["serve", "--bind", "127.0.0.1:0"]).env("SUPPRESS_DATABASE_URL", &db).env("RUST_LOG", "info");
+    let (mut server, addr) = common::start_server(command);
     let answer: serde_json::Value = ureq::get(&format!("http://{addr}/v1/check?phone=02000000000&channel=call&date=2026-11-26"))
         .set("Authorization", &format!("Bearer {key}"))
         .call()

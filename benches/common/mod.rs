@@ -1,6 +1,8 @@
 //! Data and steps the benchmarks share (each uses part of them).
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 /// Distinct NSNs spread over real UK ranges (London, other geographic, mobile).
@@ -42,4 +44,19 @@ pub fn batch_check_times(addr: &str, key: &str, body: &str, runs: usize) -> Vec<
     times.remove(0);
     times.sort_by(f64::total_cmp);
     times
+}
+
+/// Start `suppress serve` (already given its arguments and database) with its log on a pipe;
+/// returns it and the address it listens on, once it says so. The rest of its log is drained.
+pub fn start_server(mut command: Command) -> (Child, String) {
+    let mut child = command.stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("server exited").unwrap();
+        if let Some(rest) = line.split("listening addr=").nth(1) {
+            break rest.trim().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
 }

@@ -127,8 +127,8 @@ pub fn in_force(conn: &mut DbConnection, key: &str, channel: &str) -> QueryResul
     Ok(rows.into_iter().next())
 }
 
-/// The kind of the statement in force for each of many keys on one channel, in one query per
-/// chunk of keys. Keys with no statement are absent.
+/// The kind of the statement in force for each of many keys on one channel, in one query. Keys
+/// with no statement are absent.
 pub fn kinds_in_force(conn: &mut DbConnection, keys: &[&str], channel: &str) -> QueryResult<HashMap<String, String>> {
     // One key (a dialler's check): a fixed-shape query the connection keeps prepared; an
     // `IN (…)` list is prepared anew each time.
