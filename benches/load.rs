@@ -6,7 +6,7 @@
 //!
 //! Options after `--`: `--statements N` (in-house statements preloaded, default 100000),
 //! `--agents N` (concurrent agents, 20), `--opt-outs N` (opt-outs they record in all, 20000),
-//! `--wrk-seconds N` (30), `--workers N` (server workers; default one per core), `--pin` (server on
+//! `--wrk-seconds N` (30), `--workers N` (server workers; default the server's own: half the cores), `--pin` (server on
 //! CPU 0 and wrk on CPU 1, with taskset, so the load generator does not take the server's core).
 //! Needs `wrk` on the PATH for the check figures. The check run follows a 5-second warm-up.
 
@@ -123,7 +123,7 @@ fn main() {
     let backend = if pg.is_some() { "postgres" } else { "sqlite" };
     println!(
         "# suppress load benchmark ({backend}; server workers: {}; pinned: {})",
-        if o.workers == 0 { "one per core".to_owned() } else { o.workers.to_string() },
+        if o.workers == 0 { "the default (half the cores)".to_owned() } else { o.workers.to_string() },
         o.pin
     );
 

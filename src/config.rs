@@ -18,7 +18,7 @@ pub struct Settings {
     /// Largest JSON body.
     pub max_json_bytes: usize,
     pub result_retention: Duration,
-    /// HTTP worker threads; 0 means one per core.
+    /// HTTP worker threads; 0 means half the cores, at least one (`http::default_workers`).
     pub workers: usize,
     pub pool_size: u32,
     /// How long a key's role is trusted from memory before the database is asked again.

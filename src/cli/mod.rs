@@ -61,7 +61,7 @@ pub struct ServeArgs {
     /// How long scrub results stay downloadable (7d, 12h, 90s).
     #[arg(long, env = "SUPPRESS_RESULT_RETENTION", default_value = "7d")]
     pub result_retention: String,
-    /// HTTP worker threads (0: one per core).
+    /// HTTP worker threads (0: half the cores, at least one).
     #[arg(long, env = "SUPPRESS_WORKERS", default_value_t = 0)]
     pub workers: usize,
     #[command(flatten)]

@@ -8,6 +8,7 @@ use anyhow::Context;
 
 use super::ScrubArgs;
 use crate::domain::time::{parse_date, today_uk};
+use crate::inhouse::in_force::InHouse;
 use crate::registers::Registers;
 use crate::scrub::engine::{self, Files, Knowledge, Request};
 use crate::scrub::input::{self, ColumnNames};
@@ -34,8 +35,10 @@ pub fn run(database_url: &str, args: Box<ScrubArgs>) -> anyhow::Result<()> {
     };
     let store = super::open_store(database_url)?;
     let registers = Registers::load(&store, args.lead_times.parse()?)?;
-    let (in_house, statements_up_to) = crate::store::statements::all_in_force(&mut *store.conn()?, channel.as_str())?;
-    let knowledge = Knowledge { in_house, statements_up_to, registers: registers.view() };
+    let mut conn = store.conn()?;
+    let in_house = InHouse::load(&mut conn)?.current(&mut conn)?.on(channel);
+    drop(conn);
+    let knowledge = Knowledge { in_house, registers: registers.view() };
 
     let list = File::open(&args.input).with_context(|| format!("cannot open {}", args.input.display()))?;
     let size = list.metadata().map(|m| m.len()).ok();

@@ -1,8 +1,6 @@
 //! `GET /v1/check` and `POST /v1/check`: may this number be called (or texted) on this date?
 //! Answered through the scrubbing engine, as a one-row scrub.
 
-use std::collections::HashMap;
-
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -15,7 +13,6 @@ use crate::domain::time::{parse_date, today_uk};
 use crate::domain::{Channel, ContactKind, PhoneKey, Reason, StatementKind};
 use crate::registers::View;
 use crate::scrub::{judge, Facts, Mode, Verdict};
-use crate::store::DbConnection;
 use rayon::prelude::*;
 
 /// Numbers one `POST /v1/check` may ask about.
@@ -93,43 +90,51 @@ fn question(channel: &str, date: Option<&str>, mode: Option<&str>) -> Result<Que
     Ok(Question { channel, date, mode })
 }
 
-/// Answer for many numbers in order. One number is a point read; a batch is split across the
-/// cores, each part with one database read for its numbers.
+/// Answer for numbers in order, against one state: the registers as they stand and every
+/// in-house statement committed before the request.
+///
+/// One number (a dialler's check) is a point read of its statement in force. Many numbers catch
+/// the in-memory index up with the database (one indexed read) and are answered from it, split
+/// across the cores. Either read is one indexed probe; the point read is the cheaper of the two on
+/// PostgreSQL, where the catch-up is a function call.
 async fn answer(state: &web::Data<AppState>, q: &Question, phones: Vec<String>) -> Result<Vec<Answer>, ApiError> {
-    // One view of the registers for the whole request: a batch is answered against one state even
-    // if an import lands meanwhile.
     let registers = state.registers.view();
-    let q = q.clone();
-    if phones.len() == 1 {
-        return super::read(&state.store, move |conn| answer_part(conn, &q, &registers, &phones)).await;
+    if let [phone] = phones.as_slice() {
+        let kind = match PhoneKey::parse(phone) {
+            Ok(key) if registers.coverage(q.channel, q.date).is_ok() => {
+                let channel = q.channel;
+                super::read(&state.store, move |conn| {
+                    Ok(crate::store::statements::in_force(conn, key.as_str(), channel.as_str())?.and_then(|s| s.kind.parse().ok()))
+                })
+                .await?
+            }
+            _ => None,
+        };
+        return Ok(answer_part(q, &registers, &|_| kind, &phones));
     }
-    let store = state.store.clone();
-    Ok(web::block(move || -> anyhow::Result<Vec<Answer>> {
+    let index = state.in_house.clone();
+    let in_house = super::read(&state.store, move |conn| Ok(index.current(conn)?)).await?;
+    let q = q.clone();
+    Ok(web::block(move || {
+        let kind = |key: &PhoneKey| in_house.get(q.channel, key.as_str()).and_then(|s| s.2.parse::<StatementKind>().ok());
         let part = phones.len().div_ceil(rayon::current_num_threads()).max(1_000);
-        let parts: Vec<Vec<Answer>> = phones
-            .par_chunks(part)
-            .map(|phones| answer_part(&mut *store.conn()?, &q, &registers, phones))
-            .collect::<anyhow::Result<_>>()?;
-        Ok(parts.into_iter().flatten().collect())
+        let parts: Vec<Vec<Answer>> = phones.par_chunks(part).map(|phones| answer_part(&q, &registers, &kind, phones)).collect();
+        parts.into_iter().flatten().collect()
     })
-    .await??)
+    .await?)
 }
 
-/// Answers for some numbers, in order, with one database read for them all.
-fn answer_part(conn: &mut DbConnection, q: &Question, registers: &View, phones: &[String]) -> anyhow::Result<Vec<Answer>> {
-    let keys: Vec<Result<PhoneKey, String>> = phones.iter().map(|p| PhoneKey::parse(p).map_err(|e| e.to_string())).collect();
+/// Answers for some numbers, in order; `in_house` gives the kind of a key's statement in force.
+fn answer_part(
+    q: &Question,
+    registers: &View,
+    in_house: &(dyn Fn(&PhoneKey) -> Option<StatementKind> + Sync),
+    phones: &[String],
+) -> Vec<Answer> {
     let coverage = registers.coverage(q.channel, q.date);
-    let in_house: HashMap<String, String> = match coverage {
-        Ok(()) => {
-            let mut wanted: Vec<&str> = keys.iter().filter_map(|k| k.as_ref().ok()).map(PhoneKey::as_str).collect();
-            wanted.sort_unstable();
-            wanted.dedup();
-            crate::store::statements::kinds_in_force(conn, &wanted, q.channel.as_str())?
-        }
-        Err(_) => HashMap::new(),
-    };
-    Ok(keys
-        .into_iter()
+    phones
+        .iter()
+        .map(|p| PhoneKey::parse(p).map_err(|e| e.to_string()))
         .map(|k| match k {
             Err(e) => Answer {
                 key: None,
@@ -150,7 +155,7 @@ fn answer_part(conn: &mut DbConnection, q: &Question, registers: &View, phones: 
                 },
                 Ok(()) => {
                     let facts = Facts {
-                        in_house: in_house.get(key.as_str()).and_then(|k| k.parse::<StatementKind>().ok()),
+                        in_house: in_house(&key),
                         listings: if q.channel == Channel::Call { registers.phone_listings(&key) } else { Vec::new() },
                     };
                     let Verdict { allowed, reason, binding_from } = judge(q.channel, &facts, q.mode, q.date);
@@ -158,7 +163,7 @@ fn answer_part(conn: &mut DbConnection, q: &Question, registers: &View, phones: 
                 }
             },
         })
-        .collect())
+        .collect()
 }
 
 async fn check_one(

@@ -18,6 +18,7 @@ use actix_web::{web, App, HttpRequest, HttpServer};
 use anyhow::Context;
 
 use crate::config::Settings;
+use crate::inhouse::in_force::InHouse;
 use crate::registers::Registers;
 use crate::store::writer::Writer;
 use crate::store::Store;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub writer: Writer,
     pub keys: KeyCache,
     pub registers: Arc<Registers>,
+    /// The in-house statements in force, caught up before each use.
+    pub in_house: Arc<InHouse>,
     pub settings: Settings,
 }
 
@@ -110,6 +113,18 @@ fn watch_registers(registers: Weak<Registers>, store: Store, every: std::time::D
     }
 }
 
+/// HTTP workers when none are configured: half the cores, at least one.
+///
+/// The workers only read requests, authenticate and answer; the heavy work (scrubs, batch checks,
+/// imports) runs on a pool over every core. A worker per core competes with that pool, and with
+/// whatever else runs on the machine (PostgreSQL, a dialler's load), and a worker that loses its
+/// core stalls every connection it holds for a scheduler time slice. On the 2-core benchmark
+/// machine one worker answers `GET /v1/check` as fast as two (about 60,000 a second, more than
+/// wrk can ask on one thread) with half the p99 (BENCHMARKS.md).
+pub fn default_workers(cores: usize) -> usize {
+    (cores / 2).max(1)
+}
+
 /// A server bound to its listener (port 0 allowed), ready to be awaited.
 pub struct Bound {
     pub addr: SocketAddr,
@@ -121,11 +136,13 @@ pub fn bind(settings: Settings, store: Store) -> anyhow::Result<Bound> {
     let listener = TcpListener::bind(&settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
     let addr = listener.local_addr()?;
     let writer = Writer::start(store.pool.clone())?;
-    let workers = if settings.workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { settings.workers };
+    let workers =
+        if settings.workers == 0 { default_workers(std::thread::available_parallelism().map_or(2, |n| n.get())) } else { settings.workers };
     let json_limit = settings.max_json_bytes;
     let registers = Arc::new(Registers::load(&store, settings.lead_times.clone()).context("loading the register snapshots")?);
     watch_registers(Arc::downgrade(&registers), store.clone(), settings.register_poll);
-    let state = web::Data::new(AppState { store, writer, keys: KeyCache::new(settings.key_cache), registers, settings });
+    let in_house = Arc::new(InHouse::load(&mut *store.conn()?).context("loading the in-house statements")?);
+    let state = web::Data::new(AppState { store, writer, keys: KeyCache::new(settings.key_cache), registers, in_house, settings });
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())

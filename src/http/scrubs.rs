@@ -170,14 +170,15 @@ async fn create(
             "send the list as the body with Content-Type: text/csv, or as the `file` part of multipart/form-data",
         ));
     };
-    let (registers, store, retention) = (state.registers.view(), state.store.clone(), state.settings.result_retention);
+    let (registers, in_house, store, retention) =
+        (state.registers.view(), state.in_house.clone(), state.store.clone(), state.settings.result_retention);
     let (name, created_by) = (query.name.clone(), auth.caller.name.clone());
     let spooled = started.elapsed();
     let stored = web::block(move || -> Result<Value, ApiError> {
         let t = std::time::Instant::now();
-        let (in_house, statements_up_to) = crate::store::statements::all_in_force(&mut *store.conn()?, scrub_req.channel.as_str())?;
+        let in_house = in_house.current(&mut *store.conn()?)?.on(scrub_req.channel);
         let facts = t.elapsed();
-        let knowledge = Knowledge { in_house, statements_up_to, registers };
+        let knowledge = Knowledge { in_house, registers };
         let created_at = now_utc();
         let pending = NewScrub {
             created_at,
@@ -441,9 +442,9 @@ async fn download(
                 .coverage(req.channel, req.contact_date)
                 .map_err(|reason| scrub_error(ScrubError::NotCovered { reason, contact_date: req.contact_date }))?;
             let channel = req.channel;
-            let (in_house, statements_up_to) =
-                super::work(&state.store, move |conn| Ok(crate::store::statements::all_in_force(conn, channel.as_str())?)).await?;
-            let knowledge = Knowledge { in_house, statements_up_to, registers };
+            let index = state.in_house.clone();
+            let in_house = super::work(&state.store, move |conn| Ok(index.current(conn)?.on(channel))).await?;
+            let knowledge = Knowledge { in_house, registers };
             Box::new(move || {
                 engine::revocations(PartReader::new(store, id, Part::Clean), &req, &knowledge, &mut sender)?;
                 Ok(())

@@ -15,7 +15,7 @@ use crate::domain::address::is_address_line_header;
 use crate::domain::preference::{AddressInput, Said};
 use crate::domain::time::parse_timestamp;
 use crate::domain::{Channel, Contacts, Source, StatementKind};
-use crate::store::statements::{insert_many, NewStatement};
+use crate::store::statements::{insert_many, refresh_statistics, NewStatement};
 use crate::store::{QueryError, Store};
 
 /// Rejected rows kept in a report.
@@ -241,6 +241,10 @@ pub fn load<R: Read>(store: &Store, input: R, skip_rejected: bool, via: &str) ->
     match result {
         Ok(()) => {
             report.loaded = true;
+            // Committed; fresh statistics keep every instance's catch-up read on its index.
+            if let Err(e) = refresh_statistics(&mut conn) {
+                tracing::warn!(error = %e, "could not refresh the statistics on statements after the load");
+            }
             Ok(report)
         }
         Err(Abort::File(_)) if report.rejected > 0 && !skip_rejected => {

@@ -3,7 +3,7 @@
 //! the start, so the whole list is judged against one state, which the summary names.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::sync::mpsc;
 
@@ -18,6 +18,7 @@ use super::judge::{judge, Facts, Mode};
 use super::results::{self, Part, Renderer};
 use crate::domain::preference::is_later;
 use crate::domain::{AddressKey, Channel, EmailKey, PhoneKey, Reason, StatementKind};
+use crate::inhouse::in_force::OnChannel;
 use crate::registers::{NotCovered, View};
 use crate::store::statements::InForce;
 
@@ -33,10 +34,9 @@ pub struct Request {
 
 /// What is known, captured at the start of a scrub.
 pub struct Knowledge {
-    /// For the channel: key → (recorded_at, id, kind) of the statement in force.
-    pub in_house: HashMap<String, InForce>,
-    /// The highest statement id the scrub saw.
-    pub statements_up_to: i64,
+    /// The in-house statements in force on the list's channel, as they stood when the scrub
+    /// began (with the highest statement id they take in).
+    pub in_house: OnChannel,
     pub registers: View,
 }
 
@@ -244,7 +244,7 @@ fn new_summary(req: &Request, k: &Knowledge) -> Summary {
             })
             .collect(),
         input_sha256: String::new(),
-        statements_up_to: k.statements_up_to,
+        statements_up_to: k.in_house.up_to(),
         columns: req.columns.clone(),
     }
 }
@@ -582,7 +582,9 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::inhouse::in_force::Statements;
     use crate::registers::PhoneSet;
+    use crate::store::statements::Change;
 
     fn date() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 24).unwrap_or_default()
@@ -592,16 +594,20 @@ mod tests {
     /// the household at 10 High Street, SW1A 1AA of mail.
     fn knowledge(channel: &str) -> Knowledge {
         let at = date().and_hms_opt(9, 0, 0).unwrap_or_default();
-        let in_house: HashMap<String, InForce> = match channel {
-            "call" => [("+442030000005".to_owned(), (at, 1, "opt_out".to_owned()))].into(),
-            "email" => [("jo@example.com".to_owned(), (at, 2, "opt_out".to_owned()))].into(),
-            "mail" => [("SW1A 1AA|10".to_owned(), (at, 3, "opt_out".to_owned()))].into(),
-            _ => HashMap::new(),
-        };
+        let statement =
+            |id, key: &str| Change { id, contact_key: key.into(), channel: channel.into(), recorded_at: at, kind: "opt_out".into() };
+        let mut statements = Statements::default();
+        match channel {
+            "call" => statements.apply([statement(1, "+442030000005")]),
+            "email" => statements.apply([statement(2, "jo@example.com")]),
+            "mail" => statements.apply([statement(3, "SW1A 1AA|10")]),
+            _ => {}
+        }
+        let in_house = statements.on(channel.parse().unwrap_or(Channel::Call));
         let tps = PhoneSet::new(crate::domain::Register::Tps, date(), (2_030_000_000..2_030_000_005).collect(), HashMap::new());
         let ctps = PhoneSet::new(crate::domain::Register::Ctps, date(), vec![], HashMap::new());
         let mps = crate::registers::MpsSet::new(date(), vec![]);
-        Knowledge { in_house, statements_up_to: 3, registers: View::new(Some(Arc::new(tps)), Some(Arc::new(ctps)), Some(Arc::new(mps))) }
+        Knowledge { in_house, registers: View::new(Some(Arc::new(tps)), Some(Arc::new(ctps)), Some(Arc::new(mps))) }
     }
 
     /// (reason, key) of each row of a list scrubbed on a channel.

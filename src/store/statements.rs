@@ -1,13 +1,11 @@
 //! In-house statements: append-only rows, read as history or as the statement in force.
 
-use std::collections::HashMap;
-
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::statements;
-use super::{on_backend, DbConnection, QueryError, QueryResult};
-use crate::domain::preference::{is_later, Said};
+use super::{on_backend, DbConnection, QueryResult};
+use crate::domain::preference::Said;
 use crate::domain::Channel;
 
 /// A statement to record.
@@ -61,16 +59,6 @@ pub struct StatementRow {
     pub evidence: Option<String>,
 }
 
-/// A key and the kind of the statement in force for it.
-#[derive(QueryableByName)]
-struct KeyKind {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    contact_key: String,
-    /// None: no statement (SQLite answers every key asked).
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-    kind: Option<String>,
-}
-
 /// Rows in one insert: ten columns a row stays far below either backend's bind-parameter limit.
 const INSERT_CHUNK: usize = 500;
 
@@ -105,6 +93,17 @@ pub fn insert_many(conn: &mut DbConnection, rows: &[NewStatement]) -> QueryResul
     Ok(n)
 }
 
+/// After a bulk load, on PostgreSQL: the planner's statistics on statements, so that `since`
+/// keeps to its index. (Until autovacuum gets to a table just loaded, PostgreSQL has no
+/// statistics and guesses that a third of the rows match, and a sequential scan of every
+/// statement in the hot path of every check follows.) SQLite reads `since` by id: nothing to do.
+pub fn refresh_statistics(conn: &mut DbConnection) -> QueryResult<()> {
+    match conn {
+        DbConnection::Sqlite(_) => Ok(()),
+        DbConnection::Postgres(c) => diesel::sql_query("ANALYZE statements").execute(c).map(drop),
+    }
+}
+
 /// Every statement about these keys, oldest first.
 pub fn history(conn: &mut DbConnection, keys: &[String]) -> QueryResult<Vec<StatementRow>> {
     statements::table
@@ -127,41 +126,6 @@ pub fn in_force(conn: &mut DbConnection, key: &str, channel: &str) -> QueryResul
     Ok(rows.into_iter().next())
 }
 
-/// The kind of the statement in force for each of many keys on one channel, in one query. Keys
-/// with no statement are absent.
-pub fn kinds_in_force(conn: &mut DbConnection, keys: &[&str], channel: &str) -> QueryResult<HashMap<String, String>> {
-    // One key (a dialler's check): a fixed-shape query the connection keeps prepared; an
-    // `IN (…)` list is prepared anew each time.
-    if let [key] = keys {
-        return Ok(in_force(conn, key, channel)?.map(|row| (row.contact_key, row.kind)).into_iter().collect());
-    }
-    // The latest statement per key is picked in the query, from the covering index alone: no
-    // timestamp is decoded, no table row visited. The keys go as one parameter, so the statement
-    // is prepared once and cached whatever their number.
-    let rows: Vec<KeyKind> = match conn {
-        DbConnection::Sqlite(c) => {
-            let json = serde_json::to_string(keys).map_err(|e| QueryError::SerializationError(Box::new(e)))?;
-            diesel::sql_query(
-                "SELECT k.value AS contact_key, \
-                   (SELECT s.kind FROM statements AS s WHERE s.contact_key = k.value AND s.channel = ? \
-                    ORDER BY s.recorded_at DESC, s.id DESC LIMIT 1) AS kind \
-                 FROM json_each(?) AS k",
-            )
-            .bind::<diesel::sql_types::Text, _>(channel)
-            .bind::<diesel::sql_types::Text, _>(json)
-            .load(c)?
-        }
-        DbConnection::Postgres(c) => diesel::sql_query(
-            "SELECT DISTINCT ON (contact_key) contact_key, kind FROM statements \
-             WHERE channel = $1 AND contact_key = ANY($2) ORDER BY contact_key, recorded_at DESC, id DESC",
-        )
-        .bind::<diesel::sql_types::Text, _>(channel)
-        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(keys)
-        .load(c)?,
-    };
-    Ok(rows.into_iter().filter_map(|r| Some((r.contact_key, r.kind?))).collect())
-}
-
 /// Statements about named people at a household (`POSTCODE|PREMISE|…`), by key range so the
 /// index serves it.
 pub fn household_members(conn: &mut DbConnection, household: &str) -> QueryResult<Vec<StatementRow>> {
@@ -179,20 +143,117 @@ pub fn household_members(conn: &mut DbConnection, household: &str) -> QueryResul
 /// A statement in force, as a scrub needs it: (recorded_at, id, kind).
 pub type InForce = (NaiveDateTime, i64, String);
 
-/// The statement in force for every key on one channel, in one pass: what a scrub reads once at
-/// its start. Also returns the highest statement id seen (the state the scrub used).
-pub fn all_in_force(conn: &mut DbConnection, channel: &str) -> QueryResult<(HashMap<String, InForce>, i64)> {
-    let rows: Vec<(String, NaiveDateTime, i64, String)> = statements::table
-        .filter(statements::channel.eq(channel))
-        .select((statements::contact_key, statements::recorded_at, statements::id, statements::kind))
-        .load(conn)?;
-    let mut latest: HashMap<String, InForce> = HashMap::with_capacity(rows.len());
-    let mut max_id = 0;
-    for (key, at, id, kind) in rows {
-        max_id = max_id.max(id);
-        if latest.get(&key).is_none_or(|(t, i, _)| is_later((at, id), (*t, *i))) {
-            latest.insert(key, (at, id, kind));
+/// Where a reader of the statements has got to: what `since` has already handed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cursor {
+    /// Nothing read yet.
+    Start,
+    /// SQLite: the highest id read. SQLite commits one writer at a time and a statement takes its
+    /// id inside its writer's transaction, so ids become visible in order.
+    Id(i64),
+    /// PostgreSQL: the snapshot of the last read, as `pg_current_snapshot()` spells it
+    /// (`xmin:xmax:xip,…`). Ids are not enough there: a transaction can take a lower id and
+    /// commit after another has committed a higher one.
+    Snapshot(String),
+}
+
+impl Cursor {
+    /// The further on of two cursors that have both been read up to. Either is safe to keep (a
+    /// read from the earlier one only hands back statements already applied); the later saves work.
+    pub fn later(self, other: Cursor) -> Cursor {
+        fn xmin_xmax(s: &str) -> (u64, u64) {
+            let mut parts = s.split(':').map(|p| p.parse::<u64>().unwrap_or(0));
+            let xmin = parts.next().unwrap_or(0);
+            (xmin, parts.next().unwrap_or(0))
+        }
+        match (self, other) {
+            (Cursor::Start, c) | (c, Cursor::Start) => c,
+            (Cursor::Id(a), Cursor::Id(b)) => Cursor::Id(a.max(b)),
+            (Cursor::Snapshot(a), Cursor::Snapshot(b)) => {
+                let (ka, kb) = (xmin_xmax(&a), xmin_xmax(&b));
+                Cursor::Snapshot(if (kb.1, kb.0) > (ka.1, ka.0) { b } else { a })
+            }
+            // Backends never mix in one process; keep the newer.
+            (_, c) => c,
         }
     }
-    Ok((latest, max_id))
+}
+
+/// A statement as the index of statements in force needs it.
+#[derive(Debug, Clone, PartialEq, Queryable)]
+pub struct Change {
+    pub id: i64,
+    pub contact_key: String,
+    pub channel: String,
+    pub recorded_at: NaiveDateTime,
+    pub kind: String,
+}
+
+/// PostgreSQL's read, `statements_since` (migration 000006), as a query of its own type so the
+/// connection prepares it once and keeps it: diesel never keeps a `sql_query`, and parsing it
+/// on every check cost PostgreSQL more than the read.
+#[derive(Debug, Clone, diesel::query_builder::QueryId)]
+struct StatementsSince(String);
+
+type SinceRow = (String, Option<i64>, Option<String>, Option<String>, Option<NaiveDateTime>, Option<String>);
+
+impl diesel::query_builder::Query for StatementsSince {
+    type SqlType = (
+        diesel::sql_types::Text,
+        diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+        diesel::sql_types::Nullable<diesel::sql_types::Text>,
+        diesel::sql_types::Nullable<diesel::sql_types::Text>,
+        diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
+        diesel::sql_types::Nullable<diesel::sql_types::Text>,
+    );
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for StatementsSince {
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT snapshot, id, contact_key, channel, recorded_at, kind FROM statements_since(");
+        out.push_bind_param::<diesel::sql_types::Text, _>(&self.0)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<diesel::PgConnection> for StatementsSince {}
+
+/// Every statement committed since `cursor` (and, on PostgreSQL, perhaps a few already handed
+/// back: applying one twice changes nothing), with the cursor to read from next. One query, so a
+/// reader that finds nothing new pays one indexed probe.
+pub fn since(conn: &mut DbConnection, cursor: &Cursor) -> QueryResult<(Vec<Change>, Cursor)> {
+    match conn {
+        DbConnection::Sqlite(c) => {
+            let from = match cursor {
+                Cursor::Id(id) => *id,
+                _ => 0,
+            };
+            let rows: Vec<Change> = statements::table
+                .filter(statements::id.gt(from))
+                .order(statements::id)
+                .select((statements::id, statements::contact_key, statements::channel, statements::recorded_at, statements::kind))
+                .load(c)?;
+            let up_to = rows.last().map_or(from, |r| r.id);
+            Ok((rows, Cursor::Id(up_to)))
+        }
+        DbConnection::Postgres(c) => {
+            // A snapshot that sees no transaction at all: everything is new.
+            let from = match cursor {
+                Cursor::Snapshot(s) => s.as_str(),
+                _ => "1:1:",
+            };
+            // The statements this read's snapshot sees and `from` did not, each row carrying
+            // that snapshot.
+            let rows: Vec<SinceRow> = StatementsSince(from.to_owned()).load(c)?;
+            let next = rows.first().map(|r| r.0.clone()).unwrap_or_else(|| from.to_owned());
+            let changes = rows
+                .into_iter()
+                .filter_map(|(_, id, contact_key, channel, recorded_at, kind)| {
+                    Some(Change { id: id?, contact_key: contact_key?, channel: channel?, recorded_at: recorded_at?, kind: kind? })
+                })
+                .collect();
+            Ok((changes, Cursor::Snapshot(next)))
+        }
+    }
 }

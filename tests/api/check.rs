@@ -88,3 +88,74 @@ fn a_batch_of_ten_thousand_is_taken_and_more_is_refused() {
     let (s, b) = app.post("/v1/check", Some(&app.campaign), &json!({"channel": "sms", "phones": phones}));
     assert_eq!(error_code(s, &b, 422), "too_many_phones");
 }
+
+/// An opt-out as another instance or process writes it: straight into the shared database.
+fn opt_out_elsewhere(conn: &mut suppress::store::DbConnection, key: &str) {
+    let row = suppress::store::statements::NewStatement {
+        contact_key: key.into(),
+        channel: "sms".into(),
+        kind: "opt_out".into(),
+        recorded_at: suppress::domain::time::now_utc(),
+        source: "call_centre".into(),
+        recorded_by: Some("agent on another instance".into()),
+        recorded_via: "api".into(),
+        note: None,
+        evidence: None,
+    };
+    suppress::store::statements::insert_many(conn, &[row]).unwrap();
+}
+
+#[test]
+fn a_statement_written_elsewhere_binds_the_next_answer_at_once() {
+    let app = TestApp::spawn();
+    // The server has read the statements (none yet) and answered from memory.
+    assert_eq!(check(&app, "07912345678", "sms")["allowed"], true);
+    opt_out_elsewhere(&mut app.store.conn().unwrap(), "+447912345678");
+    // No wait, no poll interval: the next check, batch and scrub each see it.
+    assert_eq!(check(&app, "07912345678", "sms")["reason"], "OPTED_OUT");
+    let (s, b) = app.post("/v1/check", Some(&app.campaign), &json!({"channel": "sms", "phones": ["07912 345679", "07912 345678"]}));
+    assert_eq!(s, 200, "{b}");
+    assert_eq!((b["results"][0]["reason"].clone(), b["results"][1]["reason"].clone()), (Value::Null, json!("OPTED_OUT")));
+    let list = "name,phone\nAnn,07912 345678\nBo,07912 345679\n";
+    let (s, b) = app.raw("POST", "/v1/scrubs?channel=sms", Some(&app.campaign), Some("text/csv"), list);
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(b["by_reason"]["OPTED_OUT"], 1, "{b}");
+    assert_eq!(b["kept"], 1);
+}
+
+/// On PostgreSQL a transaction can take a statement id and commit after another transaction has
+/// committed a higher one. A server that caught up by id would have moved past the lower id
+/// while it was still invisible, and would never see that opt-out. (SQLite commits one writer at
+/// a time, so there the two writes cannot overlap: the test runs them one after the other.)
+#[test]
+fn a_statement_committed_after_a_later_one_is_not_missed() {
+    use diesel::{Connection, RunQueryDsl};
+    let app = TestApp::spawn();
+    assert_eq!(check(&app, "07912000001", "sms")["allowed"], true);
+    let insert = "INSERT INTO statements (contact_key, channel, kind, recorded_at, source, recorded_via) \
+                  VALUES ('+447912000001', 'sms', 'opt_out', CURRENT_TIMESTAMP, 'call_centre', 'api')";
+    let first_id = |app: &TestApp, key: &str| -> i64 {
+        let mut conn = app.store.conn().unwrap();
+        suppress::store::statements::history(&mut conn, &[key.to_owned()]).unwrap().iter().map(|s| s.id).min().unwrap()
+    };
+    if app.db.is_postgres() {
+        let mut slow = diesel::PgConnection::establish(&app.db.url).unwrap();
+        diesel::sql_query("BEGIN").execute(&mut slow).unwrap();
+        diesel::sql_query(insert).execute(&mut slow).unwrap();
+        // Another agent's opt-out commits first, with a higher id, and the server reads it.
+        app.opt_out(json!({"phone": "07912 000002", "source": "call_centre"}));
+        assert_eq!(check(&app, "07912000002", "sms")["reason"], "OPTED_OUT");
+        assert_eq!(check(&app, "07912000001", "sms")["allowed"], true, "not committed yet");
+        diesel::sql_query("COMMIT").execute(&mut slow).unwrap();
+    } else {
+        let mut c = diesel::SqliteConnection::establish(&app.db.url).unwrap();
+        diesel::sql_query(insert).execute(&mut c).unwrap();
+        app.opt_out(json!({"phone": "07912 000002", "source": "call_centre"}));
+        assert_eq!(check(&app, "07912000002", "sms")["reason"], "OPTED_OUT");
+    }
+    assert!(first_id(&app, "+447912000001") < first_id(&app, "+447912000002"), "the late statement took the lower id");
+    assert_eq!(check(&app, "07912000001", "sms")["reason"], "OPTED_OUT");
+    let (s, b) = app.post("/v1/check", Some(&app.campaign), &json!({"channel": "sms", "phones": ["07912000001", "07912000002"]}));
+    assert_eq!(s, 200, "{b}");
+    assert_eq!((b["results"][0]["reason"].clone(), b["results"][1]["reason"].clone()), (json!("OPTED_OUT"), json!("OPTED_OUT")));
+}
