@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::{Authorized, Check};
+use super::batch_reads::Batcher;
 use super::error::ApiError;
 use super::{AppState, Deferred};
 use crate::domain::time::{parse_date, today_uk};
@@ -91,32 +92,18 @@ fn question(channel: &str, date: Option<&str>, mode: Option<&str>) -> Result<Que
 }
 
 /// Answer for numbers in order, against one state: the registers as they stand and every
-/// in-house statement committed before the request.
-///
-/// One number (a dialler's check) is a point read of its statement in force. Many numbers catch
-/// the in-memory index up with the database (one indexed read) and are answered from it, split
-/// across the cores. Either read is one indexed probe; the point read is the cheaper of the two on
-/// PostgreSQL, where the catch-up is a function call.
-async fn answer(state: &web::Data<AppState>, q: &Question, phones: Vec<String>) -> Result<Vec<Answer>, ApiError> {
+/// in-house statement committed before the request (the index caught up by a read shared with
+/// the other checks this worker holds). A batch is answered in memory, split across the cores.
+async fn answer(state: &web::Data<AppState>, batcher: &Batcher, q: &Question, phones: Vec<String>) -> Result<Vec<Answer>, ApiError> {
     let registers = state.registers.view();
-    if let [phone] = phones.as_slice() {
-        let kind = match PhoneKey::parse(phone) {
-            Ok(key) if registers.coverage(q.channel, q.date).is_ok() => {
-                let channel = q.channel;
-                super::read(&state.store, move |conn| {
-                    Ok(crate::store::statements::in_force(conn, key.as_str(), channel.as_str())?.and_then(|s| s.kind.parse().ok()))
-                })
-                .await?
-            }
-            _ => None,
-        };
-        return Ok(answer_part(q, &registers, &|_| kind, &phones));
+    let in_house = batcher.current(&state.store, &state.in_house).await?;
+    let channel = q.channel;
+    let kind = move |key: &PhoneKey| in_house.get(channel, key.as_str()).and_then(|s| s.2.parse::<StatementKind>().ok());
+    if phones.len() == 1 {
+        return Ok(answer_part(q, &registers, &kind, &phones));
     }
-    let index = state.in_house.clone();
-    let in_house = super::read(&state.store, move |conn| Ok(index.current(conn)?)).await?;
     let q = q.clone();
     Ok(web::block(move || {
-        let kind = |key: &PhoneKey| in_house.get(q.channel, key.as_str()).and_then(|s| s.2.parse::<StatementKind>().ok());
         let part = phones.len().div_ceil(rayon::current_num_threads()).max(1_000);
         let parts: Vec<Vec<Answer>> = phones.par_chunks(part).map(|phones| answer_part(&q, &registers, &kind, phones)).collect();
         parts.into_iter().flatten().collect()
@@ -169,11 +156,12 @@ fn answer_part(
 async fn check_one(
     _auth: Authorized<Check>,
     state: web::Data<AppState>,
+    batcher: web::Data<Batcher>,
     query: Deferred<web::Query<CheckQuery>>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query?;
     let q = question(&query.channel, query.date.as_deref(), query.mode.as_deref())?;
-    let mut answers = answer(&state, &q, vec![query.phone.clone()]).await?;
+    let mut answers = answer(&state, &batcher, &q, vec![query.phone.clone()]).await?;
     let one = answers.pop().ok_or_else(|| ApiError::internal("a check gave no answer"))?;
     Ok(HttpResponse::Ok().json(one))
 }
@@ -181,6 +169,7 @@ async fn check_one(
 async fn check_many(
     _auth: Authorized<Check>,
     state: web::Data<AppState>,
+    batcher: web::Data<Batcher>,
     body: Deferred<web::Json<CheckBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body?;
@@ -192,6 +181,6 @@ async fn check_many(
         .details(json!({"max": MAX_BATCH, "given": body.phones.len()})));
     }
     let q = question(&body.channel, body.date.as_deref(), body.mode.as_deref())?;
-    let results = answer(&state, &q, body.into_inner().phones).await?;
+    let results = answer(&state, &batcher, &q, body.into_inner().phones).await?;
     Ok(HttpResponse::Ok().json(Answers { channel: q.channel, date: q.date, results }))
 }

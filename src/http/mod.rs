@@ -2,6 +2,7 @@
 //! module imports actix.
 
 pub mod auth;
+pub mod batch_reads;
 pub mod check;
 pub mod error;
 pub mod health;
@@ -146,6 +147,8 @@ pub fn bind(settings: Settings, store: Store) -> anyhow::Result<Bound> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            // Made here, so once per worker: the checks a worker holds share one statements read.
+            .app_data(web::Data::new(batch_reads::Batcher::default()))
             .app_data(
                 web::JsonConfig::default().limit(json_limit).error_handler(move |err, _req| ApiError::from_json(&err, json_limit).into()),
             )

@@ -159,3 +159,41 @@ fn a_statement_committed_after_a_later_one_is_not_missed() {
     assert_eq!(s, 200, "{b}");
     assert_eq!((b["results"][0]["reason"].clone(), b["results"][1]["reason"].clone()), (json!("OPTED_OUT"), json!("OPTED_OUT")));
 }
+
+/// Checks share statement reads when they arrive together, but none may be answered by a read
+/// that began before it arrived: agents record opt-outs and check the number straight after the
+/// 201, while other clients keep the workers full of checks.
+#[test]
+fn a_check_after_an_opt_out_sees_it_however_busy_the_server() {
+    let app = TestApp::spawn();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for client in 0..6 {
+            let (app, done) = (&app, &done);
+            s.spawn(move || {
+                let mut n = 0;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    n += 1;
+                    check(app, &format!("07912{:06}", 500_000 + (client * 7919 + n) % 400_000), "sms");
+                }
+            });
+        }
+        let agents: Vec<_> = (0..6)
+            .map(|agent| {
+                let app = &app;
+                s.spawn(move || {
+                    for i in 0..30 {
+                        let number = format!("07912{:06}", agent * 1_000 + i);
+                        app.opt_out(json!({"phone": number, "source": "call_centre"}));
+                        let b = check(app, &number, "sms");
+                        assert_eq!(b["reason"], "OPTED_OUT", "agent {agent}, number {i}: {b}");
+                    }
+                })
+            })
+            .collect();
+        for a in agents {
+            a.join().unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+}
