@@ -188,44 +188,14 @@ fn main() {
     );
 
     // 3. GET /v1/check under wrk: 1 thread, 64 connections, numbers varying over the data set.
-    let script = dir.path().join("check.lua");
-    std::fs::write(
-        &script,
-        format!(
-            r#"wrk.headers["Authorization"] = "Bearer {key}"
-local n = 0
+    let lua = r#"local n = 0
 request = function()
   n = n + 1
   return wrk.format("GET", string.format("/v1/check?phone=07912%06d&channel=sms", 100000 + (n * 7919) % 900000))
 end
-"#
-        ),
-    )
-    .unwrap();
-    let wrk = |seconds: u64| {
-        command("wrk", o.pin.then_some(1))
-            .args(["-t1", "-c64", &format!("-d{seconds}s"), "--latency", "-s", script.to_str().unwrap(), &format!("http://{addr}/")])
-            .output()
-    };
-    let _ = wrk(5); // warm-up: page cache, each thread's regex caches
-    let wrk = wrk(o.wrk_seconds);
-    match wrk {
-        Ok(out) => {
-            let text = String::from_utf8_lossy(&out.stdout);
-            let pick =
-                |prefix: &str| text.lines().find(|l| l.trim_start().starts_with(prefix)).map(|l| l.trim().to_owned()).unwrap_or_default();
-            let errors = pick("Non-2xx");
-            let errors = if errors.is_empty() { "no non-2xx answers".to_owned() } else { errors };
-            println!(
-                "GET /v1/check (wrk -t1 -c64 -d{}s): {} | latency {} | {} | {errors}",
-                o.wrk_seconds,
-                pick("Requests/sec"),
-                pick("50%"),
-                pick("99%")
-            );
-        }
-        Err(e) => println!("GET /v1/check: wrk not run ({e}); install it with apt-get install wrk"),
-    }
+"#;
+    let figures = common::wrk_get(|| command("wrk", o.pin.then_some(1)), dir.path(), &addr, &key, lua, o.wrk_seconds);
+    println!("GET /v1/check {figures}");
 
     // 4. POST /v1/check with 10,000 numbers.
     let phones: Vec<String> = (0..10_000).map(spelled).collect();

@@ -289,6 +289,14 @@ fn main() {
     let body = serde_json::json!({"channel": "call", "date": "2026-11-26", "phones": phones}).to_string();
     let times = common::batch_check_times(&addr, &key, &body, 20);
     println!("POST /v1/check, 10,000 numbers, channel call: median {:.1} ms, max {:.1} ms (20 runs)", times[10], times[19]);
+    // A dialler's single checks, the same numbers in turn, under wrk.
+    let lua = format!(
+        "local phones = {{{}}}\nlocal n = 0\nrequest = function()\n  n = n % #phones + 1\n  \
+         return wrk.format(\"GET\", \"/v1/check?channel=call&date=2026-11-26&phone=\" .. phones[n])\nend\n",
+        phones.iter().map(|p| format!("\"{p}\"")).collect::<Vec<_>>().join(",")
+    );
+    let figures = common::wrk_get(|| Command::new("wrk"), root.as_path(), &addr, &key, &lua, 10);
+    println!("GET /v1/check, channel call, full-size registers {figures}");
     server.kill().unwrap();
     let _ = server.wait();
 

@@ -60,3 +60,28 @@ pub fn start_server(mut command: Command) -> (Child, String) {
     std::thread::spawn(move || for _ in lines {});
     (child, addr)
 }
+
+/// `wrk -t1 -c64 --latency` against `GET` requests made by the Lua body given (which defines
+/// `request`; the key is set here), 5 s of warm-up then `seconds` measured. `wrk` is the command
+/// to run it (`taskset … wrk` to pin it). The figures as one line, or why wrk did not run.
+pub fn wrk_get(mut wrk: impl FnMut() -> Command, dir: &std::path::Path, addr: &str, key: &str, lua: &str, seconds: u64) -> String {
+    let script = dir.join("wrk-get.lua");
+    std::fs::write(&script, format!("wrk.headers[\"Authorization\"] = \"Bearer {key}\"\n{lua}")).unwrap();
+    let mut run = |seconds: u64| {
+        wrk()
+            .args(["-t1", "-c64", &format!("-d{seconds}s"), "--latency", "-s", script.to_str().unwrap(), &format!("http://{addr}/")])
+            .output()
+    };
+    let _ = run(5); // warm-up: page cache, each thread's regex caches
+    match run(seconds) {
+        Ok(out) => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            let pick =
+                |prefix: &str| text.lines().find(|l| l.trim_start().starts_with(prefix)).map(|l| l.trim().to_owned()).unwrap_or_default();
+            let errors = pick("Non-2xx");
+            let errors = if errors.is_empty() { "no non-2xx answers".to_owned() } else { errors };
+            format!("(wrk -t1 -c64 -d{seconds}s): {} | latency {} | {} | {errors}", pick("Requests/sec"), pick("50%"), pick("99%"))
+        }
+        Err(e) => format!("wrk not run ({e}); install it with apt-get install wrk"),
+    }
+}

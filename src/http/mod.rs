@@ -143,6 +143,7 @@ pub fn bind(settings: Settings, store: Store) -> anyhow::Result<Bound> {
     let registers = Arc::new(Registers::load(&store, settings.lead_times.clone()).context("loading the register snapshots")?);
     watch_registers(Arc::downgrade(&registers), store.clone(), settings.register_poll);
     let in_house = Arc::new(InHouse::load(&mut *store.conn()?).context("loading the in-house statements")?);
+    tracing::info!(keys = in_house.keys_in_force(), "in-house statements in force loaded");
     let state = web::Data::new(AppState { store, writer, keys: KeyCache::new(settings.key_cache), registers, in_house, settings });
     let server = HttpServer::new(move || {
         App::new()

@@ -147,6 +147,11 @@ impl InHouse {
         Ok(state.0.clone())
     }
 
+    /// (key, channel) pairs with a statement in force, as last read.
+    pub fn keys_in_force(&self) -> usize {
+        self.lock().0.len()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, (Statements, Cursor)> {
         // The state is consistent between statements of this module, so a panic elsewhere while
         // it was held leaves nothing half done.

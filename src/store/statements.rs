@@ -113,19 +113,6 @@ pub fn history(conn: &mut DbConnection, keys: &[String]) -> QueryResult<Vec<Stat
         .load(conn)
 }
 
-/// The statement in force for one key on one channel. Run on the inner connection so that the
-/// prepared statement is cached, and without `LIMIT ?`: SQLite re-prepares a statement whose
-/// LIMIT is a bound parameter on every run (+5 µs), and a key has few statements.
-pub fn in_force(conn: &mut DbConnection, key: &str, channel: &str) -> QueryResult<Option<StatementRow>> {
-    let rows: Vec<StatementRow> = on_backend!(conn, |c| statements::table
-        .filter(statements::contact_key.eq(key))
-        .filter(statements::channel.eq(channel))
-        .order((statements::recorded_at.desc(), statements::id.desc()))
-        .select(StatementRow::as_select())
-        .load(c))?;
-    Ok(rows.into_iter().next())
-}
-
 /// Statements about named people at a household (`POSTCODE|PREMISE|…`), by key range so the
 /// index serves it.
 pub fn household_members(conn: &mut DbConnection, household: &str) -> QueryResult<Vec<StatementRow>> {
