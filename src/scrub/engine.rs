@@ -61,7 +61,8 @@ pub struct Summary {
     pub valid_until: Option<NaiveDate>,
     pub registers: Vec<RegisterUsed>,
     pub input_sha256: String,
-    /// In-house statements up to this id were taken into account.
+    /// The highest in-house statement id taken into account. Every statement committed when the
+    /// scrub began was (on PostgreSQL a lower id can commit later: it was not).
     pub statements_up_to: i64,
     /// The key columns as the caller named them (none: found by their usual names).
     pub columns: ColumnNames,
