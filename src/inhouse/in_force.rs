@@ -13,9 +13,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use chrono::NaiveDateTime;
+
 use crate::domain::preference::is_later;
-use crate::domain::Channel;
-use crate::store::statements::{since, Change, Cursor, InForce};
+use crate::domain::{Channel, StatementKind};
+use crate::store::statements::{since, Change, Cursor};
 use crate::store::{DbConnection, QueryResult};
 
 const CHANNELS: usize = Channel::ALL.len();
@@ -23,6 +25,9 @@ const CHANNELS: usize = Channel::ALL.len();
 /// `recent` is folded into `base` past this many entries, or past an eighth of `base`, whichever
 /// is more: each fold copies `base` if a snapshot still holds it, so folds must stay rare.
 const FOLD_AT: usize = 4_096;
+
+/// A statement in force: (recorded_at, id, kind).
+pub type InForce = (NaiveDateTime, i64, StatementKind);
 
 type Maps = [HashMap<String, InForce>; CHANNELS];
 
@@ -61,8 +66,8 @@ impl Statements {
     }
 
     /// Take in statements, in any order and any number of times each: for every key the latest
-    /// by (recorded_at, id) stays in force. A statement on an unknown channel is skipped (the
-    /// database only ever holds the four).
+    /// by (recorded_at, id) stays in force. A statement with an unknown channel or kind is
+    /// skipped and counted in the log (every writer checks both, so none is expected).
     pub fn apply(&mut self, changes: impl IntoIterator<Item = Change>) {
         let changes = changes.into_iter();
         let (many, _) = changes.size_hint();
@@ -70,14 +75,21 @@ impl Statements {
         if many > FOLD_AT {
             self.fold();
         }
+        let mut unusable = 0u64;
         for c in changes {
-            let Ok(channel) = c.channel.parse::<Channel>() else { continue };
             self.up_to = self.up_to.max(c.id);
+            let (Ok(channel), Ok(kind)) = (c.channel.parse::<Channel>(), c.kind.parse::<StatementKind>()) else {
+                unusable += 1;
+                continue;
+            };
             if self.get(channel, &c.contact_key).is_some_and(|s| !is_later((c.recorded_at, c.id), (s.0, s.1))) {
                 continue;
             }
             let maps = if many > FOLD_AT { &mut self.base } else { &mut self.recent };
-            Arc::make_mut(maps)[channel as usize].insert(c.contact_key, (c.recorded_at, c.id, c.kind));
+            Arc::make_mut(maps)[channel as usize].insert(c.contact_key, (c.recorded_at, c.id, kind));
+        }
+        if unusable > 0 {
+            tracing::warn!(statements = unusable, "statements with an unknown channel or kind were left out of the statements in force");
         }
         let recent: usize = self.recent.iter().map(HashMap::len).sum();
         let base: usize = self.base.iter().map(HashMap::len).sum();
@@ -179,10 +191,10 @@ mod tests {
         let mut s = Statements::default();
         s.apply([change(1, "a", "call", 10, "opt_out"), change(2, "a", "call", 5, "consent")]);
         // Recorded earlier (a legacy import), even though its id is higher: not in force.
-        assert_eq!(s.get(Channel::Call, "a").map(|x| x.2.as_str()), Some("opt_out"));
+        assert_eq!(s.get(Channel::Call, "a").map(|x| x.2), Some(StatementKind::OptOut));
         s.apply([change(3, "a", "call", 10, "consent")]);
         // Same time: the higher id wins.
-        assert_eq!(s.get(Channel::Call, "a").map(|x| (x.1, x.2.as_str())), Some((3, "consent")));
+        assert_eq!(s.get(Channel::Call, "a").map(|x| (x.1, x.2)), Some((3, StatementKind::Consent)));
         assert_eq!(s.get(Channel::Sms, "a"), None);
         assert_eq!(s.up_to(), 3);
     }
@@ -193,11 +205,20 @@ mod tests {
         s.apply([change(1, "a", "sms", 1, "opt_out")]);
         let before = s.clone();
         s.apply([change(2, "a", "sms", 2, "consent"), change(3, "b", "sms", 2, "opt_out")]);
-        assert_eq!(before.get(Channel::Sms, "a").map(|x| x.2.as_str()), Some("opt_out"));
+        assert_eq!(before.get(Channel::Sms, "a").map(|x| x.2), Some(StatementKind::OptOut));
         assert_eq!(before.get(Channel::Sms, "b"), None);
         assert_eq!(before.up_to(), 1);
-        assert_eq!(s.get(Channel::Sms, "a").map(|x| x.2.as_str()), Some("consent"));
+        assert_eq!(s.get(Channel::Sms, "a").map(|x| x.2), Some(StatementKind::Consent));
         assert_eq!(s.on(Channel::Sms).get("b").map(|x| x.1), Some(3));
+    }
+
+    #[test]
+    fn a_statement_of_unknown_kind_or_channel_is_left_out_but_read_past() {
+        let mut s = Statements::default();
+        s.apply([change(1, "a", "call", 1, "opt_out"), change(2, "a", "call", 2, "maybe"), change(3, "a", "fax", 3, "consent")]);
+        assert_eq!(s.get(Channel::Call, "a").map(|x| (x.1, x.2)), Some((1, StatementKind::OptOut)));
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.up_to(), 3);
     }
 
     #[test]

@@ -17,10 +17,9 @@ use super::input::{self, ColumnNames, InputError, KeyColumns};
 use super::judge::{judge, Facts, Mode};
 use super::results::{self, Part, Renderer};
 use crate::domain::preference::is_later;
-use crate::domain::{AddressKey, Channel, EmailKey, PhoneKey, Reason, StatementKind};
-use crate::inhouse::in_force::OnChannel;
+use crate::domain::{AddressKey, Channel, EmailKey, PhoneKey, Reason};
+use crate::inhouse::in_force::{InForce, OnChannel};
 use crate::registers::{NotCovered, View};
-use crate::store::statements::InForce;
 
 /// What a scrub is asked.
 #[derive(Debug, Clone)]
@@ -561,7 +560,7 @@ fn prepare(record: &ByteRecord, width: usize, columns: &KeyColumns, req: &Reques
         (RowKey::Address(a), crate::domain::Channel::Mail) => (k.registers.address_listings(a), None),
         _ => (Vec::new(), None),
     };
-    let facts = Facts { in_house: statement.and_then(|s| s.2.parse::<StatementKind>().ok()), listings };
+    let facts = Facts { in_house: statement.map(|s| s.2), listings };
     let verdict = judge(req.channel, &facts, req.mode, req.contact_date);
     Prepared {
         outcome: Outcome {

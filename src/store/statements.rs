@@ -127,9 +127,6 @@ pub fn household_members(conn: &mut DbConnection, household: &str) -> QueryResul
         .load(conn)
 }
 
-/// A statement in force, as a scrub needs it: (recorded_at, id, kind).
-pub type InForce = (NaiveDateTime, i64, String);
-
 /// Where a reader of the statements has got to: what `since` has already handed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cursor {
