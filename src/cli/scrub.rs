@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use super::ScrubArgs;
 use crate::domain::time::{parse_date, today_uk};
-use crate::inhouse::in_force::InHouse;
+use crate::inhouse::in_force;
 use crate::registers::Registers;
 use crate::scrub::engine::{self, Files, Knowledge, Request};
 use crate::scrub::input::{self, ColumnNames};
@@ -35,9 +35,7 @@ pub fn run(database_url: &str, args: Box<ScrubArgs>) -> anyhow::Result<()> {
     };
     let store = super::open_store(database_url)?;
     let registers = Registers::load(&store, args.lead_times.parse()?)?;
-    let mut conn = store.conn()?;
-    let in_house = InHouse::load(&mut conn)?.current(&mut conn)?.on(channel);
-    drop(conn);
+    let in_house = in_force::read_now(&mut *store.conn()?)?.on(channel);
     let knowledge = Knowledge { in_house, registers: registers.view() };
 
     let list = File::open(&args.input).with_context(|| format!("cannot open {}", args.input.display()))?;

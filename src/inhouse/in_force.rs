@@ -111,6 +111,19 @@ impl Statements {
     }
 }
 
+/// Every statement in force now, read once: for a process that needs one state and no index
+/// kept current (the CLI's scrub).
+pub fn read_now(conn: &mut DbConnection) -> QueryResult<Statements> {
+    Ok(read_all(conn)?.0)
+}
+
+fn read_all(conn: &mut DbConnection) -> QueryResult<(Statements, Cursor)> {
+    let (changes, cursor) = since(conn, &Cursor::Start)?;
+    let mut statements = Statements::default();
+    statements.apply(changes);
+    Ok((statements, cursor))
+}
+
 /// One channel of a snapshot.
 #[derive(Clone)]
 pub struct OnChannel {
@@ -136,10 +149,7 @@ pub struct InHouse {
 impl InHouse {
     /// Read every statement.
     pub fn load(conn: &mut DbConnection) -> QueryResult<InHouse> {
-        let (changes, cursor) = since(conn, &Cursor::Start)?;
-        let mut statements = Statements::default();
-        statements.apply(changes);
-        Ok(InHouse { state: Mutex::new((statements, cursor)) })
+        Ok(InHouse { state: Mutex::new(read_all(conn)?) })
     }
 
     /// The statements in force now: every statement committed before this call is in it.

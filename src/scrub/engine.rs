@@ -351,13 +351,7 @@ fn run<R: Read + Send, S: Sink>(
 ) -> Result<Summary, ScrubError> {
     let width = list.headers.len();
     let mut summary = new_summary(req, k);
-    let mut header = Vec::new();
-    {
-        let mut data = Vec::new();
-        push_record(&mut data, list.headers.iter().map(|h| Cow::Borrowed(h.as_str())));
-        results::encode(&mut header, &results::Row { kept: true, data: &data, reason: b"", key: b"", detail: b"" });
-    }
-    sink.write(S::seal(header))?;
+    sink.write(S::seal(header_record(&list.headers)))?;
     let mut seen = Seen::default();
     let mut counts = Counts { rows: 0, kept: 0, by_reason: [0; Reason::ALL.len()] };
     std::thread::scope(|s| -> Result<(), ScrubError> {
@@ -453,6 +447,14 @@ impl Counts {
     }
 }
 
+/// A result's first record: the header row.
+fn header_record(headers: &[String]) -> Vec<u8> {
+    let (mut data, mut record) = (Vec::new(), Vec::new());
+    push_record(&mut data, headers.iter().map(|h| Cow::Borrowed(h.as_str())));
+    results::encode(&mut record, &results::Row { kept: true, data: &data, reason: b"", key: b"", detail: b"" });
+    record
+}
+
 /// Append fields as one CSV line (no terminator).
 fn push_record<'f>(out: &mut Vec<u8>, fields: impl Iterator<Item = Cow<'f, str>>) {
     for (i, f) in fields.enumerate() {
@@ -480,7 +482,7 @@ fn plain(record: &ByteRecord) -> bool {
         let starts_whole = text.is_char_boundary(at);
         at += f.len();
         starts_whole
-    }) && !record.as_slice().iter().any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+    }) && !results::needs_quotes(record.as_slice())
 }
 
 /// Append a row's record: its fields as uploaded (decoded to UTF-8), its outcome.
@@ -517,9 +519,7 @@ pub fn revocations<R: Read, W: Write>(clean: R, req: &Request, k: &Knowledge, mu
         reader.headers().map_err(|e| InputError::Unreadable { line: 1, message: e.to_string() })?.iter().map(str::to_owned).collect();
     let columns = input::key_columns(&headers, req.channel, &req.columns)?;
     let mut renderer = Renderer::new(Part::Annotated);
-    let (mut run, mut text, mut scratch) = (Vec::new(), Vec::new(), Scratch::default());
-    push_record(&mut scratch.data, headers.iter().map(|h| Cow::Borrowed(h.as_str())));
-    results::encode(&mut run, &results::Row { kept: true, data: &scratch.data, reason: b"", key: b"", detail: b"" });
+    let (mut run, mut text, mut scratch) = (header_record(&headers), Vec::new(), Scratch::default());
     renderer.render(&run, &mut text).map_err(std::io::Error::other)?;
     out.write_all(&text)?;
     let mut revoked = 0;

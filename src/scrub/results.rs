@@ -31,7 +31,7 @@ pub struct Corrupt(&'static str);
 
 /// Whether a field must be quoted, as the `csv` crate's writer decides (`QuoteStyle::Necessary`
 /// with a comma delimiter): it holds a delimiter, a quote or a line break.
-fn needs_quotes(field: &[u8]) -> bool {
+pub fn needs_quotes(field: &[u8]) -> bool {
     field.iter().any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
 }
 

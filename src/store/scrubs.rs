@@ -59,20 +59,20 @@ pub fn discard(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
     })
 }
 
-/// Result blocks of a scrub, numbered from `first`, in one transaction.
+/// Result blocks of a scrub, numbered from `first`, in one multi-row insert.
 pub fn insert_blocks(conn: &mut DbConnection, scrub_id: i64, first: i32, blocks: &[Vec<u8>]) -> QueryResult<()> {
-    conn.transaction(|c| {
-        for (i, data) in blocks.iter().enumerate() {
+    let rows = blocks
+        .iter()
+        .enumerate()
+        .map(|(i, data)| {
             let seq = i32::try_from(i)
                 .ok()
                 .and_then(|i| first.checked_add(i))
                 .ok_or_else(|| diesel::result::Error::QueryBuilderError("a result has too many blocks".into()))?;
-            diesel::insert_into(scrub_results::table)
-                .values((scrub_results::scrub_id.eq(scrub_id), scrub_results::seq.eq(seq), scrub_results::data.eq(data)))
-                .execute(c)?;
-        }
-        Ok(())
-    })
+            Ok((scrub_results::scrub_id.eq(scrub_id), scrub_results::seq.eq(seq), scrub_results::data.eq(data)))
+        })
+        .collect::<QueryResult<Vec<_>>>()?;
+    on_backend!(conn, |c| diesel::insert_into(scrub_results::table).values(&rows).execute(c)).map(drop)
 }
 
 /// A finished scrub.

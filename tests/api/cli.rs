@@ -171,3 +171,37 @@ fn an_opt_out_survives_a_kill_9_right_after_its_201() {
     server.kill().unwrap();
     let _ = server.wait();
 }
+
+/// A bulk load by another process while the server runs: its statements bind the server's next
+/// checks (the in-memory index catches up), and on PostgreSQL the load leaves fresh planner
+/// statistics, without which every catch-up read would scan the whole table.
+#[test]
+fn a_bulk_load_binds_the_running_server_at_once_and_leaves_statistics() {
+    let app = TestApp::spawn();
+    let numbers = ["07912 000001", "07912 000002", "07912 000003"];
+    let sms = |n: &str| app.get(&format!("/v1/check?phone={}&channel=sms", n.replace(' ', "")), Some(&app.agent)).1;
+    assert_eq!(sms(numbers[0])["allowed"], true);
+    let dir = tempfile::tempdir().unwrap();
+    let rows: String = numbers.iter().map(|n| format!("{n},sms,opt_out,2025-01-02,letter\n")).collect();
+    let file = write_csv(&dir, "legacy.csv", &format!("phone,channel,kind,recorded_at,source\n{rows}"));
+    let out = suppress(&app.db.url, &["import", "opt-outs", &file]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for n in numbers {
+        assert_eq!(sms(n)["reason"], "OPTED_OUT", "{n}");
+    }
+    let (s, b) = app.post("/v1/check", Some(&app.campaign), &json!({"channel": "sms", "phones": numbers}));
+    assert_eq!(s, 200, "{b}");
+    assert!(b["results"].as_array().unwrap().iter().all(|r| r["reason"] == "OPTED_OUT"), "{b}");
+    if app.db.is_postgres() {
+        use diesel::{Connection, RunQueryDsl};
+        #[derive(diesel::QueryableByName)]
+        struct Tuples {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut c = diesel::PgConnection::establish(&app.db.url).unwrap();
+        let t: Vec<Tuples> =
+            diesel::sql_query("SELECT reltuples::bigint AS n FROM pg_class WHERE relname = 'statements'").load(&mut c).unwrap();
+        assert_eq!(t[0].n, 3, "the planner knows the rows the load wrote");
+    }
+}
