@@ -202,3 +202,55 @@ fn twenty_concurrent_agents_lose_no_opt_out() {
     let keys: Vec<String> = (0..20).flat_map(|a| (0..per_agent).map(move |i| format!("+447912{:06}", a * 1000 + i))).collect();
     assert_eq!(suppress::store::statements::history(&mut conn, &keys).unwrap().len(), 20 * per_agent);
 }
+
+/// The state in force for a named person at an address is the later by (recorded_at, id) of
+/// their own statement and their household's, whichever was recorded first, and names whose it
+/// is: its key and id.
+#[test]
+fn a_persons_state_is_the_later_of_their_own_and_their_households_statement() {
+    let app = TestApp::spawn();
+    let dir = tempfile::tempdir().unwrap();
+    // A legacy household statement, recorded on a given day.
+    let load = |recorded_at: &str| {
+        let path = dir.path().join(format!("legacy-{recorded_at}.csv"));
+        let csv = format!(
+            "postcode,address_1,surname,channel,kind,recorded_at,source\nSW1A 1AA,10 High Street,,mail,opt_out,{recorded_at},letter\n"
+        );
+        std::fs::write(&path, csv).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_suppress"))
+            .args(["import", "opt-outs", path.to_str().unwrap()])
+            .env("SUPPRESS_DATABASE_URL", &app.db.url)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    let mail = |query: &str| -> Value {
+        let (s, b) = app.get(&format!("/v1/preferences?postcode=SW1A1AA&premise=10{query}"), Some(&app.agent));
+        assert_eq!(s, 200, "{b}");
+        b["channels"]["mail"].clone()
+    };
+    let at = |surname: Option<&str>| json!({"lines": ["10 High Street"], "postcode": "SW1A 1AA", "surname": surname});
+    load("2025-01-04");
+    let household_key = "SW1A 1AA|10";
+    assert_eq!(
+        (mail("&surname=Smith")["state"].clone(), mail("&surname=Smith")["key"].clone()),
+        (json!("opted_out"), json!(household_key))
+    );
+    // Smith's own consent, recorded now: later than the household's opt-out.
+    let consent = json!({"address": at(Some("Smith")), "source": "web", "evidence": "web form"});
+    let (s, own) = app.post("/v1/consents", Some(&app.agent), &consent);
+    assert_eq!(s, 201, "{own}");
+    let own = &own["statements"][0];
+    let smith = mail("&surname=Smith");
+    assert_eq!((&smith["state"], &smith["key"], &smith["statement_id"]), (&json!("consented"), &own["key"], &own["id"]));
+    // Another legacy household opt-out: a higher id, but recorded before Smith's consent.
+    load("2025-01-05");
+    assert_eq!(mail("&surname=Smith")["statement_id"], own["id"]);
+    // A household opt-out recorded now: later than Smith's own, so in force for Smith too.
+    let household = app.opt_out(json!({"address": at(None), "source": "letter"}));
+    let household = &household["statements"][0];
+    let smith = mail("&surname=Smith");
+    assert_eq!((&smith["state"], &smith["key"], &smith["statement_id"]), (&json!("opted_out"), &json!(household_key), &household["id"]));
+    assert_eq!(mail("")["statement_id"], household["id"]);
+    assert_eq!(mail("&surname=Jones")["key"], household_key);
+}
