@@ -151,7 +151,7 @@ mod tests {
         assert!(check_address("address", &["10 High Street"], Some("O'Brien")).is_ok());
         let e = check_address("address", &["10 High Street", "Flat\u{0}2"], None);
         assert_eq!(e.map_err(|e| e.field().to_owned()), Err("address.lines[1]".to_owned()));
-        assert!(check_address("address", &vec!["x"; 11], None).is_err());
+        assert!(check_address("address", &["x"; 11], None).is_err());
         assert!(check_address("address", &["1 Street"], Some(&"a".repeat(101))).is_err());
     }
 }
