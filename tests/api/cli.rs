@@ -270,6 +270,7 @@ fn every_request_has_an_id_in_its_answer_and_its_log_lines() {
         assert!(seen.iter().any(|l| l.contains(&format!("request_id={id}"))), "no log line with request_id={id}: {seen:#?}");
     }
     assert!(!seen.iter().any(|l| l.contains("07912 345678")), "a caller's id with a phone number reached the log");
+}
 
 #[test]
 fn a_bulk_load_rejects_a_future_recorded_at_and_unkeepable_text() {
