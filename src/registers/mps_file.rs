@@ -8,7 +8,7 @@ use std::io::BufRead;
 
 use chrono::NaiveDate;
 
-use super::phone_file::{read_line_capped, sample_text, FileError, Rejected, LINE_BYTES, SAMPLES, SAMPLE_CHARS};
+use super::phone_file::{read_line_capped, FileError, Rejected, LINE_BYTES, SAMPLES, SAMPLE_CHARS};
 use crate::domain::address::is_address_line_header;
 use crate::domain::AddressKey;
 
@@ -160,17 +160,7 @@ fn parse_csv<R: BufRead>(input: R, progress: &mut dyn FnMut(u64)) -> Result<Pars
 
 /// A CSV row as a rejected record's sample, joined only as far as the sample keeps.
 fn csv_sample(fields: &[String]) -> String {
-    let mut out = String::new();
-    for (i, f) in fields.iter().enumerate() {
-        if out.len() > 4 * SAMPLE_CHARS {
-            break;
-        }
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&f[..f.floor_char_boundary(4 * SAMPLE_CHARS)]);
-    }
-    sample_text(out.as_bytes())
+    fields.iter().enumerate().flat_map(|(i, f)| (i > 0).then_some(',').into_iter().chain(f.chars())).take(SAMPLE_CHARS).collect()
 }
 
 /// A CSV file the reader cannot take, named by line (csv's own message may quote the file).
