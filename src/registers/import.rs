@@ -494,9 +494,12 @@ fn already_imported(conn: &mut crate::store::DbConnection, req: &Request, sha: &
     Ok(Some(earlier))
 }
 
+/// Why a transaction that writes a snapshot (an import's or an undo's) was rolled back.
 #[derive(Debug)]
-enum TxError {
+pub(super) enum TxError {
+    /// Another import or undo changed the snapshot first.
     Raced,
+    /// The same file was applied first by another import.
     SameFile,
     Db(QueryError),
     Json(serde_json::Error),

@@ -11,11 +11,11 @@ use diesel::Connection;
 use serde::{Deserialize, Serialize};
 
 use super::codec;
-use super::import::{mps_meta, ImportError};
+use super::import::{mps_meta, ImportError, TxError};
 use crate::domain::time::now_utc;
 use crate::domain::Register;
 use crate::store::registers::{self as db, Change, ChangeKind, NewImport, NewSnapshot};
-use crate::store::{QueryError, Store};
+use crate::store::Store;
 
 /// What an undo did.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -72,19 +72,6 @@ fn rebuild_mps(current: &[u8], changes: &[Change]) -> anyhow::Result<Restored> {
     }
     let entries: Vec<(u64, u32)> = by_hash.into_iter().collect();
     Ok(Restored { encoded: codec::encode_entries(&entries), entries: entries.len(), drop: Vec::new(), put_back: Vec::new() })
-}
-
-#[derive(Debug)]
-enum TxError {
-    Raced,
-    Db(QueryError),
-    Json(serde_json::Error),
-}
-
-impl From<QueryError> for TxError {
-    fn from(e: QueryError) -> Self {
-        TxError::Db(e)
-    }
 }
 
 /// Undo the latest applied import of a register.
@@ -148,7 +135,7 @@ pub fn run(store: &Store, register: Register) -> Result<UndoReport, ImportError>
             entries_after: report.entries_after as i64,
             duration_ms: report.duration_ms as i64,
             imported_at: now_utc(),
-            report: serde_json::to_string(&report).map_err(TxError::Json)?,
+            report: serde_json::to_string(&report)?,
             undoes: Some(target.id),
         };
         db::insert_import(c, &row)?;
@@ -180,7 +167,7 @@ pub fn run(store: &Store, register: Register) -> Result<UndoReport, ImportError>
             tracing::info!(register = %register, undone_import = target.id, as_of = ?report.as_of, entries = report.entries_after, "register import undone");
             Ok(report)
         }
-        Err(TxError::Raced) => Err(ImportError::Raced(register)),
+        Err(TxError::Raced | TxError::SameFile) => Err(ImportError::Raced(register)),
         Err(TxError::Db(e)) => {
             Err(anyhow::Error::new(e).context("the database refused the undo; the snapshot in force is unchanged").into())
         }
