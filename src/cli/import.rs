@@ -90,7 +90,7 @@ pub fn run(database_url: &str, args: ImportArgs) -> anyhow::Result<()> {
 }
 
 fn undo(store: &Store, register: &Path, json: bool) -> anyhow::Result<()> {
-    let register: Register = register.to_string_lossy().parse().map_err(|e: String| anyhow::anyhow!("{e}: name tps, ctps or mps"))?;
+    let register: Register = register.to_string_lossy().parse().map_err(|e: String| anyhow::anyhow!("{e}"))?;
     let r = crate::registers::undo::run(store, register).map_err(anyhow::Error::new)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&r)?);
