@@ -7,6 +7,7 @@ pub mod email;
 pub mod mask;
 pub mod phone;
 pub mod preference;
+pub mod text;
 pub mod time;
 pub mod uk_numbers;
 
