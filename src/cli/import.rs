@@ -1,5 +1,6 @@
 //! `suppress import opt-outs FILE` (legacy statements), `suppress import tps|ctps|mps FILE`
-//! (register files) and `suppress import --spool DIR` (the nightly job).
+//! (register files), `suppress import undo tps|ctps|mps` (take back a register's latest import)
+//! and `suppress import --spool DIR` (the nightly job).
 
 use std::path::{Path, PathBuf};
 
@@ -20,12 +21,16 @@ pub enum What {
     Tps,
     Ctps,
     Mps,
+    /// Undo the latest applied import of the register named next (tps, ctps or mps), restoring
+    /// the snapshot before it.
+    Undo,
 }
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     #[arg(value_enum, required_unless_present = "spool")]
     pub what: Option<What>,
+    /// The file to import (for undo: the register, tps, ctps or mps).
     #[arg(required_unless_present = "spool")]
     pub file: Option<PathBuf>,
     /// The register file's date (default: from the file name, e.g. tps-2026-11-24.txt).
@@ -62,6 +67,7 @@ pub fn run(database_url: &str, args: ImportArgs) -> anyhow::Result<()> {
         What::Tps => Register::Tps,
         What::Ctps => Register::Ctps,
         What::Mps => Register::Mps,
+        What::Undo => return undo(&store, file, args.json),
     };
     let as_of = match &args.as_of {
         Some(d) => crate::domain::time::parse_date(d).map_err(anyhow::Error::msg)?,
@@ -79,6 +85,26 @@ pub fn run(database_url: &str, args: ImportArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!("{}", summary(&report));
+    }
+    Ok(())
+}
+
+fn undo(store: &Store, register: &Path, json: bool) -> anyhow::Result<()> {
+    let register: Register = register.to_string_lossy().parse().map_err(|e: String| anyhow::anyhow!("{e}"))?;
+    let r = crate::registers::undo::run(store, register).map_err(anyhow::Error::new)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    match (r.restored_import, r.as_of) {
+        (Some(id), Some(as_of)) => println!(
+            "{} import {} (dated {}) undone: the snapshot of import {id}, dated {as_of}, is in force again; {} put back, {} taken out; {} entries",
+            r.register, r.undone_import, r.undone_as_of, r.added, r.removed, r.entries_after
+        ),
+        _ => println!(
+            "{} import {} (dated {}) undone: it was the register's only import, so {} has no snapshot (never imported)",
+            r.register, r.undone_import, r.undone_as_of, r.register
+        ),
     }
     Ok(())
 }
@@ -115,8 +141,9 @@ fn import_register(store: &Store, req: &Request, file: &Path) -> anyhow::Result<
     bar.finish_and_clear();
     result.map_err(|e| {
         if let ImportError::Corrupt { report, .. } | ImportError::TooManyRemovals { report, .. } = &e {
+            // The lines' text stays in the report (--json): a terminal or a cron log may be kept.
             for s in &report.rejected_samples {
-                eprintln!("line {}: {} ({:?})", s.line, s.error, s.text);
+                eprintln!("line {}: {}", s.line, s.error);
             }
         }
         anyhow::Error::new(e).context(format!("{} was not imported", file.display()))
@@ -174,6 +201,11 @@ fn spool_name(name: &str) -> Option<(Register, NaiveDate, Kind)> {
     Some((register, date, kind))
 }
 
+/// Whether a path is a regular file itself (a symbolic link is not followed); None if it is gone.
+fn regular(path: &Path) -> Option<bool> {
+    path.symlink_metadata().ok().map(|m| m.file_type().is_file())
+}
+
 /// The nightly job: every spool file in date order (a full file before a change file of the same
 /// date), each moved to done/ or failed/; an error if any failed.
 fn spool(store: &Store, dir: &Path, max_removal_percent: f64) -> anyhow::Result<()> {
@@ -181,8 +213,14 @@ fn spool(store: &Store, dir: &Path, max_removal_percent: f64) -> anyhow::Result<
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read the spool folder {}", dir.display()))? {
         let path = entry?.path();
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if !path.is_file() {
-            continue;
+        match regular(&path) {
+            Some(true) => {}
+            // done/ and failed/ live here.
+            _ if path.symlink_metadata().is_ok_and(|m| m.is_dir()) => continue,
+            _ => {
+                eprintln!("skipped {name}: not a regular file (a link, a device or a pipe); left in place");
+                continue;
+            }
         }
         match spool_name(&name) {
             Some((r, d, k)) => files.push((d, k == Kind::Delta, r, k, path)),
@@ -198,6 +236,11 @@ fn spool(store: &Store, dir: &Path, max_removal_percent: f64) -> anyhow::Result<
     for (as_of, _, register, kind, path) in files {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let req = Request { register, as_of, kind, force: false, max_removal_percent };
+        // Replaced by a link since the folder was read: still not followed.
+        if regular(&path) != Some(true) {
+            eprintln!("skipped {name}: not a regular file (a link, a device or a pipe); left in place");
+            continue;
+        }
         match import_register(store, &req, &path) {
             Ok(report) => {
                 println!("ok     {name}: {}", summary(&report));

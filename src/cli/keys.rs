@@ -15,10 +15,10 @@ pub fn run(store: &Store, cmd: KeysCommand) -> anyhow::Result<()> {
             println!("{key}");
         }
         KeysCommand::List => {
-            println!("{:<24} {:<9} {:<26} revoked", "name", "role", "created");
+            println!("{:<24} {:<10} {:<26} revoked", "name", "role", "created");
             for k in keys::list(&mut conn)? {
                 println!(
-                    "{:<24} {:<9} {:<26} {}",
+                    "{:<24} {:<10} {:<26} {}",
                     k.name,
                     k.role,
                     rfc3339(k.created_at),
@@ -42,6 +42,7 @@ impl From<RoleArg> for Role {
             RoleArg::Admin => Role::Admin,
             RoleArg::Campaign => Role::Campaign,
             RoleArg::Agent => Role::Agent,
+            RoleArg::Compliance => Role::Compliance,
         }
     }
 }

@@ -100,6 +100,8 @@ pub enum RoleArg {
     Admin,
     Campaign,
     Agent,
+    /// Reads preferences, checks, registers and their import histories, and scrubs; records nothing.
+    Compliance,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,7 +7,7 @@ use super::channel::string_enum;
 
 string_enum!(
     /// What a key may do (CONTRACT §7).
-    Role { Admin => "admin", Campaign => "campaign", Agent => "agent" }
+    Role { Admin => "admin", Campaign => "campaign", Agent => "agent", Compliance => "compliance" }
 );
 
 /// A protected capability of the API.
@@ -21,8 +21,12 @@ pub enum Capability {
     Check,
     /// Scrub lists.
     Scrub,
+    /// Read scrubs: their summaries, results and certificates.
+    ReadScrubs,
     /// Read the registers' state.
     ReadRegisters,
+    /// Read the registers' import histories (their reports hold file content).
+    ReadImports,
     /// Import register files.
     Import,
 }
@@ -33,7 +37,8 @@ impl Role {
         match self {
             Role::Admin => true,
             Role::Agent => matches!(what, RecordStatements | ReadPreferences | Check),
-            Role::Campaign => matches!(what, Scrub | Check | ReadRegisters),
+            Role::Campaign => matches!(what, Scrub | ReadScrubs | Check | ReadRegisters),
+            Role::Compliance => matches!(what, ReadPreferences | Check | ReadRegisters | ReadImports | ReadScrubs),
         }
     }
 }
@@ -62,6 +67,12 @@ mod tests {
         assert!(!Role::Campaign.may(Capability::RecordStatements));
         assert!(!Role::Campaign.may(Capability::Import));
         assert!(Role::Admin.may(Capability::Import));
+        assert!(!Role::Campaign.may(Capability::ReadImports));
+        assert!(Role::Compliance.may(Capability::ReadImports));
+        assert!(Role::Compliance.may(Capability::ReadScrubs));
+        assert!(!Role::Compliance.may(Capability::Scrub));
+        assert!(!Role::Compliance.may(Capability::RecordStatements));
+        assert!(!Role::Compliance.may(Capability::Import));
     }
 
     #[test]

@@ -159,7 +159,7 @@ macro_rules! needs {
         }
     )+};
 }
-needs!(RecordStatements, ReadPreferences, Check, ReadRegisters, Import, Scrub);
+needs!(RecordStatements, ReadPreferences, Check, ReadRegisters, ReadImports, Import, Scrub, ReadScrubs);
 
 /// An authenticated caller whose role allows `N`.
 pub struct Authorized<N: Needs> {

@@ -1,5 +1,6 @@
-//! `GET /v1/registers`, `GET /v1/registers/{name}/imports` (the import history) and
-//! `POST /v1/registers/{name}/imports` (a register file as the body, streamed to disk).
+//! `GET /v1/registers`, `GET /v1/registers/{name}/imports` (the import history),
+//! `POST /v1/registers/{name}/imports` (a register file as the body, streamed to disk) and
+//! `POST /v1/registers/{name}/undo` (undo the latest applied import).
 
 use std::io::Write;
 
@@ -9,16 +10,18 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::{Authorized, Import, ReadRegisters};
+use super::auth::{Authorized, Import, ReadImports, ReadRegisters};
 use super::error::{body_too_large, ApiError};
 use super::{AppState, Deferred};
 use crate::domain::time::{parse_date, rfc3339};
 use crate::domain::Register;
 use crate::registers::import::{self, ImportError, Kind, Request};
+use crate::registers::undo;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/v1/registers").route(web::get().to(list)))
-        .service(super::resource("/v1/registers/{name}/imports").route(web::get().to(history)).route(web::post().to(import_file)));
+        .service(super::resource("/v1/registers/{name}/imports").route(web::get().to(history)).route(web::post().to(import_file)))
+        .service(super::resource("/v1/registers/{name}/undo").route(web::post().to(undo_import)));
 }
 
 async fn list(_auth: Authorized<ReadRegisters>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -29,14 +32,14 @@ fn register(name: &str) -> Result<Register, ApiError> {
     name.parse().map_err(|e: String| ApiError::not_found(e))
 }
 
-async fn history(_auth: Authorized<ReadRegisters>, state: web::Data<AppState>, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn history(_auth: Authorized<ReadImports>, state: web::Data<AppState>, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let r = register(&name)?;
     let rows = super::read(&state.store, move |conn| Ok(crate::store::registers::imports(conn, Some(r.as_str()), 1000)?)).await?;
     let items: Vec<serde_json::Value> = rows
         .into_iter()
         .map(|row| {
             let report: serde_json::Value = serde_json::from_str(&row.report).unwrap_or(serde_json::Value::Null);
-            json!({"id": row.id, "status": row.status, "error": row.error, "imported_at": rfc3339(row.imported_at), "report": report})
+            json!({"id": row.id, "kind": row.kind, "status": row.status, "error": row.error, "undoes": row.undoes, "imported_at": rfc3339(row.imported_at), "report": report})
         })
         .collect();
     Ok(HttpResponse::Ok().json(json!({ "register": r, "imports": items })))
@@ -71,6 +74,12 @@ pub fn import_error(e: ImportError) -> ApiError {
             ApiError::new(StatusCode::CONFLICT, "import_conflict", message).details(json!({ "register": register }))
         }
         ImportError::MpsDelta => ApiError::unprocessable("invalid_kind", message).details(json!({ "field": "kind" })),
+        ImportError::FutureAsOf { given, latest } => ApiError::unprocessable("register_future_as_of", message)
+            .details(json!({ "field": "as_of", "as_of": given, "latest_as_of": latest })),
+        ImportError::Unreadable(_) => ApiError::unprocessable("register_file_unreadable", message),
+        ImportError::NothingToUndo(register) => {
+            ApiError::new(StatusCode::CONFLICT, "nothing_to_undo", message).details(json!({ "register": register }))
+        }
         ImportError::Other(e) => ApiError::internal(format!("{e:#}")),
     }
 }
@@ -118,9 +127,22 @@ async fn import_file(
     })
     .await?
     .map_err(import_error)?;
-    // Serve the new snapshot from this instance at once; others notice within their poll.
-    let (registers, store) = (state.registers.clone(), state.store.clone());
-    actix_web::web::block(move || registers.refresh(&store)).await?.map_err(|e| ApiError::internal(format!("{e:#}")))?;
+    serve_now(&state).await?;
     let status = if report.already_imported { StatusCode::OK } else { StatusCode::CREATED };
     Ok(HttpResponse::build(status).json(report))
+}
+
+/// Serve the register's new snapshot from this instance at once; others notice within their poll.
+async fn serve_now(state: &web::Data<AppState>) -> Result<(), ApiError> {
+    let (registers, store) = (state.registers.clone(), state.store.clone());
+    actix_web::web::block(move || registers.refresh(&store)).await?.map_err(|e| ApiError::internal(format!("{e:#}")))?;
+    Ok(())
+}
+
+async fn undo_import(_auth: Authorized<Import>, state: web::Data<AppState>, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let r = register(&name)?;
+    let store = state.store.clone();
+    let report = actix_web::web::block(move || undo::run(&store, r)).await?.map_err(import_error)?;
+    serve_now(&state).await?;
+    Ok(HttpResponse::Ok().json(report))
 }

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{Authorized, Scrub};
+use super::auth::{Authorized, ReadScrubs, Scrub};
 use super::error::{body_too_large, ApiError};
 use super::{AppState, Deferred};
 use crate::domain::time::{now_utc, parse_date, rfc3339, today_uk};
@@ -287,7 +287,7 @@ fn scrub_into_store(
     })
 }
 
-async fn list(_auth: Authorized<Scrub>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn list(_auth: Authorized<ReadScrubs>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let rows = super::read(&state.store, |conn| Ok(db::list(conn, 1000)?)).await?;
     let items: Vec<Value> = rows.iter().map(|r| serde_json::from_str(&r.summary).unwrap_or(Value::Null)).collect();
     Ok(HttpResponse::Ok().json(json!({ "scrubs": items })))
@@ -303,7 +303,7 @@ async fn find(state: &web::Data<AppState>, id: i64) -> Result<db::ScrubRow, ApiE
         .ok_or_else(|| ApiError::not_found(format!("there is no scrub {id}")))
 }
 
-async fn summary(_auth: Authorized<Scrub>, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn summary(_auth: Authorized<ReadScrubs>, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let row = find(&state, scrub_id(&id)?).await?;
     Ok(HttpResponse::Ok().content_type("application/json").body(row.summary))
 }
@@ -395,7 +395,7 @@ impl Write for Sender {
 }
 
 async fn download(
-    _auth: Authorized<Scrub>,
+    _auth: Authorized<ReadScrubs>,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {

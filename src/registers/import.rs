@@ -15,10 +15,10 @@ use sha2::{Digest, Sha256};
 use super::codec;
 use super::mps_file;
 use super::phone_file::{self, FileError, Rejected};
-use crate::domain::time::now_utc;
+use crate::domain::time::{now_utc, today_uk};
 use crate::domain::Register;
-use crate::store::registers::{self as db, NewImport, NewSnapshot};
-use crate::store::{QueryError, Store};
+use crate::store::registers::{self as db, Change, ChangeKind, NewImport, NewSnapshot};
+use crate::store::{is_unique_violation, QueryError, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -99,8 +99,16 @@ pub enum ImportError {
     NoBase(Register),
     #[error("MPS files are full files; there are no MPS change files")]
     MpsDelta,
-    #[error("another {0} import was applied while this one ran; nothing was imported: try again")]
+    #[error("another {0} import or undo was applied while this one ran; nothing was changed: try again")]
     Raced(Register),
+    #[error(
+        "the file is dated {given}, after tomorrow ({latest}); a register file is never dated ahead: check the date. Nothing was imported"
+    )]
+    FutureAsOf { given: NaiveDate, latest: NaiveDate },
+    #[error("the file cannot be read: {0}; nothing was imported")]
+    Unreadable(String),
+    #[error("the {0} register has no applied import to undo (it was never imported, or every import was undone)")]
+    NothingToUndo(Register),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -176,6 +184,9 @@ struct Next {
     kept: usize,
     /// Phone registers keep `listed_since` in a table; MPS keeps it in the snapshot.
     listings: bool,
+    /// MPS: the entries removed or changed, as they were (phone registers' removed listings are
+    /// read from their table as they are dropped).
+    before: Vec<Change>,
 }
 
 /// A stable 64-bit key for an MPS entry: the first 8 bytes of the SHA-256 of its address key. A
@@ -217,6 +228,7 @@ fn next_phones(req: &Request, current: &[u8], listed: Vec<u64>, removed: Vec<u64
         added,
         removed,
         listings: true,
+        before: Vec::new(),
     })
 }
 
@@ -242,16 +254,27 @@ fn next_mps(current: &[u8], entries: Vec<mps_file::Entry>, since_for_new: Option
     let removed = difference(&current_hashes, &new_hashes);
     // An entry without a date of request keeps the listed_since it had; a new one is listed since
     // the day after the snapshot in force (unknown on the first import).
+    let mut before = Vec::new();
     let entries: Vec<(u64, u32)> = new
         .iter()
         .map(|(h, requested, deceased)| {
-            let since = requested.or_else(|| match current_hashes.binary_search(h) {
-                Ok(i) => mps_meta_parts(current[i].1).0,
-                Err(_) => since_for_new,
+            let old = current_hashes.binary_search(h).ok().map(|i| current[i].1);
+            let since = requested.or_else(|| match old {
+                Some(meta) => mps_meta_parts(meta).0,
+                None => since_for_new,
             });
-            (*h, mps_meta(since, *deceased))
+            let meta = mps_meta(since, *deceased);
+            if let Some(old) = old.filter(|&old| old != meta) {
+                before.push(mps_change(*h, ChangeKind::Changed, old));
+            }
+            (*h, meta)
         })
         .collect();
+    for h in &removed {
+        if let Ok(i) = current_hashes.binary_search(h) {
+            before.push(mps_change(*h, ChangeKind::Removed, current[i].1));
+        }
+    }
     Ok(Next {
         encoded: codec::encode_entries(&entries),
         kept: new.len() - added.len(),
@@ -260,7 +283,20 @@ fn next_mps(current: &[u8], entries: Vec<mps_file::Entry>, since_for_new: Option
         added,
         removed,
         listings: false,
+        before,
     })
+}
+
+/// An MPS entry as it was before an import.
+fn mps_change(hash: u64, kind: ChangeKind, meta: u32) -> Change {
+    let (listed_since, deceased) = mps_meta_parts(meta);
+    Change { number: hash, kind, listed_since, deceased }
+}
+
+/// The latest `as_of` a file may have: tomorrow in the UK (a file is never dated further ahead;
+/// a mistyped date must not lock the register, CONTRACT §4).
+pub fn latest_as_of() -> NaiveDate {
+    today_uk().succ_opt().unwrap_or(NaiveDate::MAX)
 }
 
 /// Import one file. `progress` is told the records read so far, now and then.
@@ -284,10 +320,12 @@ pub fn run<R: Read>(store: &Store, req: &Request, input: R, mut progress: impl F
     };
     // A truncation is found at the end of the file, so the hash is of the whole file either way.
     let sha = reader.finish();
-    let (content, records, rejected, rejected_samples, truncated) = match parsed {
+    let (content, records, rejected, rejected_samples, unreadable) = match parsed {
         Ok((c, records, rejected, s)) => (Some(c), records, rejected, s, None),
-        Err(e @ FileError::Truncated { .. }) => (None, 0, 0, Vec::new(), Some(e.to_string())),
-        Err(e) => return Err(anyhow::Error::new(e).into()),
+        Err(e @ FileError::Truncated { .. }) => (None, 0, 0, Vec::new(), Some(ImportError::Truncated(e.to_string()))),
+        // A file that is not of the register's layout is the sender's, recorded like any refusal.
+        Err(e @ FileError::Unreadable(_)) => (None, 0, 0, Vec::new(), Some(ImportError::Unreadable(e.to_string()))),
+        Err(e @ FileError::Io(_)) => return Err(anyhow::Error::new(e).into()),
     };
     let mut report = Report {
         register: req.register,
@@ -312,9 +350,13 @@ pub fn run<R: Read>(store: &Store, req: &Request, input: R, mut progress: impl F
         }
         err
     };
-    let content = match (content, truncated) {
+    let latest = latest_as_of();
+    if req.as_of > latest {
+        return Err(fail(&mut conn, &report, ImportError::FutureAsOf { given: req.as_of, latest }));
+    }
+    let content = match (content, unreadable) {
         (Some(c), None) => c,
-        (_, t) => return Err(fail(&mut conn, &report, ImportError::Truncated(t.unwrap_or_default()))),
+        (_, e) => return Err(fail(&mut conn, &report, e.unwrap_or_else(|| ImportError::Unreadable("no content".into())))),
     };
     if records == 0 {
         return Err(fail(&mut conn, &report, ImportError::Empty));
@@ -323,11 +365,8 @@ pub fn run<R: Read>(store: &Store, req: &Request, input: R, mut progress: impl F
         let err = ImportError::Corrupt { rejected, records, report: Box::new(report.clone()) };
         return Err(fail(&mut conn, &report, err));
     }
-    if let Some(done) = db::applied_file(&mut conn, req.register.as_str(), &sha, req.as_of).context("reading the import history")? {
-        let mut earlier: Report = serde_json::from_str(&done.report).context("reading an earlier import's report")?;
-        earlier.already_imported = true;
-        earlier.duration_ms = started.elapsed().as_millis() as u64;
-        return Ok(earlier);
+    if let Some(done) = already_imported(&mut conn, req, &sha, started)? {
+        return Ok(done);
     }
     let (head, current) = match db::numbers(&mut conn, req.register.as_str()).context("reading the register's snapshot")? {
         Some((head, bytes)) => (Some(head), bytes),
@@ -375,31 +414,52 @@ pub fn run<R: Read>(store: &Store, req: &Request, input: R, mut progress: impl F
 
     let imported_at = now_utc();
     let head_id = head.as_ref().map(|h| h.import_id);
-    let Next { encoded, added, removed, listings, .. } = next;
+    let Next { encoded, added, removed, listings, before, .. } = next;
     let outcome = conn.transaction::<_, TxError, _>(|c| {
-        let id = db::insert_import(c, &import_row(req, &report, "applied", None, imported_at)?)?;
-        // Another import may have been applied since the snapshot was read: then this diff is stale.
-        if db::head(c, req.register.as_str())?.map(|h| h.import_id) != head_id {
+        // The first write: on SQLite it takes the one write lock; the same file applied meanwhile
+        // by another import is a unique violation here.
+        let id = db::insert_import(c, &import_row(req, &report, "applied", None, imported_at)?).map_err(|e| {
+            if is_unique_violation(&e) {
+                TxError::SameFile
+            } else {
+                TxError::Db(e)
+            }
+        })?;
+        // Another import or undo may have been applied since the snapshot was read: then this
+        // diff is stale.
+        if db::lock_head(c, req.register.as_str())? != head_id {
             return Err(TxError::Raced);
         }
         if let Some(since) = listed_since {
-            db::record_changes(c, id, &added, &removed)?;
+            let mut changes: Vec<Change> =
+                added.iter().map(|&n| Change { number: n, kind: ChangeKind::Added, listed_since: None, deceased: false }).collect();
             if listings {
-                db::update_listings(c, req.register.as_str(), &added, &removed, since)?;
+                let mut dropped = db::drop_listings(c, req.register.as_str(), &removed)?;
+                dropped.sort_unstable();
+                changes.extend(removed.iter().map(|&n| Change {
+                    number: n,
+                    kind: ChangeKind::Removed,
+                    listed_since: dropped.binary_search_by_key(&n, |d| d.0).ok().map(|i| dropped[i].1),
+                    deceased: false,
+                }));
+                let new_listings: Vec<(u64, NaiveDate)> = added.iter().map(|&n| (n, since)).collect();
+                db::add_listings(c, req.register.as_str(), &new_listings)?;
+            } else {
+                changes.extend(before);
             }
+            db::record_changes(c, id, &changes)?;
         }
-        db::put_snapshot(
-            c,
-            &NewSnapshot {
-                register: req.register.to_string(),
-                import_id: id,
-                as_of: req.as_of,
-                entries: report.entries_after as i64,
-                file_sha256: sha.clone(),
-                imported_at,
-                numbers: encoded,
-            },
-        )?;
+        let snapshot = NewSnapshot {
+            register: req.register.to_string(),
+            import_id: id,
+            as_of: req.as_of,
+            entries: report.entries_after as i64,
+            file_sha256: sha.clone(),
+            imported_at,
+            numbers: encoded,
+        };
+        db::put_snapshot(c, &snapshot, head_id.is_some())
+            .map_err(|e| if is_unique_violation(&e) { TxError::Raced } else { TxError::Db(e) })?;
         Ok(())
     });
     match outcome {
@@ -408,7 +468,10 @@ pub fn run<R: Read>(store: &Store, req: &Request, input: R, mut progress: impl F
             report.duration_ms = started.elapsed().as_millis() as u64;
             Ok(report)
         }
-        Err(TxError::Raced) => Err(ImportError::Raced(req.register)),
+        // The same file, applied by an import that ran at the same time: the no-op it is.
+        Err(TxError::SameFile) => already_imported(&mut conn, req, &sha, started)?
+            .ok_or_else(|| anyhow::anyhow!("the import history refused this import and holds no applied import of the file").into()),
+        Err(TxError::Raced) => Err(fail(&mut conn, &report, ImportError::Raced(req.register))),
         Err(TxError::Db(e)) => {
             Err(anyhow::Error::new(e).context("the database refused the import; the previous snapshot stays in force").into())
         }
@@ -416,9 +479,28 @@ pub fn run<R: Read>(store: &Store, req: &Request, input: R, mut progress: impl F
     }
 }
 
+/// The report of this file's applied import for this date, if any, marked `already_imported`;
+/// the attempt is recorded in the history.
+fn already_imported(conn: &mut crate::store::DbConnection, req: &Request, sha: &str, started: Instant) -> anyhow::Result<Option<Report>> {
+    let Some(done) = db::applied_file(conn, req.register.as_str(), sha, req.as_of).context("reading the import history")? else {
+        return Ok(None);
+    };
+    let mut earlier: Report = serde_json::from_str(&done.report).context("reading an earlier import's report")?;
+    earlier.already_imported = true;
+    earlier.duration_ms = started.elapsed().as_millis() as u64;
+    let note = format!("the same file was applied by import {}; nothing changed", done.id);
+    let row = import_row(req, &earlier, "already_imported", Some(note), now_utc())?;
+    db::insert_import(conn, &row).context("recording the attempt in the import history")?;
+    Ok(Some(earlier))
+}
+
+/// Why a transaction that writes a snapshot (an import's or an undo's) was rolled back.
 #[derive(Debug)]
-enum TxError {
+pub(super) enum TxError {
+    /// Another import or undo changed the snapshot first.
     Raced,
+    /// The same file was applied first by another import.
+    SameFile,
     Db(QueryError),
     Json(serde_json::Error),
 }
@@ -458,6 +540,7 @@ fn import_row(
         duration_ms: report.duration_ms as i64,
         imported_at: at,
         report: serde_json::to_string(report)?,
+        undoes: None,
     })
 }
 

@@ -6,6 +6,7 @@ pub mod codec;
 pub mod import;
 pub mod mps_file;
 pub mod phone_file;
+pub mod undo;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -368,12 +369,27 @@ impl Registers {
         self.mps.read().ok()?.clone()
     }
 
-    /// Reload the registers whose snapshot changed in the database; returns those reloaded.
-    /// The old snapshot serves until the new one is loaded whole.
+    /// Reload the registers whose snapshot changed in the database (another import, or an undo
+    /// back to an earlier one: told by the snapshot's import id, never by its date), and forget
+    /// those that have none any more; returns those reloaded or forgotten. The old snapshot
+    /// serves until the new one is loaded whole.
     pub fn refresh(&self, store: &Store) -> anyhow::Result<Vec<Register>> {
         let mut conn = store.conn()?;
         let heads = db::heads(&mut conn).context("reading register snapshots")?;
         let mut reloaded = Vec::new();
+        for &r in Register::ALL {
+            if heads.iter().any(|h| h.register == r.as_str()) {
+                continue;
+            }
+            let forgotten = match r {
+                Register::Mps => self.mps.write().ok().and_then(|mut m| m.take()).is_some(),
+                _ => self.phones.write().ok().and_then(|mut p| p.remove(&r)).is_some(),
+            };
+            if forgotten {
+                tracing::info!(register = %r, "register snapshot gone (its only import was undone)");
+                reloaded.push(r);
+            }
+        }
         for head in heads {
             let Ok(register) = head.register.parse::<Register>() else {
                 continue;

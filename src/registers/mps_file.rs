@@ -8,7 +8,7 @@ use std::io::BufRead;
 
 use chrono::NaiveDate;
 
-use super::phone_file::{FileError, Rejected, SAMPLES};
+use super::phone_file::{read_line_capped, FileError, Rejected, LINE_BYTES, SAMPLES, SAMPLE_CHARS};
 use crate::domain::address::is_address_line_header;
 use crate::domain::AddressKey;
 
@@ -47,14 +47,14 @@ fn date(s: &str) -> Result<Option<NaiveDate>, String> {
     NaiveDate::parse_from_str(s, "%d%m%Y")
         .or_else(|_| NaiveDate::parse_from_str(s, "%Y-%m-%d"))
         .map(Some)
-        .map_err(|_| format!("date of request {s:?} is neither DDMMCCYY nor YYYY-MM-DD"))
+        .map_err(|_| "the date of request is neither DDMMCCYY nor YYYY-MM-DD".to_owned())
 }
 
 fn flag(s: &str) -> Result<bool, String> {
     match s.trim() {
         "P" | "p" | "" => Ok(false),
         "X" | "x" => Ok(true),
-        other => Err(format!("flag {other:?} is neither P nor X")),
+        _ => Err("the flag is neither P nor X".to_owned()),
     }
 }
 
@@ -70,7 +70,7 @@ fn entry(flag_text: &str, date_text: &str, surname: &str, lines: &[&str], postco
 fn reject(p: &mut Parsed, line: u64, text: &str, error: String) {
     p.rejected += 1;
     if p.samples.len() < SAMPLES {
-        p.samples.push(Rejected { line, text: text.chars().take(200).collect(), error });
+        p.samples.push(Rejected { line, text: text.chars().take(SAMPLE_CHARS).collect(), error });
     }
 }
 
@@ -106,11 +106,18 @@ fn columns(header: &csv::StringRecord) -> Result<Columns, String> {
             "postcode" => c.postcode = Some(i),
             "title" | "prefix" | "forename" | "town" | "county" | "suffix" | "dps" => {}
             _ if is_address_line_header(&h) => c.lines.push(i),
-            _ => return Err(format!("unknown column {h:?} in the MPS header")),
+            // Named by position only: a file without its header would echo a person's address.
+            _ => {
+                return Err(format!(
+                    "column {} of the MPS header is not a recognised name (expected {})",
+                    i + 1,
+                    "flag, date_of_request, title or prefix, forename, surname, suffix, address_1 to address_5, town, county, postcode, dps"
+                ))
+            }
         }
     }
     if c.postcode.is_none() {
-        return Err(format!("the MPS header has no postcode column; found: {}", header.iter().collect::<Vec<_>>().join(", ")));
+        return Err("the MPS header has no postcode column".to_owned());
     }
     Ok(c)
 }
@@ -118,21 +125,15 @@ fn columns(header: &csv::StringRecord) -> Result<Columns, String> {
 fn parse_csv<R: BufRead>(input: R, progress: &mut dyn FnMut(u64)) -> Result<Parsed, FileError> {
     let mut p = Parsed::default();
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
-    let header = reader.byte_headers().map_err(|e| FileError::Io(std::io::Error::other(e.to_string())))?.clone();
+    let header = reader.byte_headers().map_err(|e| csv_error(&e))?.clone();
     let header = csv::StringRecord::from(header.iter().map(text).collect::<Vec<_>>());
-    let cols = columns(&header).map_err(|e| FileError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+    let cols = columns(&header).map_err(FileError::Unreadable)?;
     let mut record = csv::ByteRecord::new();
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
-            Err(e) => {
-                let line = e.position().map_or(0, |pos| pos.line());
-                return Err(FileError::Io(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("not readable CSV at line {line}: {e}"),
-                )));
-            }
+            Err(e) => return Err(csv_error(&e)),
         }
         let line = record.position().map_or(0, |pos| pos.line());
         let fields: Vec<String> = record.iter().map(text).collect();
@@ -144,17 +145,33 @@ fn parse_csv<R: BufRead>(input: R, progress: &mut dyn FnMut(u64)) -> Result<Pars
             progress(p.records);
         }
         if fields.len() != header.len() {
-            reject(&mut p, line, &fields.join(","), format!("{} fields; the header has {}", fields.len(), header.len()));
+            reject(&mut p, line, &csv_sample(&fields), format!("{} fields; the header has {}", fields.len(), header.len()));
             continue;
         }
         let get = |i: Option<usize>| i.and_then(|i| fields.get(i)).map_or("", String::as_str);
         let lines: Vec<&str> = cols.lines.iter().map(|&i| fields[i].as_str()).collect();
         match entry(get(cols.flag), get(cols.date), get(cols.surname), &lines, get(cols.postcode)) {
             Ok(e) => p.entries.push(e),
-            Err(e) => reject(&mut p, line, &fields.join(","), e),
+            Err(e) => reject(&mut p, line, &csv_sample(&fields), e),
         }
     }
     Ok(p)
+}
+
+/// A CSV row as a rejected record's sample, joined only as far as the sample keeps.
+fn csv_sample(fields: &[String]) -> String {
+    fields.iter().enumerate().flat_map(|(i, f)| (i > 0).then_some(',').into_iter().chain(f.chars())).take(SAMPLE_CHARS).collect()
+}
+
+/// A CSV file the reader cannot take, named by line (csv's own message may quote the file).
+fn csv_error(e: &csv::Error) -> FileError {
+    match (e.kind(), e.position()) {
+        (csv::ErrorKind::Io(io), _) => FileError::Io(std::io::Error::new(io.kind(), io.to_string())),
+        (csv::ErrorKind::Utf8 { pos: Some(pos), .. }, _) | (_, Some(pos)) => {
+            FileError::Unreadable(format!("the CSV is not readable at line {}", pos.line()))
+        }
+        _ => FileError::Unreadable("the CSV is not readable".to_owned()),
+    }
 }
 
 fn parse_fixed<R: BufRead>(mut input: R, progress: &mut dyn FnMut(u64)) -> Result<Parsed, FileError> {
@@ -163,11 +180,12 @@ fn parse_fixed<R: BufRead>(mut input: R, progress: &mut dyn FnMut(u64)) -> Resul
     let mut line = 0u64;
     loop {
         buf.clear();
-        if input.read_until(b'\n', &mut buf)? == 0 {
+        let (n, long) = read_line_capped(&mut input, &mut buf, LINE_BYTES)?;
+        if n == 0 {
             return Ok(p);
         }
         line += 1;
-        let terminated = buf.last() == Some(&b'\n');
+        let terminated = long || buf.last() == Some(&b'\n');
         let record = text(buf.strip_suffix(b"\n").unwrap_or(&buf));
         let record = record.strip_suffix('\r').unwrap_or(&record);
         if record.trim().is_empty() {
@@ -179,6 +197,10 @@ fn parse_fixed<R: BufRead>(mut input: R, progress: &mut dyn FnMut(u64)) -> Resul
         p.records += 1;
         if p.records % 65_536 == 0 {
             progress(p.records);
+        }
+        if long {
+            reject(&mut p, line, record, format!("longer than {RECORD} characters, the length of an MPS Personal record"));
+            continue;
         }
         match fixed(record) {
             Ok(e) => p.entries.push(e),
@@ -265,6 +287,14 @@ mod tests {
         let lines: Vec<u64> = p.samples.iter().map(|s| s.line).collect();
         assert_eq!(lines, vec![3, 4]);
         assert!(parse("postcode,colour\nSW1A 1AA,red\n".as_bytes(), &mut |_| {}).is_err());
+        // A header error names the column's position, never its text.
+        let Err(FileError::Unreadable(e)) = parse("postcode,SMITH,SW1A 2AA\n".as_bytes(), &mut |_| {}) else { panic!("read") };
+        assert!(e.contains("column 2") && !e.contains("SMITH") && !e.contains("SW1A"), "{e}");
+        let huge = format!("postcode,surname\nSW1A 1AA,Smith,{}\n", "x".repeat(100_000));
+        let p = parse(huge.as_bytes(), &mut |_| {}).unwrap();
+        assert_eq!(p.samples[0].text.chars().count(), SAMPLE_CHARS);
+        let p = parse(format!("P{}\n", "y".repeat(100_000)).as_bytes(), &mut |_| {}).unwrap();
+        assert_eq!((p.rejected, p.samples[0].text.chars().count()), (1, SAMPLE_CHARS));
         let short = "P01092026".to_string() + &" ".repeat(100);
         let p = parse(format!("{short}\n").as_bytes(), &mut |_| {}).unwrap();
         assert!(p.samples[0].error.contains("415"), "{:?}", p.samples);

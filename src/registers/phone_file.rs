@@ -26,6 +26,30 @@ pub struct Parsed {
 
 /// Rejected records kept in a report.
 pub const SAMPLES: usize = 100;
+/// Characters of a rejected record kept in its sample (a huge line must not make every read of
+/// the import history huge).
+pub const SAMPLE_CHARS: usize = 200;
+/// Bytes of one line held while reading: more than any record and its sample need (a UTF-8
+/// character is at most 4 bytes); the rest of a longer line is read past, not kept.
+pub const LINE_BYTES: usize = 4 * 512;
+
+/// A rejected record's text for its sample: at most `SAMPLE_CHARS` characters.
+pub fn sample_text(record: &[u8]) -> String {
+    String::from_utf8_lossy(&record[..record.len().min(4 * SAMPLE_CHARS)]).chars().take(SAMPLE_CHARS).collect()
+}
+
+/// Read one line (through its `\n`) into `buf`, keeping at most `max` bytes of it. Returns the
+/// bytes read (0 at the end of the input) and whether the line was longer than `max`.
+pub fn read_line_capped<R: BufRead>(input: &mut R, buf: &mut Vec<u8>, max: usize) -> std::io::Result<(usize, bool)> {
+    let start = buf.len();
+    let kept = std::io::Read::take(&mut *input, max.saturating_sub(start) as u64).read_until(b'\n', buf)?;
+    if buf.last() == Some(&b'\n') || buf.len() < max {
+        return Ok((kept, false));
+    }
+    let rest = input.skip_until(b'\n')?;
+    Ok((kept + rest, rest > 0))
+}
+
 /// The fixed width of a record.
 const WIDTH: usize = 12;
 
@@ -36,6 +60,9 @@ pub enum FileError {
         "the file ends mid-record: line {line} has {len} characters and no line end (a complete file ends every record with CRLF or LF)"
     )]
     Truncated { line: u64, len: usize },
+    /// Not a file of this register's layout (the message names no content of the file).
+    #[error("{0}")]
+    Unreadable(String),
     #[error("cannot read the file: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -68,12 +95,13 @@ pub fn parse_number(field: &[u8]) -> Result<u64, String> {
 }
 
 /// Read records line by line (CRLF or LF); `each` gets (line number, the line without its end).
+/// A line longer than `LINE_BYTES` comes to `each` cut to that length (longer than any record).
 fn for_each_record<R: BufRead>(mut input: R, progress: &mut dyn FnMut(u64), mut each: impl FnMut(u64, &[u8])) -> Result<(), FileError> {
     let mut buf = Vec::with_capacity(64);
     let mut line = 0u64;
     loop {
         buf.clear();
-        let n = input.read_until(b'\n', &mut buf)?;
+        let (n, long) = read_line_capped(&mut input, &mut buf, LINE_BYTES)?;
         if n == 0 {
             return Ok(());
         }
@@ -94,7 +122,7 @@ fn for_each_record<R: BufRead>(mut input: R, progress: &mut dyn FnMut(u64), mut 
         }
         // The last record of a cut file has no line end; a whole record without one (a file whose
         // writer left off the final newline) is still whole.
-        if !terminated && record.len() < WIDTH {
+        if !terminated && !long && record.len() < WIDTH {
             return Err(FileError::Truncated { line, len: record.len() });
         }
         each(line, record);
@@ -104,7 +132,7 @@ fn for_each_record<R: BufRead>(mut input: R, progress: &mut dyn FnMut(u64), mut 
 fn reject(parsed: &mut Parsed, line: u64, record: &[u8], error: String) {
     parsed.rejected += 1;
     if parsed.samples.len() < SAMPLES {
-        parsed.samples.push(Rejected { line, text: String::from_utf8_lossy(record).into_owned(), error });
+        parsed.samples.push(Rejected { line, text: sample_text(record), error });
     }
 }
 
@@ -192,6 +220,31 @@ mod tests {
             let p = if delta { parse_delta(file, &mut |_| {}) } else { parse_full(file, &mut |_| {}) }.unwrap();
             assert_eq!((p.rejected, p.listed.len()), (0, listed), "{name}");
         }
+    }
+
+    #[test]
+    fn a_huge_line_is_rejected_with_a_short_sample() {
+        let huge = format!("0207 3787244\r\n{}\r\n0207 3787245\r\n", "9".repeat(1_000_000));
+        let p = full(&huge);
+        assert_eq!(p.listed, vec![2073787244, 2073787245]);
+        assert_eq!((p.rejected, p.samples[0].line), (1, 2));
+        assert_eq!(p.samples[0].text.chars().count(), SAMPLE_CHARS);
+        // Unterminated at the end of the file: rejected, not read as a cut record.
+        let p = full(&format!("0207 3787244\r\n{}", "x".repeat(10_000)));
+        assert_eq!((p.rejected, p.samples[0].text.len()), (1, SAMPLE_CHARS));
+    }
+
+    #[test]
+    fn capped_lines_read_past_what_they_do_not_keep() {
+        let mut input = std::io::BufReader::with_capacity(8, "abcdefghijklmnop\nqr\n".as_bytes());
+        let mut buf = Vec::new();
+        assert_eq!(read_line_capped(&mut input, &mut buf, 5).unwrap(), (17, true));
+        assert_eq!(buf, b"abcde");
+        buf.clear();
+        assert_eq!(read_line_capped(&mut input, &mut buf, 5).unwrap(), (3, false));
+        assert_eq!(buf, b"qr\n");
+        buf.clear();
+        assert_eq!(read_line_capped(&mut input, &mut buf, 5).unwrap(), (0, false));
     }
 
     #[test]

@@ -53,6 +53,7 @@ pub struct ImportRow {
     pub duration_ms: i64,
     pub imported_at: NaiveDateTime,
     pub report: String,
+    pub undoes: Option<i64>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -73,6 +74,26 @@ pub struct NewImport {
     pub duration_ms: i64,
     pub imported_at: NaiveDateTime,
     pub report: String,
+    /// An undo: the import it undid.
+    pub undoes: Option<i64>,
+}
+
+/// What one import did to one entry (a number, or an MPS key hash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Removed = 0,
+    Added = 1,
+    /// Kept, with another `listed_since` or deceased flag (MPS).
+    Changed = 2,
+}
+
+/// One entry an import changed, with what it was before (removed and changed entries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub number: u64,
+    pub kind: ChangeKind,
+    pub listed_since: Option<NaiveDate>,
+    pub deceased: bool,
 }
 
 /// The heads of every snapshot (no numbers): cheap, polled to notice new imports.
@@ -108,6 +129,7 @@ pub fn applied_file(conn: &mut DbConnection, register: &str, sha256: &str, as_of
         .filter(register_imports::file_sha256.eq(sha256))
         .filter(register_imports::as_of.eq(as_of))
         .filter(register_imports::status.eq("applied"))
+        .filter(register_imports::kind.ne(UNDO))
         .select(ImportRow::as_select())
         .load(conn)?;
     Ok(rows.into_iter().next())
@@ -126,60 +148,135 @@ pub fn imports(conn: &mut DbConnection, register: Option<&str>, limit: i64) -> Q
     q.load(conn)
 }
 
-/// Replace the register's snapshot.
-pub fn put_snapshot(conn: &mut DbConnection, snapshot: &NewSnapshot) -> QueryResult<()> {
-    on_backend!(conn, |c| diesel::insert_into(register_snapshots::table)
-        .values(snapshot)
-        .on_conflict(register_snapshots::register)
-        .do_update()
-        .set(snapshot)
-        .execute(c))
-    .map(drop)
+/// The kind of an undo's history row.
+pub const UNDO: &str = "undo";
+
+/// One row of the import history.
+pub fn import_by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<ImportRow>> {
+    let rows: Vec<ImportRow> = register_imports::table.filter(register_imports::id.eq(id)).select(ImportRow::as_select()).load(conn)?;
+    Ok(rows.into_iter().next())
 }
 
-/// Record what an import changed (numbers, or MPS key hashes).
-pub fn record_changes(conn: &mut DbConnection, import_id: i64, added: &[u64], removed: &[u64]) -> QueryResult<()> {
-    let change_rows: Vec<_> =
-        added
+/// The latest import of a register applied before `before_id` and not undone: whose snapshot an
+/// undo of `before_id` restores.
+pub fn previous_applied(conn: &mut DbConnection, register: &str, before_id: i64) -> QueryResult<Option<ImportRow>> {
+    let rows: Vec<ImportRow> = register_imports::table
+        .filter(register_imports::register.eq(register))
+        .filter(register_imports::id.lt(before_id))
+        .filter(register_imports::status.eq("applied"))
+        .filter(register_imports::kind.ne(UNDO))
+        .order(register_imports::id.desc())
+        .limit(1)
+        .select(ImportRow::as_select())
+        .load(conn)?;
+    Ok(rows.into_iter().next())
+}
+
+/// Mark an applied import undone; 0 when it was not (any longer) applied.
+pub fn mark_undone(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
+    diesel::update(register_imports::table.filter(register_imports::id.eq(id)).filter(register_imports::status.eq("applied")))
+        .set(register_imports::status.eq("undone"))
+        .execute(conn)
+}
+
+/// Inside a transaction that has already written (SQLite: so it holds the one write lock), the
+/// import id of the register's snapshot, locked on PostgreSQL until the transaction ends: two
+/// imports or undos of one register never both build on the same snapshot.
+pub fn lock_head(conn: &mut DbConnection, register: &str) -> QueryResult<Option<i64>> {
+    let q = register_snapshots::table.filter(register_snapshots::register.eq(register)).select(register_snapshots::import_id);
+    let ids: Vec<i64> = match conn {
+        DbConnection::Postgres(c) => q.for_update().load(c)?,
+        DbConnection::Sqlite(c) => q.load(c)?,
+    };
+    Ok(ids.into_iter().next())
+}
+
+/// Write the register's snapshot: a new row for a register that had none (a unique violation
+/// if another transaction made one meanwhile), else a replacement of the row `lock_head` locked.
+pub fn put_snapshot(conn: &mut DbConnection, snapshot: &NewSnapshot, replace: bool) -> QueryResult<()> {
+    if replace {
+        diesel::update(register_snapshots::table.filter(register_snapshots::register.eq(&snapshot.register)))
+            .set(snapshot)
+            .execute(conn)
+            .map(drop)
+    } else {
+        diesel::insert_into(register_snapshots::table).values(snapshot).execute(conn).map(drop)
+    }
+}
+
+/// Remove a register's snapshot and listings: never imported (an undo of its only import).
+pub fn delete_snapshot(conn: &mut DbConnection, register: &str) -> QueryResult<()> {
+    diesel::delete(register_listings::table.filter(register_listings::register.eq(register))).execute(conn)?;
+    diesel::delete(register_snapshots::table.filter(register_snapshots::register.eq(register))).execute(conn)?;
+    Ok(())
+}
+
+/// Record what an import changed (numbers, or MPS key hashes), with what each was before.
+pub fn record_changes(conn: &mut DbConnection, import_id: i64, changes: &[Change]) -> QueryResult<()> {
+    for chunk in changes.chunks(CHUNK) {
+        let rows: Vec<_> = chunk
             .iter()
-            .map(|n| (register_changes::import_id.eq(import_id), register_changes::number.eq(*n as i64), register_changes::added.eq(1)))
-            .chain(removed.iter().map(|n| {
-                (register_changes::import_id.eq(import_id), register_changes::number.eq(*n as i64), register_changes::added.eq(0))
-            }))
+            .map(|ch| {
+                (
+                    register_changes::import_id.eq(import_id),
+                    register_changes::number.eq(ch.number as i64),
+                    register_changes::added.eq(ch.kind as i32),
+                    register_changes::listed_since.eq(ch.listed_since),
+                    register_changes::deceased.eq(i32::from(ch.deceased)),
+                )
+            })
             .collect();
-    for chunk in change_rows.chunks(CHUNK) {
-        on_backend!(&mut *conn, |c| diesel::insert_into(register_changes::table).values(chunk).execute(c))?;
+        on_backend!(&mut *conn, |c| diesel::insert_into(register_changes::table).values(&rows).execute(c))?;
     }
     Ok(())
 }
 
-/// Keep `listed_since` for the numbers an import added; forget it for those it removed.
-pub fn update_listings(
-    conn: &mut DbConnection,
-    register: &str,
-    added: &[u64],
-    removed: &[u64],
-    listed_since: NaiveDate,
-) -> QueryResult<()> {
-    for chunk in removed.chunks(CHUNK) {
+/// What an import changed, with what each entry was before.
+pub fn changes(conn: &mut DbConnection, import_id: i64) -> QueryResult<Vec<Change>> {
+    let rows: Vec<(i64, i32, Option<NaiveDate>, i32)> = register_changes::table
+        .filter(register_changes::import_id.eq(import_id))
+        .select((register_changes::number, register_changes::added, register_changes::listed_since, register_changes::deceased))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(n, kind, listed_since, deceased)| Change {
+            number: n as u64,
+            kind: match kind {
+                0 => ChangeKind::Removed,
+                1 => ChangeKind::Added,
+                _ => ChangeKind::Changed,
+            },
+            listed_since,
+            deceased: deceased != 0,
+        })
+        .collect())
+}
+
+/// Forget the `listed_since` of these numbers, returning those that had one.
+pub fn drop_listings(conn: &mut DbConnection, register: &str, numbers: &[u64]) -> QueryResult<Vec<(u64, NaiveDate)>> {
+    let mut dropped = Vec::new();
+    for chunk in numbers.chunks(CHUNK) {
         let numbers: Vec<i64> = chunk.iter().map(|n| *n as i64).collect();
-        diesel::delete(
+        let q = diesel::delete(
             register_listings::table.filter(register_listings::register.eq(register)).filter(register_listings::number.eq_any(numbers)),
         )
-        .execute(conn)?;
+        .returning((register_listings::number, register_listings::listed_since));
+        let rows: Vec<(i64, NaiveDate)> = on_backend!(&mut *conn, |c| q.get_results(c))?;
+        dropped.extend(rows.into_iter().map(|(n, d)| (n as u64, d)));
     }
-    let listing_rows: Vec<_> = added
-        .iter()
-        .map(|n| {
-            (
-                register_listings::register.eq(register),
-                register_listings::number.eq(*n as i64),
-                register_listings::listed_since.eq(listed_since),
-            )
-        })
-        .collect();
-    for chunk in listing_rows.chunks(CHUNK) {
-        on_backend!(&mut *conn, |c| diesel::insert_into(register_listings::table).values(chunk).execute(c))?;
+    Ok(dropped)
+}
+
+/// Keep these `listed_since` dates.
+pub fn add_listings(conn: &mut DbConnection, register: &str, listings: &[(u64, NaiveDate)]) -> QueryResult<()> {
+    for chunk in listings.chunks(CHUNK) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|(n, d)| {
+                (register_listings::register.eq(register), register_listings::number.eq(*n as i64), register_listings::listed_since.eq(*d))
+            })
+            .collect();
+        on_backend!(&mut *conn, |c| diesel::insert_into(register_listings::table).values(&rows).execute(c))?;
     }
     Ok(())
 }

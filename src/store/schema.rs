@@ -44,6 +44,7 @@ diesel::table! {
         duration_ms -> BigInt,
         imported_at -> Timestamp,
         report -> Text,
+        undoes -> Nullable<BigInt>,
     }
 }
 
@@ -64,6 +65,8 @@ diesel::table! {
         import_id -> BigInt,
         number -> BigInt,
         added -> Integer,
+        listed_since -> Nullable<Date>,
+        deceased -> Integer,
     }
 }
 

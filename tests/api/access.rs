@@ -158,3 +158,41 @@ fn repeated_failed_authentication_is_answered_429_for_that_address_only() {
     let (s, _, b) = dialler.check(Some(&app.admin));
     assert_eq!(error_code(s, &b, 429), "too_many_attempts");
 }
+
+/// Every role against every kind of request (CONTRACT §7): exactly its rights, no more.
+#[test]
+fn the_role_matrix_including_compliance() {
+    use suppress::domain::access::Role;
+    let app = TestApp::spawn();
+    let compliance = suppress::cli::create_key(&app.store, "compliance", Role::Compliance).unwrap();
+    let (s, scrub) = app.raw("POST", "/v1/scrubs?channel=sms", Some(&app.campaign), Some("text/csv"), "phone\n07912345678\n");
+    assert_eq!(s, 201, "{scrub}");
+    let id = scrub["id"].as_i64().unwrap();
+    let opt_out = json!({"phone": "020 7946 0018", "source": "call_centre"}).to_string();
+    let tps = "0207 9460018\r\n0207 9460019\r\n";
+    // (method, path, content type, body, statuses for agent, campaign, compliance, admin)
+    let rows: Vec<(&str, String, &str, String, [u16; 4])> = vec![
+        ("GET", "/v1/check?phone=02079460018&channel=sms".into(), "", String::new(), [200, 200, 200, 200]),
+        ("GET", "/v1/preferences?phone=02079460018".into(), "", String::new(), [200, 403, 200, 200]),
+        ("POST", "/v1/opt-outs".into(), "application/json", opt_out, [201, 403, 403, 201]),
+        ("GET", "/v1/registers".into(), "", String::new(), [403, 200, 200, 200]),
+        ("GET", "/v1/registers/tps/imports".into(), "", String::new(), [403, 403, 200, 200]),
+        ("POST", "/v1/registers/tps/imports?as_of=2026-11-24".into(), "text/plain", tps.into(), [403, 403, 403, 201]),
+        ("POST", "/v1/registers/tps/undo".into(), "application/json", "{}".into(), [403, 403, 403, 200]),
+        ("POST", "/v1/scrubs?channel=sms".into(), "text/csv", "phone\n07912345679\n".into(), [403, 201, 403, 201]),
+        ("GET", "/v1/scrubs".into(), "", String::new(), [403, 200, 200, 200]),
+        ("GET", format!("/v1/scrubs/{id}"), "", String::new(), [403, 200, 200, 200]),
+        ("GET", format!("/v1/scrubs/{id}/clean.csv"), "", String::new(), [403, 200, 200, 200]),
+    ];
+    let keys = [("agent", &app.agent), ("campaign", &app.campaign), ("compliance", &compliance), ("admin", &app.admin)];
+    for (method, path, content_type, body, want) in &rows {
+        for ((role, key), want) in keys.iter().zip(want) {
+            let ct = Some(*content_type).filter(|c| !c.is_empty());
+            let (s, b) = if *method == "GET" { app.get(path, Some(key)) } else { app.raw(method, path, Some(key), ct, body) };
+            assert_eq!(s, *want, "{role} {method} {path}: {b}");
+            if s == 403 {
+                assert_eq!(error_code(s, &b, 403), "forbidden");
+            }
+        }
+    }
+}

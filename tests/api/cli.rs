@@ -320,3 +320,16 @@ fn a_key_name_with_control_characters_or_too_long_is_refused() {
     assert!(!list.contains("desk"), "{list}");
     assert!(suppress(&app.db.url, &["keys", "create", "--role", "agent", "--name", &"d".repeat(200)]).status.success());
 }
+
+#[test]
+fn keys_create_makes_a_compliance_key_with_its_rights() {
+    let app = TestApp::spawn();
+    let out = suppress(&app.db.url, &["keys", "create", "--role", "compliance", "--name", "dpo"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let key = text(&out.stdout).trim().to_owned();
+    assert_eq!(app.get("/v1/registers/tps/imports", Some(&key)).0, 200);
+    assert_eq!(app.get("/v1/preferences?phone=07912345678", Some(&key)).0, 200);
+    assert_eq!(app.post("/v1/opt-outs", Some(&key), &json!({"phone": "07912 345678", "source": "call_centre"})).0, 403);
+    let list = text(&suppress(&app.db.url, &["keys", "list"]).stdout);
+    assert!(list.lines().any(|l| l.starts_with("dpo") && l.contains("compliance")), "{list}");
+}

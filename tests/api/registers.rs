@@ -54,10 +54,15 @@ fn date(s: &str) -> NaiveDate {
 
 /// Wait until the server serves the register at this as_of (it polls every second).
 pub fn wait_for(app: &TestApp, register: &str, as_of: &str) {
+    wait_for_as_of(app, register, &json!(as_of));
+}
+
+/// Wait until the server serves the register at this as_of (`null`: no snapshot).
+fn wait_for_as_of(app: &TestApp, register: &str, as_of: &Value) {
     let start = Instant::now();
     loop {
         let (_, regs) = app.get("/v1/registers", Some(&app.admin));
-        if regs.as_array().unwrap().iter().any(|r| r["name"] == register && r["as_of"] == as_of) {
+        if regs.as_array().unwrap().iter().any(|r| r["name"] == register && &r["as_of"] == as_of) {
             return;
         }
         assert!(start.elapsed() < Duration::from_secs(10), "the server did not load {register} {as_of} within 10 s: {regs}");
@@ -488,4 +493,262 @@ fn lead_times_are_configurable() {
     // Listed since the second night (the day after the first snapshot): binding 14 days later.
     assert_eq!(check(&app, &e164(10).replace('+', "%2B"), &format!("&date={}", day(0)))["binding_from"], day(0));
     assert_eq!(check(&app, &e164(10).replace('+', "%2B"), &format!("&date={}", day(1)))["reason"], "REGISTER_STALE");
+}
+
+/// The import history of a register as (kind, status) pairs, newest first.
+fn history(app: &TestApp, register: &str) -> Vec<(String, String)> {
+    let (s, h) = app.get(&format!("/v1/registers/{register}/imports"), Some(&app.admin));
+    assert_eq!(s, 200, "{h}");
+    h["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["kind"].as_str().unwrap().to_owned(), i["status"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
+#[test]
+fn a_date_after_tomorrow_is_refused_and_recorded_and_today_s_file_then_imports() {
+    let app = TestApp::spawn();
+    let dir = tempfile::tempdir().unwrap();
+    let body = full_file(0..50);
+    let (s, b) = app.raw("POST", "/v1/registers/tps/imports?as_of=2999-12-31", Some(&app.admin), Some("text/plain"), &body);
+    assert_eq!(error_code(s, &b, 422), "register_future_as_of");
+    assert_eq!(b["error"]["details"]["latest_as_of"], (today() + Days::new(1)).to_string());
+    // By the CLI: --as-of, and a date taken from the file name.
+    let out = suppress(&app.db.url, &["import", "tps", &write(dir.path(), "tps.txt", &body), "--as-of", "2999-12-31"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("after tomorrow"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = suppress(&app.db.url, &["import", "tps", &write(dir.path(), "tps-2999-12-31.txt", &body)]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("after tomorrow"), "{}", String::from_utf8_lossy(&out.stderr));
+    // Nothing applied; every refusal in the history.
+    assert!(suppress::store::registers::heads(&mut app.store.conn().unwrap()).unwrap().is_empty());
+    assert_eq!(history(&app, "tps"), pairs(&[("full", "failed"), ("full", "failed"), ("full", "failed")]));
+    // Today's file imports; tomorrow's date is still allowed (a file sent the evening before).
+    let r = import_json(&app.db.url, &["tps", &write(dir.path(), &format!("tps-{}.txt", today()), &body)]);
+    assert_eq!(r["entries_after"], 50);
+    let tomorrow = (today() + Days::new(1)).to_string();
+    let (s, b) = app.raw("POST", &format!("/v1/registers/ctps/imports?as_of={tomorrow}"), Some(&app.admin), Some("text/plain"), &body);
+    assert_eq!(s, 201, "{b}");
+}
+
+#[test]
+fn a_wrongly_dated_import_is_undone_and_the_right_file_then_imports() {
+    let app = TestApp::spawn();
+    let dir = tempfile::tempdir().unwrap();
+    let (day1, day2, tomorrow) = (today() - Days::new(2), today() - Days::new(1), today() + Days::new(1));
+    import_json(&app.db.url, &["tps", &write(dir.path(), &format!("tps-{day1}.txt"), &full_file(0..100))]);
+    import_json(&app.db.url, &["ctps", &write(dir.path(), &format!("ctps-{day1}.txt"), &full_file(500..501))]);
+    // The next night adds 100..105 (listed since day2).
+    import_json(&app.db.url, &["tps", &write(dir.path(), &format!("tps-{day2}.txt"), &full_file(0..105))]);
+    // Today's file, sent with tomorrow's date: it drops 95..100 and 103, and adds 200..205.
+    let wrong = full_file((0..95).chain([100, 101, 102, 104]).chain(200..205));
+    let (s, r) = app.raw("POST", &format!("/v1/registers/tps/imports?as_of={tomorrow}"), Some(&app.admin), Some("text/plain"), &wrong);
+    assert_eq!(s, 201, "{r}");
+    let wrong_id = app.get("/v1/registers/tps/imports", Some(&app.admin)).1["imports"][0]["id"].as_i64().unwrap();
+    // The right file for today is now older than the register: refused.
+    let right = full_file((0..95).chain([100, 101, 102, 104]).chain(300..302));
+    let (s, b) = app.raw("POST", &format!("/v1/registers/tps/imports?as_of={}", today()), Some(&app.admin), Some("text/plain"), &right);
+    assert_eq!(error_code(s, &b, 409), "register_older_as_of");
+
+    // Undo: admin only.
+    for key in [&app.campaign, &app.agent] {
+        let (s, b) = app.post("/v1/registers/tps/undo", Some(key), &json!({}));
+        assert_eq!(error_code(s, &b, 403), "forbidden");
+    }
+    let (s, u) = app.post("/v1/registers/tps/undo", Some(&app.admin), &json!({}));
+    assert_eq!(s, 200, "{u}");
+    assert_eq!(
+        (u["undone_import"].as_i64(), u["as_of"].clone(), u["entries_after"].clone()),
+        (Some(wrong_id), json!(day2.to_string()), json!(105))
+    );
+    assert_eq!((u["added"].clone(), u["removed"].clone()), (json!(6), json!(5)));
+    // The server answers from the restored snapshot, listings as they were.
+    let (_, regs) = app.get("/v1/registers", Some(&app.admin));
+    assert_eq!(regs[0]["as_of"], day2.to_string());
+    assert_eq!(check(&app, &e164(97).replace('+', "%2B"), "")["reason"], "TPS");
+    assert_eq!(check(&app, &e164(202).replace('+', "%2B"), "")["allowed"], true);
+    let (_, p) = app.get(&format!("/v1/preferences?phone={}", e164(103).replace('+', "%2B")), Some(&app.agent));
+    assert_eq!((p["registers"][0]["listed"].clone(), p["registers"][0]["listed_since"].clone()), (json!(true), json!(day2.to_string())));
+    let (_, p) = app.get(&format!("/v1/preferences?phone={}", e164(202).replace('+', "%2B")), Some(&app.agent));
+    assert_eq!(p["registers"][0]["listed"], false);
+
+    // The right file is judged against the restored snapshot: applied.
+    let (s, r) = app.raw("POST", &format!("/v1/registers/tps/imports?as_of={}", today()), Some(&app.admin), Some("text/plain"), &right);
+    assert_eq!(s, 201, "{r}");
+    assert_eq!((r["added"].clone(), r["removed"].clone()), (json!(2), json!(6)));
+    let (_, p) = app.get(&format!("/v1/preferences?phone={}", e164(300).replace('+', "%2B")), Some(&app.agent));
+    assert_eq!(p["registers"][0]["listed_since"], today().to_string(), "listed since the day after the restored day2 snapshot");
+    // The history keeps it all: the undo beside the import it undid, which stays listed, undone.
+    assert_eq!(
+        history(&app, "tps"),
+        pairs(&[
+            ("full", "applied"),
+            ("undo", "applied"),
+            ("full", "failed"),
+            ("full", "undone"),
+            ("full", "applied"),
+            ("full", "applied")
+        ])
+    );
+    let (_, h) = app.get("/v1/registers/tps/imports", Some(&app.admin));
+    assert_eq!(h["imports"][1]["undoes"].as_i64(), Some(wrong_id));
+    assert_eq!(h["imports"][1]["report"]["undone_as_of"], tomorrow.to_string());
+
+    // By the CLI, back to the start and past it: the register is then never imported.
+    let undo = |json: bool| {
+        let mut args = vec!["import", "undo", "tps"];
+        if json {
+            args.push("--json");
+        }
+        suppress(&app.db.url, &args)
+    };
+    let out = undo(false);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("dated {day2}, is in force again")),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = undo(true);
+    let u: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((u["as_of"].clone(), u["entries_after"].clone()), (json!(day1.to_string()), json!(100)));
+    wait_for(&app, "tps", &day1.to_string());
+    assert_eq!(check(&app, &e164(103).replace('+', "%2B"), "")["allowed"], true);
+    assert_eq!(check(&app, &e164(99).replace('+', "%2B"), "")["reason"], "TPS");
+    let out = undo(false);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("never imported"), "{}", String::from_utf8_lossy(&out.stdout));
+    wait_for_as_of(&app, "tps", &Value::Null);
+    let c = check(&app, &e164(5).replace('+', "%2B"), "");
+    assert_eq!(c["reason"], "REGISTER_STALE", "fails closed: {c}");
+    assert!(c["detail"].as_str().unwrap().contains("no tps snapshot"), "{c}");
+    // Nothing left to undo: 409, and the CLI says so.
+    let out = undo(false);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no applied import to undo"), "{}", String::from_utf8_lossy(&out.stderr));
+    let (s, b) = app.post("/v1/registers/tps/undo", Some(&app.admin), &json!({}));
+    assert_eq!(error_code(s, &b, 409), "nothing_to_undo");
+    let (s, b) = app.post("/v1/registers/fax/undo", Some(&app.admin), &json!({}));
+    assert_eq!(error_code(s, &b, 404), "not_found");
+    // A first import again: listed since unknown.
+    let r = import_json(&app.db.url, &["tps", &write(dir.path(), &format!("tps-{}.txt", today()), &right)]);
+    assert_eq!(r["entries_after"], 101);
+}
+
+#[test]
+fn an_mps_undo_restores_listed_since_and_deceased() {
+    let app = TestApp::spawn();
+    import_json(&app.db.url, &["mps", &sample("mps-2026-11-23.dat")]);
+    let dir = tempfile::tempdir().unwrap();
+    let csv = std::fs::read_to_string(sample("mps-2026-11-24.csv")).unwrap();
+    import_json(&app.db.url, &["mps", &write(dir.path(), "mps-2026-11-24.csv", &csv), "--force"]);
+    wait_for(&app, "mps", "2026-11-24");
+    assert_eq!(mps_entry(&app, "postcode=SW1A%201AA&premise=2/10&surname=Bloggs")["listed"], false);
+    let (s, u) = app.post("/v1/registers/mps/undo", Some(&app.admin), &json!({}));
+    assert_eq!(s, 200, "{u}");
+    assert_eq!((u["as_of"].clone(), u["entries_after"].clone()), (json!("2026-11-23"), json!(3)));
+    let bloggs = mps_entry(&app, "postcode=sw1a1aa&premise=2/10&surname=Bloggs");
+    assert_eq!((bloggs["listed"].clone(), bloggs["listed_since"].clone()), (json!(true), json!("2026-09-01")));
+    assert_eq!(mps_entry(&app, "postcode=M1%201AE&premise=23&surname=SMITH")["deceased"], true);
+    assert_eq!(mps_entry(&app, "postcode=CF10%201AA&premise=2B/10&surname=jones")["listed"], false);
+    // The same CSV imports again after its undo (the undone import no longer holds the file).
+    let r = import_json(&app.db.url, &["mps", &write(dir.path(), "mps-2026-11-24.csv", &csv), "--force"]);
+    assert_eq!((r["already_imported"].clone(), r["added"].clone()), (json!(false), json!(2)));
+}
+
+#[test]
+fn an_mps_csv_with_an_unknown_header_is_refused_recorded_and_not_echoed() {
+    let app = TestApp::spawn();
+    // A file that lost its header: its first row is taken for one, and holds a person's address.
+    let body = "SW1A 2AA postcode,Smithers,10 Downing Street\nSW1A 1AA,Bloggs,2/10 High St\n";
+    let (s, b) = app.raw("POST", "/v1/registers/mps/imports?as_of=2026-11-24", Some(&app.admin), Some("text/csv"), body);
+    assert_eq!(error_code(s, &b, 422), "register_file_unreadable");
+    let message = b["error"]["message"].as_str().unwrap();
+    assert!(message.contains("column 1"), "{message}");
+    for secret in ["SW1A", "Smithers", "Downing"] {
+        assert!(!b.to_string().contains(secret), "the error echoes file content: {b}");
+    }
+    // No postcode column at all.
+    let (s, b) = app.raw(
+        "POST",
+        "/v1/registers/mps/imports?as_of=2026-11-24",
+        Some(&app.admin),
+        Some("text/csv"),
+        "surname,postcode_x,flag\nBloggs,x,P\n",
+    );
+    assert_eq!(error_code(s, &b, 422), "register_file_unreadable");
+    let (_, h) = app.get("/v1/registers/mps/imports", Some(&app.admin));
+    let imports = h["imports"].as_array().unwrap();
+    assert_eq!(imports.len(), 2, "{h}");
+    assert!(imports.iter().all(|i| i["status"] == "failed"));
+    assert!(!h.to_string().contains("Smithers"), "{h}");
+}
+
+#[test]
+fn the_same_file_imported_twice_at_once_is_applied_once_and_both_are_recorded() {
+    let app = TestApp::spawn();
+    let body = full_file(0..200_000);
+    for round in 0..3 {
+        let as_of = (today() - Days::new(5 - round)).to_string();
+        let statuses: Vec<u16> = std::thread::scope(|s| {
+            let runs: Vec<_> = (0..2)
+                .map(|_| {
+                    s.spawn(|| {
+                        let (st, b) = app.raw(
+                            "POST",
+                            &format!("/v1/registers/tps/imports?as_of={as_of}&force=true"),
+                            Some(&app.admin),
+                            Some("text/plain"),
+                            &body,
+                        );
+                        assert!(st == 200 || st == 201 || st == 409, "{st}: {b}");
+                        st
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "one applied: {statuses:?}");
+    }
+    let h = history(&app, "tps");
+    assert_eq!(h.len(), 6, "every attempt recorded: {h:?}");
+    assert_eq!(h.iter().filter(|(_, s)| s == "applied").count(), 3, "{h:?}");
+}
+
+#[test]
+fn rejected_samples_keep_a_short_text_of_a_huge_line() {
+    let app = TestApp::spawn();
+    let mut body = full_file(0..300);
+    body.push_str(&"7".repeat(2_000_000));
+    body.push_str("\r\n");
+    let (s, r) = app.raw("POST", "/v1/registers/tps/imports?as_of=2026-11-24", Some(&app.admin), Some("text/plain"), &body);
+    assert_eq!(s, 201, "{r}");
+    assert_eq!((r["rejected"].clone(), r["rejected_samples"][0]["line"].clone()), (json!(1), json!(301)));
+    assert_eq!(r["rejected_samples"][0]["text"].as_str().unwrap().len(), 200);
+    let (_, h) = app.get("/v1/registers/tps/imports", Some(&app.admin));
+    assert!(h.to_string().len() < 10_000, "the history holds the whole line");
+}
+
+#[test]
+fn the_spool_skips_links_and_leaves_them_in_place() {
+    let app = TestApp::spawn();
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool");
+    std::fs::create_dir(&spool).unwrap();
+    let outside = write(dir.path(), "secrets.txt", "api_password=hunter2\n");
+    std::os::unix::fs::symlink(&outside, spool.join("tps-2026-11-01.txt")).unwrap();
+    write(&spool, "ctps-2026-11-01.txt", &full_file(0..10));
+    let out = suppress(&app.db.url, &["import", "--spool", spool.to_str().unwrap()]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(stderr.contains("skipped tps-2026-11-01.txt: not a regular file"), "{stderr}");
+    assert!(!stdout.contains("hunter2") && !stderr.contains("hunter2") && !stderr.contains("secrets"), "{stdout}{stderr}");
+    assert!(stdout.contains("ok     ctps-2026-11-01.txt"), "{stdout}");
+    assert!(spool.join("tps-2026-11-01.txt").symlink_metadata().unwrap().file_type().is_symlink(), "the link stays in place");
+    assert!(!spool.join("failed/tps-2026-11-01.txt").exists() && !spool.join("done/tps-2026-11-01.txt").exists());
+    assert!(history(&app, "tps").is_empty());
 }
