@@ -4,6 +4,7 @@ pub mod access;
 pub mod address;
 pub mod channel;
 pub mod email;
+pub mod headers;
 pub mod mask;
 pub mod phone;
 pub mod preference;
