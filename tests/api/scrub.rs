@@ -660,7 +660,7 @@ fn a_mail_list_is_judged_per_person_or_refused_unless_addressed_to_households() 
     let app = world(dir.path());
     // `Last Name`: a named person's MPS entry, an MPS deceased record and an individual opt-out
     // suppress; two people at one address are not duplicates of each other.
-    let list = "First Name,Last Name,Address Line 1,Address Line 2,Post Code\n\
+    let list = "First Name,Last Name,address_1,address_2,postcode\n\
         Jo,Bloggs,Flat 2,10 High Street,SW1A 1AA\n\
         Albert,Smith,23 Church Road,,M1 1AE\n\
         Imran,Khan,9 Park Avenue,,LS2 9JT\n\
@@ -684,6 +684,11 @@ fn a_mail_list_is_judged_per_person_or_refused_unless_addressed_to_households() 
         assert_eq!(keys, ["LS2 9JT|9", "LS2 9JT|7", "M1 1AE|23"], "{}", run.how);
         assert_eq!(rows[1]["suppress_reason"], "OPTED_OUT", "{}", run.how);
         assert_eq!(run.summary["mail_level"], "household", "{}", run.how);
+        if run.how == "http" {
+            // Revocations judge the kept rows at the level the list was scrubbed at.
+            let (status, body) = download(&app, &format!("/v1/scrubs/{}/revocations", run.summary["id"]));
+            assert_eq!((status, body.lines().count()), (200, 1), "{body}");
+        }
     }
     for run in both(&app, dir.path(), "mail", &[("mail_level", "individual")], list.as_bytes()) {
         assert_eq!(run.summary["mail_level"], "individual");
