@@ -114,7 +114,12 @@ pub struct Ambiguous {
 
 /// The one column whose header names `f`, if any; two or more are [`Ambiguous`].
 pub fn unique<S: AsRef<str>>(headers: &[S], f: Field) -> Result<Option<usize>, Ambiguous> {
-    match positions(headers, f).as_slice() {
+    at_most_one(headers, &positions(headers, f), f)
+}
+
+/// The one column of `hits`, if any; two or more are [`Ambiguous`].
+fn at_most_one<S: AsRef<str>>(headers: &[S], hits: &[usize], f: Field) -> Result<Option<usize>, Ambiguous> {
+    match hits {
         [] => Ok(None),
         [i] => Ok(Some(*i)),
         many => Err(Ambiguous { field: f, names: many.iter().map(|&i| headers[i].as_ref().to_owned()).collect() }),
@@ -130,11 +135,7 @@ pub fn named<S: AsRef<str>>(headers: &[S], name: &str, f: Field) -> Result<Optio
     }
     let folded = fold(name);
     let hits: Vec<usize> = (0..headers.len()).filter(|&i| fold(headers[i].as_ref()) == folded).collect();
-    match hits.as_slice() {
-        [] => Ok(None),
-        [i] => Ok(Some(*i)),
-        many => Err(Ambiguous { field: f, names: many.iter().map(|&i| headers[i].as_ref().to_owned()).collect() }),
-    }
+    at_most_one(headers, &hits, f)
 }
 
 #[cfg(test)]
