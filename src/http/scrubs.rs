@@ -50,7 +50,13 @@ fn field(code: &'static str, name: &str, e: impl std::fmt::Display) -> ApiError 
 fn request(q: &ScrubQuery) -> Result<Request, ApiError> {
     Ok(Request {
         channel: q.channel.parse::<Channel>().map_err(|e| field("invalid_channel", "channel", e))?,
-        contact_date: engine::contact_date(q.contact_date.as_deref()).map_err(|e| field("invalid_date", "contact_date", e))?,
+        contact_date: engine::contact_date(q.contact_date.as_deref()).map_err(|e| match e {
+            // As a check's past date is answered (CONTRACT §5, §6).
+            engine::ContactDateError::Past { today, .. } => {
+                ApiError::unprocessable("date_in_past", e.to_string()).details(json!({ "field": "contact_date", "today": today }))
+            }
+            engine::ContactDateError::Invalid(_) => field("invalid_date", "contact_date", e),
+        })?,
         mode: q.mode.as_deref().map(str::parse).transpose().map_err(|e: String| field("invalid_mode", "mode", e))?.unwrap_or_default(),
         delimiter: q.delimiter.as_deref().map(input::delimiter).transpose().map_err(|e| field("invalid_delimiter", "delimiter", e))?,
         columns: ColumnNames {

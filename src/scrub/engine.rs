@@ -224,16 +224,23 @@ pub fn scrub<R: Read + Send, S: Sink>(input: R, req: &Request, k: &Knowledge, si
     Ok(summary)
 }
 
+/// Why a contact date cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ContactDateError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("contact_date {date} is before today ({today} in UK time): a list is screened for the days it will be used; give today or a later date")]
+    Past { date: NaiveDate, today: NaiveDate },
+}
+
 /// The contact date a scrub is asked for: the given ISO date, or today (UK). A date before today
 /// is refused (CONTRACT §5): a list is screened for use, not for the past.
-pub fn contact_date(given: Option<&str>) -> Result<NaiveDate, String> {
+pub fn contact_date(given: Option<&str>) -> Result<NaiveDate, ContactDateError> {
     let today = crate::domain::time::today_uk();
     let Some(given) = given else { return Ok(today) };
-    let date = crate::domain::time::parse_date(given)?;
+    let date = crate::domain::time::parse_date(given).map_err(ContactDateError::Invalid)?;
     if date < today {
-        return Err(format!(
-            "contact_date {date} is before today ({today}): a list is screened for the days it will be used; give today or a later date"
-        ));
+        return Err(ContactDateError::Past { date, today });
     }
     Ok(date)
 }

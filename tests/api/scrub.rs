@@ -797,7 +797,7 @@ fn a_contact_date_before_today_is_refused() {
     let yesterday = (suppress::domain::time::today_uk() - Days::new(1)).to_string();
     for date in ["0000-01-01", "2000-01-01", yesterday.as_str()] {
         let (stderr, code, details) = refused(&app, dir.path(), "call", &[("contact_date", date)], list);
-        assert_eq!((code.as_str(), details["field"].as_str()), ("invalid_date", Some("contact_date")), "{date}");
+        assert_eq!((code.as_str(), details["field"].as_str()), ("date_in_past", Some("contact_date")), "{date}");
         assert!(stderr.contains("before today"), "{date}: {stderr}");
     }
     let (stderr, code, _) = refused(&app, dir.path(), "call", &[("contact_date", "2026-13-01")], list);
