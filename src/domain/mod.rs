@@ -8,6 +8,7 @@ pub mod headers;
 pub mod mask;
 pub mod phone;
 pub mod preference;
+pub mod text;
 pub mod time;
 pub mod uk_numbers;
 

@@ -78,11 +78,21 @@ fn question(channel: &str, date: Option<&str>, mode: Option<&str>) -> Result<Que
         )
         .details(json!({"field": "channel"})));
     }
+    let today = today_uk();
     let date = date
         .map(parse_date)
         .transpose()
         .map_err(|e| ApiError::unprocessable("invalid_date", e).details(json!({"field": "date"})))?
-        .unwrap_or_else(today_uk);
+        .unwrap_or(today);
+    // A past date would answer for a day already gone, by rules (statutory grace) that no longer
+    // hold for any call made now (CONTRACT §6).
+    if date < today {
+        return Err(ApiError::unprocessable(
+            "date_in_past",
+            format!("date {date} is before today ({today} in UK time): a check is for a day still to come"),
+        )
+        .details(json!({"field": "date", "today": today})));
+    }
     let mode = mode
         .map(str::parse)
         .transpose()

@@ -10,7 +10,8 @@ use super::auth::{Authorized, ReadPreferences, RecordStatements};
 use super::error::ApiError;
 use super::{AppState, Deferred};
 use crate::domain::mask::mask;
-use crate::domain::preference::{AddressInput, ContactError, Said, TargetError};
+use crate::domain::preference::{AddressInput, ContactError, Said, SaidError, TargetError};
+use crate::domain::text;
 use crate::domain::time::{now_utc, rfc3339};
 use crate::domain::{Channel, ContactKind, Contacts, Register, Source, StatementKind};
 use crate::store::statements::{NewStatement, StatementRow};
@@ -47,10 +48,22 @@ fn invalid(code: &'static str, field: &str, message: String) -> ApiError {
     ApiError::unprocessable(code, message).details(json!({ "field": field }))
 }
 
+/// Contact points as keys; an address's lines and surname are bounded text first.
+fn parse_contacts<S: AsRef<str>>(
+    phone: Option<&str>,
+    email: Option<&str>,
+    address: Option<AddressInput<'_, S>>,
+) -> Result<Contacts, ApiError> {
+    if let Some(a) = &address {
+        text::check_address("address", a.lines, a.surname)?;
+    }
+    Contacts::parse(phone, email, address).map_err(|e| contact_error(&e))
+}
+
 /// The body's contact points, as keys.
 fn contacts(body: &StatementBody) -> Result<Contacts, ApiError> {
     let address = body.address.as_ref().map(|a| AddressInput { lines: &a.lines, postcode: &a.postcode, surname: a.surname.as_deref() });
-    Contacts::parse(body.phone.as_deref(), body.email.as_deref(), address).map_err(|e| contact_error(&e))
+    parse_contacts(body.phone.as_deref(), body.email.as_deref(), address)
 }
 
 fn contact_error(e: &ContactError) -> ApiError {
@@ -72,10 +85,13 @@ fn statements(body: StatementBody, kind: StatementKind, via: &str) -> Result<Vec
         .transpose()
         .map_err(|e| invalid("invalid_channel", "channels", e))?;
     let source: Source = body.source.parse().map_err(|e| invalid("invalid_source", "source", e))?;
-    let said = Said::new(kind, source, now_utc(), body.recorded_by, body.note, body.evidence.as_deref())
-        .map_err(|e| invalid("evidence_required", "evidence", e.into()))?;
+    let said = Said::new(kind, source, now_utc(), body.recorded_by, body.note, body.evidence.as_deref()).map_err(|e| match e {
+        SaidError::EvidenceRequired => invalid("evidence_required", "evidence", e.to_string()),
+        SaidError::Text(t) => t.into(),
+    })?;
     let targets = contacts.targets(channels.as_deref()).map_err(|e| match e {
         TargetError::NoContact => invalid("missing_contact", "phone", e.to_string()),
+        TargetError::NoChannels => invalid("no_channels", "channels", e.to_string()),
         TargetError::ChannelNotAllowed(_) => invalid("channel_not_allowed", "channels", e.to_string()),
     })?;
     Ok(NewStatement::for_targets(targets, &said, via))
@@ -168,7 +184,7 @@ fn subject(q: &PreferencesQuery) -> Result<Subject, ApiError> {
         (None, None) => None,
         _ => return Err(ApiError::bad_request("invalid_query", "an address query needs both postcode= and premise=")),
     };
-    let contacts = Contacts::parse(q.phone.as_deref(), q.email.as_deref(), address).map_err(|e| contact_error(&e))?;
+    let contacts = parse_contacts(q.phone.as_deref(), q.email.as_deref(), address)?;
     let single = |kind, key: String| Subject { kind, deciding: vec![key.clone()], key, members: None, address: None };
     if let Some(p) = contacts.phone {
         return Ok(single(ContactKind::Phone, p.to_string()));

@@ -485,6 +485,21 @@ fn a_scrub_is_invisible_until_finished_and_a_failed_or_abandoned_one_leaves_noth
     assert_eq!(scrub_rows(&app), (2, 3), "the abandoned scrub and its block are gone; the recent one stays");
 }
 
+#[test]
+fn a_scrub_name_with_control_characters_or_too_long_is_422_and_nothing_is_kept() {
+    let app = TestApp::spawn();
+    let list = b"phone\n07912 345678\n";
+    for (name, code) in [("nov%00mailing", "invalid_text"), ("nov%1B%5B2J", "invalid_text"), (&*"n".repeat(201), "text_too_long")] {
+        let (s, b) = post_list(&app, &app.campaign, &format!("channel=sms&name={name}"), "text/csv", list);
+        assert_eq!(crate::helpers::error_code(s, &b, 422), code, "{name}: {b}");
+        assert_eq!(b["error"]["details"]["field"], "name");
+    }
+    let (_, listed) = app.get("/v1/scrubs", Some(&app.campaign));
+    assert!(!listed.to_string().contains("mailing"), "{listed}");
+    let (s, b) = post_list(&app, &app.campaign, &format!("channel=sms&name={}", "n".repeat(200)), "text/csv", list);
+    assert_eq!(s, 201, "{b}");
+}
+
 // ---- Lists as offices and CRMs write them (issue 9; issue 10 #5, #8): each through the binary
 // and over HTTP, read back by header name.
 
