@@ -156,6 +156,10 @@ pub struct ScrubArgs {
     /// Address line columns, comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub address_columns: Option<Vec<String>>,
+    /// Mail: `individual` (the default; the list needs a surname column) or `household` (every
+    /// row judged at household level).
+    #[arg(long, default_value = "individual")]
+    pub mail_level: String,
     #[command(flatten)]
     pub lead_times: LeadTimeArgs,
 }

@@ -7,7 +7,6 @@ use std::io::BufWriter;
 use anyhow::Context;
 
 use super::ScrubArgs;
-use crate::domain::time::{parse_date, today_uk};
 use crate::inhouse::in_force;
 use crate::registers::Registers;
 use crate::scrub::engine::{self, Files, Knowledge, Request};
@@ -17,7 +16,7 @@ use crate::scrub::results::Part;
 pub fn run(database_url: &str, args: Box<ScrubArgs>) -> anyhow::Result<()> {
     let args = *args;
     let channel = args.channel.parse().map_err(anyhow::Error::msg)?;
-    let contact_date = args.contact_date.as_deref().map(parse_date).transpose().map_err(anyhow::Error::msg)?.unwrap_or_else(today_uk);
+    let contact_date = engine::contact_date(args.contact_date.as_deref()).map_err(anyhow::Error::msg)?;
     let mode = args.mode.parse().map_err(anyhow::Error::msg)?;
     let delimiter = args.delimiter.as_deref().map(input::delimiter).transpose()?;
     let req = Request {
@@ -31,6 +30,7 @@ pub fn run(database_url: &str, args: Box<ScrubArgs>) -> anyhow::Result<()> {
             postcode: args.postcode_column,
             surname: args.surname_column,
             address: args.address_columns,
+            mail_level: args.mail_level.parse().map_err(anyhow::Error::msg)?,
         },
     };
     let store = super::open_store(database_url)?;
@@ -52,6 +52,13 @@ pub fn run(database_url: &str, args: Box<ScrubArgs>) -> anyhow::Result<()> {
     let bar = super::file_bar(size);
     let result = engine::scrub(bar.wrap_read(list), &req, &knowledge, &mut outputs);
     bar.finish_and_clear();
+    drop(outputs);
+    if result.is_err() {
+        // A refused list leaves no output behind: no file a campaign could mistake for a result.
+        for path in [Some(&args.out), args.suppressed.as_ref(), args.annotated.as_ref()].into_iter().flatten() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
     let summary = result.with_context(|| format!("{} was not scrubbed", args.input.display()))?;
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())

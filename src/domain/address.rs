@@ -56,12 +56,10 @@ pub fn normalise_surname(input: &str) -> Option<String> {
 }
 
 /// Whether a column header names an address line: `address_1`…`address_5`, `address1`,
-/// `line_1`, `line1`, `address_line_1` (case-insensitive). One rule for every file the service reads.
+/// `line_1`, `address_line_1`, `Address Line 1`, `street` (folded as every header is,
+/// [`super::headers`]). One rule for every file the service reads.
 pub fn is_address_line_header(header: &str) -> bool {
-    let h = header.trim().to_ascii_lowercase();
-    ["address_line_", "address_", "address", "line_", "line"]
-        .iter()
-        .any(|p| h.strip_prefix(p).is_some_and(|n| matches!(n, "1" | "2" | "3" | "4" | "5")))
+    super::headers::field(header) == Some(super::headers::Field::AddressLine)
 }
 
 const SUB_BUILDING_WORDS: [&str; 6] = ["FLAT", "APARTMENT", "APT", "UNIT", "SUITE", "ROOM"];

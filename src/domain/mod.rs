@@ -5,6 +5,7 @@ pub mod address;
 pub mod channel;
 pub mod email;
 pub mod facts;
+pub mod headers;
 pub mod mask;
 pub mod phone;
 pub mod preference;

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::auth::{Authorized, ReadScrubs, Scrub};
 use super::error::{body_too_large, ApiError};
 use super::{AppState, Deferred};
-use crate::domain::time::{now_utc, parse_date, rfc3339, today_uk};
+use crate::domain::time::{now_utc, rfc3339};
 use crate::domain::Channel;
 use crate::registers::NotCovered;
 use crate::scrub::engine::{self, Knowledge, Request, ScrubError, Sink};
@@ -40,6 +40,7 @@ struct ScrubQuery {
     postcode_column: Option<String>,
     surname_column: Option<String>,
     address_columns: Option<String>,
+    mail_level: Option<String>,
 }
 
 fn field(code: &'static str, name: &str, e: impl std::fmt::Display) -> ApiError {
@@ -49,13 +50,13 @@ fn field(code: &'static str, name: &str, e: impl std::fmt::Display) -> ApiError 
 fn request(q: &ScrubQuery) -> Result<Request, ApiError> {
     Ok(Request {
         channel: q.channel.parse::<Channel>().map_err(|e| field("invalid_channel", "channel", e))?,
-        contact_date: q
-            .contact_date
-            .as_deref()
-            .map(parse_date)
-            .transpose()
-            .map_err(|e| field("invalid_date", "contact_date", e))?
-            .unwrap_or_else(today_uk),
+        contact_date: engine::contact_date(q.contact_date.as_deref()).map_err(|e| match e {
+            // As a check's past date is answered (CONTRACT §5, §6).
+            engine::ContactDateError::Past { today, .. } => {
+                ApiError::unprocessable("date_in_past", e.to_string()).details(json!({ "field": "contact_date", "today": today }))
+            }
+            engine::ContactDateError::Invalid(_) => field("invalid_date", "contact_date", e),
+        })?,
         mode: q.mode.as_deref().map(str::parse).transpose().map_err(|e: String| field("invalid_mode", "mode", e))?.unwrap_or_default(),
         delimiter: q.delimiter.as_deref().map(input::delimiter).transpose().map_err(|e| field("invalid_delimiter", "delimiter", e))?,
         columns: ColumnNames {
@@ -64,6 +65,13 @@ fn request(q: &ScrubQuery) -> Result<Request, ApiError> {
             postcode: q.postcode_column.clone(),
             surname: q.surname_column.clone(),
             address: q.address_columns.as_ref().map(|a| a.split(',').map(|s| s.trim().to_owned()).collect()),
+            mail_level: q
+                .mail_level
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|e: String| field("invalid_mail_level", "mail_level", e))?
+                .unwrap_or_default(),
         },
     })
 }
@@ -79,13 +87,19 @@ fn scrub_error(e: ScrubError) -> ApiError {
             ApiError::new(StatusCode::CONFLICT, code, message)
                 .details(json!({ "register": register, "as_of": as_of, "as_of_needed": needed, "contact_date": contact_date }))
         }
-        ScrubError::Input(InputError::MissingColumn { found, .. } | InputError::UnknownColumn { found, .. }) => {
-            ApiError::unprocessable("missing_column", message).details(json!({ "headers_found": found }))
-        }
+        ScrubError::Input(InputError::MissingColumn { wanted, parameter, found }) => ApiError::unprocessable("missing_column", message)
+            .details(json!({ "column": wanted, "parameter": parameter, "headers_found": found })),
+        ScrubError::Input(InputError::NoSurname { found }) => ApiError::unprocessable("missing_column", message)
+            .details(json!({ "column": "surname", "parameter": "surname_column", "headers_found": found })),
+        ScrubError::Input(InputError::UnknownColumn { name, parameter, found }) => ApiError::unprocessable("missing_column", message)
+            .details(json!({ "column": name, "parameter": parameter, "headers_found": found })),
+        ScrubError::Input(InputError::AmbiguousColumn { ambiguous, parameter }) => ApiError::unprocessable("ambiguous_column", message)
+            .details(json!({ "column": ambiguous.field.as_str(), "parameter": parameter, "headers": ambiguous.names })),
+        ScrubError::Input(InputError::Encoding(_)) => ApiError::unprocessable("unreadable_encoding", message),
         ScrubError::Input(InputError::Empty) => ApiError::unprocessable("empty_list", message),
         ScrubError::Input(InputError::BadDelimiter) => field("invalid_delimiter", "delimiter", message),
-        ScrubError::Input(InputError::Unreadable { line, .. }) => {
-            ApiError::unprocessable("unreadable_list", message).details(json!({ "line": line }))
+        ScrubError::Input(InputError::Unreadable { row, .. } | InputError::UnclosedQuote { row, .. }) => {
+            ApiError::unprocessable("unreadable_list", message).details(json!({ "row": row }))
         }
         ScrubError::Output(e) => ApiError::internal(e),
     }

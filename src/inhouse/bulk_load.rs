@@ -11,7 +11,7 @@ use anyhow::{bail, Context};
 use diesel::Connection;
 use serde::Serialize;
 
-use crate::domain::address::is_address_line_header;
+use crate::domain::headers::{self, Field};
 use crate::domain::preference::{AddressInput, Said};
 use crate::domain::text;
 use crate::domain::time::{now_utc, parse_timestamp};
@@ -58,26 +58,32 @@ enum Column {
     Evidence,
 }
 
-pub const KNOWN_COLUMNS: &str = "phone, email, postcode, surname, address, address_1…address_5 (address1, line_1), town, county, \
-    channel, kind, recorded_at, source, recorded_by, note, evidence";
+pub const KNOWN_COLUMNS: &str = "phone (or any name a scrub knows: Phone Number, Mobile, …), email, postcode, surname, address, \
+    address_1…address_5 (address1, line_1, Address Line 1, street), town, county, channel, kind, recorded_at, source, recorded_by, \
+    note, evidence";
 
+/// A header's column: the contact-point names as a scrub knows them (CONTRACT §5, compared folded),
+/// and the statement's own columns, folded the same way.
 fn column(header: &str) -> Option<Column> {
-    let h = header.trim().to_ascii_lowercase();
-    Some(match h.as_str() {
-        "phone" | "telephone" | "tel" | "mobile" | "phone_number" | "telephone_number" => Column::Phone,
-        "email" | "email_address" => Column::Email,
-        "postcode" | "post_code" | "postal_code" => Column::Postcode,
-        "surname" | "last_name" | "lastname" => Column::Surname,
-        "address" => Column::Address,
-        "town" | "county" | "title" | "prefix" | "forename" | "first_name" => Column::Ignored,
+    if let Some(field) = headers::field(header) {
+        return Some(match field {
+            Field::Phone => Column::Phone,
+            Field::Email => Column::Email,
+            Field::Postcode => Column::Postcode,
+            Field::Surname => Column::Surname,
+            Field::AddressLine => Column::Line,
+            Field::Address => Column::Address,
+        });
+    }
+    Some(match headers::fold(header).as_str() {
+        "town" | "county" | "title" | "prefix" | "forename" | "firstname" => Column::Ignored,
         "channel" | "channels" => Column::Channel,
         "kind" => Column::Kind,
-        "recorded_at" => Column::RecordedAt,
+        "recordedat" => Column::RecordedAt,
         "source" => Column::Source,
-        "recorded_by" => Column::RecordedBy,
+        "recordedby" => Column::RecordedBy,
         "note" => Column::Note,
         "evidence" => Column::Evidence,
-        _ if is_address_line_header(&h) => Column::Line,
         _ => return None,
     })
 }
@@ -166,6 +172,10 @@ pub fn load<R: Read>(store: &Store, input: R, skip_rejected: bool, via: &str) ->
         .iter()
         .map(|h| column(h).ok_or_else(|| anyhow::anyhow!("unknown column {h:?} in the header; known columns: {KNOWN_COLUMNS}")))
         .collect::<anyhow::Result<_>>()?;
+    // Two columns for one contact point would make a statement about a guessed one.
+    for field in [Field::Phone, Field::Email, Field::Postcode, Field::Surname] {
+        headers::unique(&headers, field).map_err(|e| anyhow::anyhow!("{e}; keep one of them"))?;
+    }
     if !columns.iter().any(|c| matches!(c, Column::Phone | Column::Email | Column::Postcode)) {
         return Err(anyhow::anyhow!("the header has no phone, email or postcode column; found: {}", headers.join(", ")).into());
     }

@@ -98,10 +98,10 @@ struct Columns {
 fn columns(header: &csv::StringRecord) -> Result<Columns, String> {
     let mut c = Columns::default();
     for (i, h) in header.iter().enumerate() {
-        let h = h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase();
+        let h = crate::domain::headers::fold(h);
         match h.as_str() {
             "flag" => c.flag = Some(i),
-            "date_of_request" => c.date = Some(i),
+            "dateofrequest" => c.date = Some(i),
             "surname" => c.surname = Some(i),
             "postcode" => c.postcode = Some(i),
             "title" | "prefix" | "forename" | "town" | "county" | "suffix" | "dps" => {}

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use super::input::{self, ColumnNames, InputError, KeyColumns};
+use super::input::{self, ColumnNames, InputError, KeyColumns, MailLevel};
 use super::judge::Mode;
 use super::knowledge::Key;
 /// What a scrub judges against (the read model), here where a scrub's callers look for it.
@@ -58,6 +58,9 @@ pub struct Summary {
     pub statements_up_to: i64,
     /// The key columns as the caller named them (none: found by their usual names).
     pub columns: ColumnNames,
+    /// Mail: whether rows were judged as named people (`individual`) or households; null for
+    /// other channels.
+    pub mail_level: Option<MailLevel>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -208,6 +211,27 @@ pub fn scrub<R: Read + Send, S: Sink>(input: R, req: &Request, k: &Knowledge, si
     Ok(summary)
 }
 
+/// Why a contact date cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ContactDateError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("contact_date {date} is before today ({today} in UK time): a list is screened for the days it will be used; give today or a later date")]
+    Past { date: NaiveDate, today: NaiveDate },
+}
+
+/// The contact date a scrub is asked for: the given ISO date, or today (UK). A date before today
+/// is refused (CONTRACT §5): a list is screened for use, not for the past.
+pub fn contact_date(given: Option<&str>) -> Result<NaiveDate, ContactDateError> {
+    let today = crate::domain::time::today_uk();
+    let Some(given) = given else { return Ok(today) };
+    let date = crate::domain::time::parse_date(given).map_err(ContactDateError::Invalid)?;
+    if date < today {
+        return Err(ContactDateError::Past { date, today });
+    }
+    Ok(date)
+}
+
 fn check_coverage(req: &Request, k: &Knowledge) -> Result<(), ScrubError> {
     k.registers.coverage(req.channel, req.contact_date).map_err(|reason| ScrubError::NotCovered { reason, contact_date: req.contact_date })
 }
@@ -233,6 +257,7 @@ fn new_summary(req: &Request, k: &Knowledge) -> Summary {
         input_sha256: String::new(),
         statements_up_to: k.in_house.up_to(),
         columns: req.columns.clone(),
+        mail_level: (req.channel == Channel::Mail).then_some(req.columns.mail_level),
     }
 }
 
@@ -242,11 +267,14 @@ const BATCH: usize = 16_384;
 /// Rows in one run of the result (one stored block).
 const RUN: usize = 2_048;
 
-/// Rows as read, reused from batch to batch: `records[..len]` with their line numbers.
+/// Rows as read, reused from batch to batch: `records[..len]`, the first of them row `first`.
+/// A row's number is its place among the data records (CONTRACT §5): the first record after the
+/// header is row 1, whatever the line ends and however many lines a quoted field spans; blank
+/// lines are not data records and have no number.
 #[derive(Default)]
 struct Batch {
     records: Vec<ByteRecord>,
-    lines: Vec<u64>,
+    first: u64,
     len: usize,
 }
 
@@ -258,14 +286,16 @@ fn read_batches<R: Read>(
     full: mpsc::SyncSender<Result<Batch, ScrubError>>,
     spent: mpsc::Receiver<Batch>,
 ) {
+    // Data records read so far: the number of the last one.
+    let mut rows = 0u64;
     loop {
         let mut batch = spent.try_recv().unwrap_or_default();
         batch.len = 0;
+        batch.first = rows + 1;
         let mut done = false;
         while batch.len < BATCH {
             if batch.records.len() == batch.len {
                 batch.records.push(ByteRecord::new());
-                batch.lines.push(0);
             }
             let record = &mut batch.records[batch.len];
             match reader.read_byte_record(record) {
@@ -275,15 +305,14 @@ fn read_batches<R: Read>(
                     break;
                 }
                 Err(e) => {
-                    let line = e.position().map_or(0, |p| p.line());
-                    let _ = full.send(Err(InputError::Unreadable { line, message: e.to_string() }.into()));
+                    let _ = full.send(Err(input::read_error(&e, rows + 1).into()));
                     return;
                 }
             }
             if record.len() == 1 && width > 1 && input::decode(&record[0]).trim().is_empty() {
                 continue; // a blank line
             }
-            batch.lines[batch.len] = record.position().map_or(0, |p| p.line());
+            rows += 1;
             batch.len += 1;
         }
         // The scrub stopped taking batches (it failed): stop reading.
@@ -293,7 +322,7 @@ fn read_batches<R: Read>(
     }
 }
 
-/// Keys seen so far in a list, with the line of the row that first had each.
+/// Keys seen so far in a list, with the number of the row that first had each.
 #[derive(Default)]
 struct Seen {
     numbers: FxHashMap<u64, u64>,
@@ -302,22 +331,22 @@ struct Seen {
 
 impl Seen {
     /// The duplicate rule, in list order: a keyed row whose key an earlier row had is a DUPLICATE.
-    fn judge(&mut self, prepared: &mut Prepared, line: u64) {
+    fn judge(&mut self, prepared: &mut Prepared, row: u64) {
         let Some(key) = &prepared.outcome.key else { return };
         let first = match prepared.number {
-            Some(n) => *self.numbers.entry(n).or_insert(line),
+            Some(n) => *self.numbers.entry(n).or_insert(row),
             None => match self.others.get(key) {
                 Some(first) => *first,
                 None => {
-                    self.others.insert(key.clone(), line);
-                    line
+                    self.others.insert(key.clone(), row);
+                    row
                 }
             },
         };
-        if first != line {
+        if first != row {
             prepared.outcome.kept = false;
             prepared.outcome.reason = Some(Reason::Duplicate);
-            prepared.outcome.detail = format!("same key as the row on line {first}");
+            prepared.outcome.detail = format!("same key as row {first}");
         }
     }
 }
@@ -362,11 +391,11 @@ fn run<R: Read + Send, S: Sink>(
             rayon::in_place_scope(|scope| {
                 if let Some((before, judged)) = &pending {
                     let runs = &mut runs;
-                    scope.spawn(move |_| *runs = render::<S>(&before.records[..before.len], judged));
+                    scope.spawn(move |_| *runs = render::<S>(&before.records[..before.len], judged, width));
                 }
                 // Duplicates, in list order.
-                for (p, line) in prepared.iter_mut().zip(&batch.lines) {
-                    seen.judge(p, *line);
+                for (p, row) in prepared.iter_mut().zip(batch.first..) {
+                    seen.judge(p, row);
                     counts.add(&p.outcome);
                 }
             });
@@ -378,7 +407,7 @@ fn run<R: Read + Send, S: Sink>(
             }
         }
         if let Some((last, judged)) = pending {
-            for run in render::<S>(&last.records[..last.len], &judged) {
+            for run in render::<S>(&last.records[..last.len], &judged, width) {
                 sink.write(run)?;
             }
         }
@@ -393,7 +422,7 @@ fn run<R: Read + Send, S: Sink>(
 }
 
 /// Rows rendered and sealed on every core, a run of rows at a time, in order.
-fn render<S: Sink>(records: &[ByteRecord], prepared: &[Prepared]) -> Vec<Vec<u8>> {
+fn render<S: Sink>(records: &[ByteRecord], prepared: &[Prepared], width: usize) -> Vec<Vec<u8>> {
     let mut runs = Vec::new();
     records
         .par_chunks(RUN)
@@ -402,7 +431,7 @@ fn render<S: Sink>(records: &[ByteRecord], prepared: &[Prepared]) -> Vec<Vec<u8>
             let mut run = Vec::with_capacity(part.len() * 128);
             let mut scratch = Scratch::default();
             for (record, p) in part.iter().zip(prepared) {
-                render_row(&mut run, &mut scratch, record, &p.outcome);
+                render_row(&mut run, &mut scratch, record, width, &p.outcome);
             }
             S::seal(run)
         })
@@ -472,20 +501,25 @@ fn plain(record: &ByteRecord) -> bool {
     }) && !results::needs_quotes(record.as_slice())
 }
 
-/// Append a row's record: its fields as uploaded (decoded to UTF-8), its outcome.
-fn render_row(run: &mut Vec<u8>, scratch: &mut Scratch, record: &ByteRecord, o: &Outcome) {
+/// Append a row's record: its fields as uploaded (decoded to UTF-8), exactly `width` of them (a
+/// short row padded with empty fields, a long one cut: its whole record is in its detail), and
+/// its outcome.
+fn render_row(run: &mut Vec<u8>, scratch: &mut Scratch, record: &ByteRecord, width: usize, o: &Outcome) {
     scratch.data.clear();
     scratch.key.clear();
     scratch.detail.clear();
     if plain(record) {
-        for (i, f) in record.iter().enumerate() {
+        for (i, f) in record.iter().take(width).enumerate() {
             if i > 0 {
                 scratch.data.push(b',');
             }
             scratch.data.extend_from_slice(f);
         }
     } else {
-        push_record(&mut scratch.data, record.iter().map(input::decode));
+        push_record(&mut scratch.data, record.iter().take(width).map(input::decode));
+    }
+    for _ in record.len()..width {
+        scratch.data.push(b',');
     }
     results::push_field(&mut scratch.key, o.key.as_deref().unwrap_or_default().as_bytes());
     results::push_field(&mut scratch.detail, o.detail.as_bytes());
@@ -502,8 +536,7 @@ fn render_row(run: &mut Vec<u8>, scratch: &mut Scratch, record: &ByteRecord, o: 
 pub fn revocations<R: Read, W: Write>(clean: R, req: &Request, k: &Knowledge, mut out: W) -> Result<u64, ScrubError> {
     check_coverage(req, k)?;
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(clean);
-    let headers: Vec<String> =
-        reader.headers().map_err(|e| InputError::Unreadable { line: 1, message: e.to_string() })?.iter().map(str::to_owned).collect();
+    let headers: Vec<String> = reader.headers().map_err(|e| input::read_error(&e, 0))?.iter().map(str::to_owned).collect();
     let columns = input::key_columns(&headers, req.channel, &req.columns)?;
     let mut renderer = Renderer::new(Part::Annotated);
     let (mut run, mut text, mut scratch) = (header_record(&headers), Vec::new(), Scratch::default());
@@ -511,14 +544,16 @@ pub fn revocations<R: Read, W: Write>(clean: R, req: &Request, k: &Knowledge, mu
     out.write_all(&text)?;
     let mut revoked = 0;
     let mut record = ByteRecord::new();
-    while reader.read_byte_record(&mut record).map_err(|e| InputError::Unreadable { line: 0, message: e.to_string() })? {
+    let mut row = 0;
+    while reader.read_byte_record(&mut record).map_err(|e| input::read_error(&e, row + 1))? {
+        row += 1;
         // Kept rows have distinct keys: no row is a duplicate of another here.
         let outcome = prepare(&record, headers.len(), &columns, req, k).outcome;
         if !outcome.kept {
             revoked += 1;
             run.clear();
             text.clear();
-            render_row(&mut run, &mut scratch, &record, &outcome);
+            render_row(&mut run, &mut scratch, &record, headers.len(), &outcome);
             renderer.render(&run, &mut text).map_err(std::io::Error::other)?;
             out.write_all(&text)?;
         }
@@ -531,8 +566,14 @@ pub fn revocations<R: Read, W: Write>(clean: R, req: &Request, k: &Knowledge, mu
 fn prepare(record: &ByteRecord, width: usize, columns: &KeyColumns, req: &Request, k: &Knowledge) -> Prepared {
     let suppressed =
         |reason, detail: String| Prepared { outcome: Outcome { kept: false, reason: Some(reason), key: None, detail }, number: None };
-    if record.len() != width {
+    if record.len() < width {
         return suppressed(Reason::MalformedRow, format!("the row has {} fields; the header has {width}", record.len()));
+    }
+    if record.len() > width {
+        // Only the header's fields are kept in the row: the whole record, as read, is the detail.
+        let mut whole = Vec::new();
+        push_record(&mut whole, record.iter().map(input::decode));
+        return suppressed(Reason::MalformedRow, String::from_utf8_lossy(&whole).into_owned());
     }
     let key = match key_of(record, columns) {
         Ok(k) => k,
@@ -689,7 +730,7 @@ mod tests {
             let record = ByteRecord::from(fields);
             let outcome = Outcome { kept: true, reason: None, key: None, detail: String::new() };
             let mut run = Vec::new();
-            render_row(&mut run, &mut Scratch::default(), &record, &outcome);
+            render_row(&mut run, &mut Scratch::default(), &record, record.len(), &outcome);
             let mut decoded = Vec::new();
             push_record(&mut decoded, record.iter().map(input::decode));
             let row = results::decode(&run).next().unwrap().unwrap();

@@ -333,3 +333,31 @@ fn keys_create_makes_a_compliance_key_with_its_rights() {
     let list = text(&suppress(&app.db.url, &["keys", "list"]).stdout);
     assert!(list.lines().any(|l| l.starts_with("dpo") && l.contains("compliance")), "{list}");
 }
+
+/// A legacy load reads headers as a scrub does (CONTRACT §5: folded, with the same aliases), and
+/// refuses two columns for one contact point rather than record a statement about a guessed one.
+#[test]
+fn a_bulk_load_reads_headers_as_a_scrub_does() {
+    let app = TestApp::spawn();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_csv(
+        &dir,
+        "crm.csv",
+        "Mobile Phone,E-mail,Channel,Kind,Recorded At,Source,Recorded-By\n\
+         07912 100001,,sms,opt_out,2025-01-02,letter,j.smith\n\
+         ,sam@example.com,email,opt_out,2025-01-02,web,\n",
+    );
+    let out = suppress(&app.db.url, &["import", "opt-outs", &file, "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (_, p) = app.get("/v1/preferences?phone=07912100001", Some(&app.agent));
+    assert_eq!(p["channels"]["sms"]["state"], "opted_out", "{p}");
+    assert_eq!(p["history"][0]["recorded_by"], "j.smith", "{p}");
+    let (_, p) = app.get("/v1/preferences?email=sam@example.com", Some(&app.agent));
+    assert_eq!(p["channels"]["email"]["state"], "opted_out", "{p}");
+
+    let file = write_csv(&dir, "two.csv", "Home Phone,Mobile Phone,kind,recorded_at\n07912 100002,07912 100003,opt_out,2025-01-02\n");
+    let out = suppress(&app.db.url, &["import", "opt-outs", &file]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("Home Phone, Mobile Phone"), "{}", text(&out.stderr));
+    assert_eq!(app.get("/v1/preferences?phone=07912100002", Some(&app.agent)).1["history"].as_array().unwrap().len(), 0);
+}

@@ -134,7 +134,7 @@ fn a_call_list_gets_every_outcome_in_order_of_precedence() {
     assert_eq!(s.summary["input_sha256"].as_str().unwrap().len(), 64);
     // The clean list: kept rows, columns and values exactly as uploaded, in order.
     assert_eq!(s.clean, "name,phone,notes\nDi,+44 (0)20 3000 0001,consent\nFlo,020 3000 0600,clean\n");
-    assert!(s.annotated[6][6].contains("line 7"), "{:?}", s.annotated[6]);
+    assert!(s.annotated[6][6].contains("same key as row 6"), "{:?}", s.annotated[6]);
 }
 
 #[test]
@@ -552,4 +552,327 @@ fn a_scrub_name_with_control_characters_or_too_long_is_422_and_nothing_is_kept()
     assert!(!listed.to_string().contains("mailing"), "{listed}");
     let (s, b) = post_list(&app, &app.campaign, &format!("channel=sms&name={}", "n".repeat(200)), "text/csv", list);
     assert_eq!(s, 201, "{b}");
+}
+
+// ---- Lists as offices and CRMs write them (issue 9; issue 10 #5, #8): each through the binary
+// and over HTTP, read back by header name.
+
+/// What a list gave: its summary and its annotated and suppressed files.
+struct Run {
+    how: &'static str,
+    summary: Value,
+    annotated: String,
+    suppressed: String,
+}
+
+/// The list through `suppress scrub` with `params` as options (`mail_level` → `--mail-level`).
+fn run_cli(app: &TestApp, dir: &Path, channel: &str, params: &[(&str, &str)], list: &[u8]) -> Result<Run, String> {
+    let input = dir.join("in.csv");
+    std::fs::write(&input, list).unwrap();
+    let (clean, suppressed, annotated) = (dir.join("c.csv"), dir.join("s.csv"), dir.join("a.csv"));
+    let mut args: Vec<String> = ["scrub", "--channel", channel, input.to_str().unwrap()].map(String::from).to_vec();
+    for (flag, path) in [("--out", &clean), ("--suppressed", &suppressed), ("--annotated", &annotated)] {
+        args.extend([flag.to_owned(), path.to_str().unwrap().to_owned()]);
+    }
+    for (name, value) in params {
+        args.extend([format!("--{}", name.replace('_', "-")), (*value).to_owned()]);
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_suppress")).args(&args).env("SUPPRESS_DATABASE_URL", &app.db.url).output().unwrap();
+    if !out.status.success() {
+        for p in [&clean, &suppressed, &annotated] {
+            assert!(!p.exists(), "a refused list leaves no output: {}", p.display());
+        }
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(Run {
+        how: "cli",
+        summary: serde_json::from_slice(&out.stdout).unwrap(),
+        annotated: std::fs::read_to_string(annotated).unwrap(),
+        suppressed: std::fs::read_to_string(suppressed).unwrap(),
+    })
+}
+
+/// The list's bytes as the body of `POST /v1/scrubs` with `params` in the query.
+fn post_bytes(app: &TestApp, channel: &str, params: &[(&str, &str)], list: &[u8]) -> (u16, Value) {
+    let mut url = format!("{}/v1/scrubs?channel={channel}", app.base);
+    for (name, value) in params {
+        url.push_str(&format!("&{name}={}", value.replace(' ', "%20")));
+    }
+    let r = ureq::post(&url).set("Authorization", &format!("Bearer {}", app.campaign)).set("Content-Type", "text/csv").send_bytes(list);
+    let r = match r {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{e}"),
+    };
+    let status = r.status();
+    let text = r.into_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+fn run_http(app: &TestApp, channel: &str, params: &[(&str, &str)], list: &[u8]) -> Result<Run, (u16, Value)> {
+    let (status, summary) = post_bytes(app, channel, params, list);
+    if status != 201 {
+        return Err((status, summary));
+    }
+    let id = summary["id"].as_i64().unwrap();
+    let (s1, annotated) = download(app, &format!("/v1/scrubs/{id}/annotated.csv"));
+    let (s2, suppressed) = download(app, &format!("/v1/scrubs/{id}/suppressed.csv"));
+    assert_eq!((s1, s2), (200, 200));
+    Ok(Run { how: "http", summary, annotated, suppressed })
+}
+
+/// The list through both; each must be accepted.
+fn both(app: &TestApp, dir: &Path, channel: &str, params: &[(&str, &str)], list: &[u8]) -> [Run; 2] {
+    let cli = run_cli(app, dir, channel, params, list).unwrap_or_else(|e| panic!("cli refused {params:?}: {e}"));
+    let http = run_http(app, channel, params, list).unwrap_or_else(|e| panic!("http refused {params:?}: {e:?}"));
+    [cli, http]
+}
+
+/// The list through both; each must refuse it: the CLI's message, and the HTTP error's code and
+/// details (422 unless said).
+fn refused(app: &TestApp, dir: &Path, channel: &str, params: &[(&str, &str)], list: &[u8]) -> (String, String, Value) {
+    let before = scrub_rows(app);
+    let stderr = run_cli(app, dir, channel, params, list).err().unwrap_or_else(|| panic!("cli accepted {params:?}"));
+    let (status, body) = run_http(app, channel, params, list).err().unwrap_or_else(|| panic!("http accepted {params:?}"));
+    let code = crate::helpers::error_code(status, &body, 422);
+    assert_eq!(scrub_rows(app), before, "a refused list stores nothing");
+    (stderr, code, body["error"]["details"].clone())
+}
+
+/// A result file's records by header name; a record with more or fewer fields than the header
+/// fails the read.
+fn by_name(text: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap_or_else(|e| panic!("{e}: {text}"));
+            headers.iter().zip(r.iter()).map(|(h, v)| (h.to_owned(), v.to_owned())).collect()
+        })
+        .collect()
+}
+
+/// Each annotated row's `suppress_reason`.
+fn reasons_of(run: &Run) -> Vec<String> {
+    by_name(&run.annotated).iter().map(|r| r["suppress_reason"].clone()).collect()
+}
+
+#[test]
+fn every_header_alias_finds_its_column_and_two_for_one_key_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = world(dir.path());
+    for h in [
+        "Phone",
+        "Telephone",
+        "Tel",
+        "Mobile",
+        "Cell",
+        "Phone Number",
+        "phone_number",
+        "PhoneNumber",
+        "Telephone Number",
+        "Tel No",
+        "Tel. No.",
+        "Phone No",
+        "Mobile Phone",
+        "Mobile Number",
+        "Contact Number",
+        "Home Phone",
+        "Work Phone",
+        "Business Phone",
+        "Primary Phone",
+        "PRIMARY-PHONE",
+    ] {
+        let list = format!("Name,{h}\nAnn,020 3000 0000\nFlo,020 3000 0600\n");
+        for run in both(&app, dir.path(), "call", &[], list.as_bytes()) {
+            assert_eq!(reasons_of(&run), ["TPS", ""], "{h} via {}", run.how);
+        }
+    }
+    for h in ["Email", "Email Address", "E-mail", "e_mail_address", "E.Mail"] {
+        let list = format!("Name,{h}\nJo,jo@example.com\n");
+        for run in both(&app, dir.path(), "email", &[], list.as_bytes()) {
+            assert_eq!(reasons_of(&run), ["OPTED_OUT"], "{h} via {}", run.how);
+        }
+    }
+    for (postcode, surname, lines) in [
+        ("Post Code", "Last Name", "Address Line 1,Address Line 2"),
+        ("Postal Code", "Family Name", "address_1,address_2"),
+        ("POSTCODE", "Surname", "Address1,Street"),
+        ("post_code", "last_name", "line_1,line_2"),
+    ] {
+        let list = format!("{surname},{lines},{postcode}\nBloggs,Flat 2,10 High Street,SW1A 1AA\n");
+        for run in both(&app, dir.path(), "mail", &[], list.as_bytes()) {
+            assert_eq!(reasons_of(&run), ["MPS"], "{list} via {}", run.how);
+        }
+    }
+    let list = "Surname,Address,Postcode\nBloggs,\"Flat 2, 10 High Street\",SW1A 1AA\n";
+    for run in both(&app, dir.path(), "mail", &[], list.as_bytes()) {
+        assert_eq!(reasons_of(&run), ["MPS"], "a single address column via {}", run.how);
+    }
+    // Two columns that fit one key: refused, naming both, unless the caller names one.
+    let list = b"Name,Home Phone,Mobile Phone\nAnn,020 3000 0600,020 3000 0000\n";
+    let (stderr, code, details) = refused(&app, dir.path(), "call", &[], list);
+    assert_eq!(code, "ambiguous_column");
+    assert_eq!(details["headers"], json!(["Home Phone", "Mobile Phone"]));
+    assert!(stderr.contains("Home Phone, Mobile Phone"), "{stderr}");
+    for run in both(&app, dir.path(), "call", &[("phone_column", "Mobile Phone")], list) {
+        assert_eq!(reasons_of(&run), ["TPS"], "{}", run.how);
+    }
+    let (_, code, _) = refused(&app, dir.path(), "mail", &[], b"Surname,Last Name,Address,Postcode\nA,B,1 High St,SW1A 1AA\n");
+    assert_eq!(code, "ambiguous_column");
+}
+
+#[test]
+fn a_mail_list_is_judged_per_person_or_refused_unless_addressed_to_households() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = world(dir.path());
+    // `Last Name`: a named person's MPS entry, an MPS deceased record and an individual opt-out
+    // suppress; two people at one address are not duplicates of each other.
+    let list = "First Name,Last Name,address_1,address_2,postcode\n\
+        Jo,Bloggs,Flat 2,10 High Street,SW1A 1AA\n\
+        Albert,Smith,23 Church Road,,M1 1AE\n\
+        Imran,Khan,9 Park Avenue,,LS2 9JT\n\
+        Amy,Lee,9 Park Avenue,,LS2 9JT\n";
+    for run in both(&app, dir.path(), "mail", &[], list.as_bytes()) {
+        assert_eq!(reasons_of(&run), ["MPS", "DECEASED", "OPTED_OUT", ""], "{}", run.how);
+        assert_eq!(run.summary["mail_level"], "individual", "{}", run.how);
+    }
+    // No surname column: refused, naming surname.
+    let households = "Address,Postcode\n9 Park Avenue,LS2 9JT\n7 Park Avenue,LS2 9JT\n23 Church Road,M1 1AE\n";
+    let (stderr, code, details) = refused(&app, dir.path(), "mail", &[], households.as_bytes());
+    assert_eq!(code, "missing_column");
+    assert_eq!(details["column"], "surname");
+    assert!(stderr.contains("surname") && stderr.contains("mail_level=household"), "{stderr}");
+    let (_, code, _) = refused(&app, dir.path(), "mail", &[("mail_level", "everyone")], households.as_bytes());
+    assert_eq!(code, "invalid_mail_level");
+    // Addressed to households: every row judged at household level, and the summary says so.
+    for run in both(&app, dir.path(), "mail", &[("mail_level", "household")], households.as_bytes()) {
+        let rows = by_name(&run.annotated);
+        let keys: Vec<&str> = rows.iter().map(|r| r["suppress_key"].as_str()).collect();
+        assert_eq!(keys, ["LS2 9JT|9", "LS2 9JT|7", "M1 1AE|23"], "{}", run.how);
+        assert_eq!(rows[1]["suppress_reason"], "OPTED_OUT", "{}", run.how);
+        assert_eq!(run.summary["mail_level"], "household", "{}", run.how);
+        if run.how == "http" {
+            // Revocations judge the kept rows at the level the list was scrubbed at.
+            let (status, body) = download(&app, &format!("/v1/scrubs/{}/revocations", run.summary["id"]));
+            assert_eq!((status, body.lines().count()), (200, 1), "{body}");
+        }
+    }
+    for run in both(&app, dir.path(), "mail", &[("mail_level", "individual")], list.as_bytes()) {
+        assert_eq!(run.summary["mail_level"], "individual");
+    }
+    let run = run_http(&app, "call", &[], b"phone\n020 3000 0600\n").unwrap();
+    assert_eq!(run.summary["mail_level"], Value::Null);
+}
+
+#[test]
+fn rows_are_numbered_among_data_records_whatever_the_line_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = world(dir.path());
+    let lists: [(&str, &[u8]); 4] = [
+        ("CR alone", b"name,phone\rAnn,020 3000 0600\rBob,020 3000 0601\rCy,02030000600\r"),
+        ("CRLF", b"name,phone\r\nAnn,020 3000 0600\r\nBob,020 3000 0601\r\nCy,02030000600\r\n"),
+        ("a field over lines", b"name,phone\n\"Ann\nof two\nlines\",020 3000 0600\nBob,020 3000 0601\nCy,02030000600\n"),
+        ("blank lines", b"name,phone\n\nAnn,020 3000 0600\n\n\nBob,020 3000 0601\nCy,02030000600\n"),
+    ];
+    for (what, list) in lists {
+        for run in both(&app, dir.path(), "call", &[], list) {
+            let rows = by_name(&run.annotated);
+            assert_eq!(reasons_of(&run), ["", "", "DUPLICATE"], "{what} via {}", run.how);
+            assert_eq!(rows[2]["suppress_detail"], "same key as row 1", "{what} via {}", run.how);
+            assert_eq!(run.summary["rows"], 3, "{what} via {}", run.how);
+        }
+    }
+    let list = b"name,phone\r\nAnn,020 3000 0600\r\nBob,020 3000 0601\r\nCy,020 3000 0602\r\nDi,+44 20 3000 0602\r\n";
+    for run in both(&app, dir.path(), "call", &[], list) {
+        assert_eq!(by_name(&run.suppressed)[0]["suppress_detail"], "same key as row 3", "{}", run.how);
+    }
+}
+
+#[test]
+fn malformed_rows_keep_every_value_under_its_own_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = world(dir.path());
+    let list = b"name,phone,notes\nAnn,020 3000 0600,ok,\"extra, field\"\nBob,020 3000 0000\nCy,020 3000 0601,fine\n";
+    for run in both(&app, dir.path(), "call", &[], list) {
+        let annotated = by_name(&run.annotated);
+        assert_eq!(annotated.len(), 3);
+        let (long, short) = (&annotated[0], &annotated[1]);
+        assert_eq!((long["name"].as_str(), long["phone"].as_str(), long["notes"].as_str()), ("Ann", "020 3000 0600", "ok"), "{}", run.how);
+        assert_eq!((long["suppress_status"].as_str(), long["suppress_reason"].as_str()), ("suppressed", "MALFORMED_ROW"), "{}", run.how);
+        assert_eq!(long["suppress_detail"], "Ann,020 3000 0600,ok,\"extra, field\"", "the whole record as read, via {}", run.how);
+        assert_eq!((short["name"].as_str(), short["notes"].as_str()), ("Bob", ""), "{}", run.how);
+        assert_eq!((short["suppress_status"].as_str(), short["suppress_reason"].as_str()), ("suppressed", "MALFORMED_ROW"), "{}", run.how);
+        assert_eq!(annotated[2]["suppress_status"], "kept");
+        let suppressed = by_name(&run.suppressed);
+        assert_eq!(suppressed.len(), 2);
+        assert_eq!((suppressed[0]["notes"].as_str(), suppressed[0]["suppress_reason"].as_str()), ("ok", "MALFORMED_ROW"), "{}", run.how);
+        assert_eq!(suppressed[0]["suppress_detail"], long["suppress_detail"]);
+        assert_eq!((suppressed[1]["notes"].as_str(), suppressed[1]["suppress_reason"].as_str()), ("", "MALFORMED_ROW"), "{}", run.how);
+    }
+}
+
+#[test]
+fn utf16_lists_with_a_bom_are_read_and_unreadable_encodings_named() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let app = world(dir.path());
+    let text = "Name\tPhone Number\r\nSiân\t020 3000 0000\r\nFlo\t020 3000 0600\r\n";
+    for big_endian in [false, true] {
+        let mut list = if big_endian { vec![0xFE, 0xFF] } else { vec![0xFF, 0xFE] };
+        for unit in text.encode_utf16() {
+            list.extend(if big_endian { unit.to_be_bytes() } else { unit.to_le_bytes() });
+        }
+        for run in both(&app, dir.path(), "call", &[], &list) {
+            let rows = by_name(&run.annotated);
+            assert_eq!(reasons_of(&run), ["TPS", ""], "big endian {big_endian} via {}", run.how);
+            assert_eq!(rows[0]["Name"], "Siân", "output is UTF-8, via {}", run.how);
+            assert_eq!(run.summary["input_sha256"], hex::encode(sha2::Sha256::digest(&list)), "the hash of the bytes as uploaded");
+        }
+    }
+    let mut utf32 = vec![0xFF, 0xFE, 0, 0];
+    utf32.extend("phone\n".chars().flat_map(|c| (c as u32).to_le_bytes()));
+    let (stderr, code, _) = refused(&app, dir.path(), "call", &[], &utf32);
+    assert_eq!(code, "unreadable_encoding");
+    assert!(stderr.contains("UTF-32"), "{stderr}");
+    let no_bom: Vec<u8> = "phone\n020 3000 0000\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let (stderr, code, _) = refused(&app, dir.path(), "call", &[], &no_bom);
+    assert_eq!(code, "unreadable_encoding");
+    assert!(stderr.contains("NUL"), "{stderr}");
+}
+
+#[test]
+fn a_quote_that_never_closes_makes_the_list_unreadable_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = world(dir.path());
+    let list = b"name,phone,notes\nFlo,020 3000 0600,ok\nGil,020 3000 0601,\"never closed\nAnn,020 3000 0000,listed\n";
+    let (stderr, code, details) = refused(&app, dir.path(), "call", &[], list);
+    assert_eq!((code.as_str(), details["row"].clone()), ("unreadable_list", json!(2)));
+    assert!(stderr.contains("row 2") && stderr.contains("never closed"), "{stderr}");
+    assert!(!stderr.contains("020 3000"), "no list content in the message: {stderr}");
+    // Closed, but over more than 100 lines.
+    let long = format!("name,phone,notes\nFlo,020 3000 0600,\"{}\"\nAnn,020 3000 0000,x\n", "a\r\n".repeat(100));
+    let (stderr, code, details) = refused(&app, dir.path(), "call", &[], long.as_bytes());
+    assert_eq!((code.as_str(), details["row"].clone()), ("unreadable_list", json!(1)));
+    assert!(stderr.contains("more than 100 lines"), "{stderr}");
+}
+
+#[test]
+fn a_contact_date_before_today_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = world(dir.path());
+    let list = b"phone\n020 3000 0000\n";
+    let yesterday = (suppress::domain::time::today_uk() - Days::new(1)).to_string();
+    for date in ["0000-01-01", "2000-01-01", yesterday.as_str()] {
+        let (stderr, code, details) = refused(&app, dir.path(), "call", &[("contact_date", date)], list);
+        assert_eq!((code.as_str(), details["field"].as_str()), ("date_in_past", Some("contact_date")), "{date}");
+        assert!(stderr.contains("before today"), "{date}: {stderr}");
+    }
+    let (stderr, code, _) = refused(&app, dir.path(), "call", &[("contact_date", "2026-13-01")], list);
+    assert_eq!(code, "invalid_date");
+    assert!(stderr.contains("YYYY-MM-DD"), "{stderr}");
+    for run in both(&app, dir.path(), "call", &[("contact_date", &today())], list) {
+        assert_eq!(run.summary["contact_date"], today());
+    }
 }
