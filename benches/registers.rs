@@ -216,8 +216,6 @@ fn main() {
             "scrub",
             "--channel",
             "call",
-            "--contact-date",
-            "2026-11-26",
             list.to_str().unwrap(),
             "--out",
             clean.to_str().unwrap(),
@@ -265,7 +263,7 @@ fn main() {
         for _ in 0..if medians.is_empty() { 5 } else { 3 } {
             let cpu = cpu_seconds(server.id());
             let start = Instant::now();
-            let response = ureq::post(&format!("http://{addr}/v1/scrubs?channel=call&contact_date=2026-11-26"))
+            let response = ureq::post(&format!("http://{addr}/v1/scrubs?channel=call"))
                 .set("Authorization", &format!("Bearer {campaign}"))
                 .set("Content-Type", "text/csv")
                 .send(std::fs::File::open(list).unwrap())
@@ -436,10 +434,7 @@ fn mps(db: &str, dir: &std::path::Path, records: usize) {
         }
     }
     let clean = dir.join("mail-clean.csv");
-    let (secs, peak, out) = timed(
-        db,
-        &["scrub", "--channel", "mail", "--contact-date", "2026-11-26", list.to_str().unwrap(), "--out", clean.to_str().unwrap()],
-    );
+    let (secs, peak, out) = timed(db, &["scrub", "--channel", "mail", list.to_str().unwrap(), "--out", clean.to_str().unwrap()]);
     let summary: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
     println!(
         "mail scrub (CLI) of 1,000,000 rows against MPS: {secs:.2} s, peak memory {peak:.0} MB — kept {}, by reason {}",
