@@ -52,6 +52,7 @@ pub fn create(store: &Store, name: &str, role: Role) -> anyhow::Result<String> {
     if name.is_empty() {
         bail!("a key needs a name");
     }
+    crate::domain::text::check("--name", name, crate::domain::text::NAME)?;
     let key = generate_key();
     let mut conn = store.conn()?;
     match keys::insert(&mut conn, name, role.as_str(), &hash_key(&key), now_utc()) {

@@ -4,14 +4,17 @@ pub mod access;
 pub mod address;
 pub mod channel;
 pub mod email;
+pub mod facts;
 pub mod mask;
 pub mod phone;
 pub mod preference;
+pub mod text;
 pub mod time;
 pub mod uk_numbers;
 
 pub use address::{AddressKey, Postcode};
 pub use channel::{Channel, ContactKind, Reason, Register};
 pub use email::EmailKey;
+pub use facts::{Facts, InForce, Listing, Listings, Statement, Whose};
 pub use phone::PhoneKey;
 pub use preference::{Contacts, Source, StatementKind, TargetError};

@@ -47,6 +47,7 @@ mod tests {
     }
 }
 
+use super::text::{self, TextError};
 use super::{AddressKey, Channel, ContactKind, EmailKey, PhoneKey};
 
 /// A contact point that could not be made a key.
@@ -76,8 +77,19 @@ pub struct Said {
 
 pub const EVIDENCE_REQUIRED: &str = "a consent needs evidence: how and when it was obtained and what it covers";
 
+/// Why a statement's own fields cannot be kept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SaidError {
+    #[error("{}", EVIDENCE_REQUIRED)]
+    EvidenceRequired,
+    /// `recorded_by`, `note` or `evidence` too long or holding control characters (CONTRACT §6).
+    #[error(transparent)]
+    Text(#[from] TextError),
+}
+
 impl Said {
-    /// A consent needs evidence, a non-blank text (DOMAIN: record how and when it was given).
+    /// A consent needs evidence, a non-blank text (DOMAIN: record how and when it was given);
+    /// `recorded_by`, `note` and `evidence` are bounded text (`text::RECORDED_BY`, `NOTE`, `EVIDENCE`).
     pub fn new(
         kind: StatementKind,
         source: Source,
@@ -85,10 +97,13 @@ impl Said {
         recorded_by: Option<String>,
         note: Option<String>,
         evidence: Option<&str>,
-    ) -> Result<Said, &'static str> {
+    ) -> Result<Said, SaidError> {
+        text::check_opt("recorded_by", recorded_by.as_deref(), text::RECORDED_BY)?;
+        text::check_opt("note", note.as_deref(), text::NOTE)?;
+        text::check_opt("evidence", evidence, text::EVIDENCE)?;
         let evidence = evidence.map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned);
         if kind == StatementKind::Consent && evidence.is_none() {
-            return Err(EVIDENCE_REQUIRED);
+            return Err(SaidError::EvidenceRequired);
         }
         Ok(Said { kind, source, recorded_at, recorded_by, note, evidence })
     }
@@ -106,6 +121,8 @@ pub struct Contacts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetError {
     NoContact,
+    /// `channels` given but empty (CONTRACT §6: a 422, not every channel).
+    NoChannels,
     /// A channel that none of the given contact points allows.
     ChannelNotAllowed(Channel),
 }
@@ -114,6 +131,9 @@ impl std::fmt::Display for TargetError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TargetError::NoContact => f.write_str("give at least one of phone, email or address"),
+            TargetError::NoChannels => {
+                f.write_str("channels is empty: name the channels, or leave it out for every channel the contact points allow")
+            }
             TargetError::ChannelNotAllowed(c) => {
                 write!(f, "channel {c} needs a {} and none was given", c.contact_kind())
             }
@@ -154,13 +174,14 @@ impl Contacts {
             return Err(TargetError::NoContact);
         }
         let wanted: Vec<Channel> = match channels {
-            Some(cs) if !cs.is_empty() => {
+            Some([]) => return Err(TargetError::NoChannels),
+            Some(cs) => {
                 let mut cs = cs.to_vec();
                 cs.sort();
                 cs.dedup();
                 cs
             }
-            _ => Channel::ALL.iter().copied().filter(|c| self.key(c.contact_kind()).is_some()).collect(),
+            None => Channel::ALL.iter().copied().filter(|c| self.key(c.contact_kind()).is_some()).collect(),
         };
         wanted.into_iter().map(|c| self.key(c.contact_kind()).map(|k| (k, c)).ok_or(TargetError::ChannelNotAllowed(c))).collect()
     }
@@ -187,5 +208,6 @@ mod target_tests {
     fn a_channel_no_contact_allows_is_refused() {
         assert_eq!(phone_only().targets(Some(&[Channel::Mail])), Err(TargetError::ChannelNotAllowed(Channel::Mail)));
         assert_eq!(Contacts::default().targets(None), Err(TargetError::NoContact));
+        assert_eq!(phone_only().targets(Some(&[])), Err(TargetError::NoChannels));
     }
 }

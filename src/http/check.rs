@@ -11,9 +11,8 @@ use super::batch_reads::Batcher;
 use super::error::ApiError;
 use super::{AppState, Deferred};
 use crate::domain::time::{parse_date, today_uk};
-use crate::domain::{Channel, ContactKind, PhoneKey, Reason, StatementKind};
-use crate::registers::View;
-use crate::scrub::{judge, Facts, Mode, Verdict};
+use crate::domain::{Channel, ContactKind, PhoneKey, Reason};
+use crate::scrub::{Key, Knowledge, Mode, Verdict};
 use rayon::prelude::*;
 
 /// Numbers one `POST /v1/check` may ask about.
@@ -78,11 +77,21 @@ fn question(channel: &str, date: Option<&str>, mode: Option<&str>) -> Result<Que
         )
         .details(json!({"field": "channel"})));
     }
+    let today = today_uk();
     let date = date
         .map(parse_date)
         .transpose()
         .map_err(|e| ApiError::unprocessable("invalid_date", e).details(json!({"field": "date"})))?
-        .unwrap_or_else(today_uk);
+        .unwrap_or(today);
+    // A past date would answer for a day already gone, by rules (statutory grace) that no longer
+    // hold for any call made now (CONTRACT §6).
+    if date < today {
+        return Err(ApiError::unprocessable(
+            "date_in_past",
+            format!("date {date} is before today ({today} in UK time): a check is for a day still to come"),
+        )
+        .details(json!({"field": "date", "today": today})));
+    }
     let mode = mode
         .map(str::parse)
         .transpose()
@@ -96,29 +105,24 @@ fn question(channel: &str, date: Option<&str>, mode: Option<&str>) -> Result<Que
 /// the other checks this worker holds). A batch is answered in memory, split across the cores.
 async fn answer(state: &web::Data<AppState>, batcher: &Batcher, q: &Question, phones: Vec<String>) -> Result<Vec<Answer>, ApiError> {
     let registers = state.registers.view();
-    let in_house = batcher.current(&state.store, &state.in_house).await?;
-    let channel = q.channel;
-    let kind = move |key: &PhoneKey| in_house.get(channel, key.as_str()).map(|s| s.2);
+    let in_house = batcher.current(&state.store, &state.in_house).await?.on(q.channel);
+    let known = Knowledge { in_house, registers };
     if phones.len() == 1 {
-        return Ok(answer_part(q, &registers, &kind, &phones));
+        return Ok(answer_part(q, &known, &phones));
     }
     let q = q.clone();
     Ok(web::block(move || {
         let part = phones.len().div_ceil(rayon::current_num_threads()).max(1_000);
-        let parts: Vec<Vec<Answer>> = phones.par_chunks(part).map(|phones| answer_part(&q, &registers, &kind, phones)).collect();
+        let parts: Vec<Vec<Answer>> = phones.par_chunks(part).map(|phones| answer_part(&q, &known, phones)).collect();
         parts.into_iter().flatten().collect()
     })
     .await?)
 }
 
-/// Answers for some numbers, in order; `in_house` gives the kind of a key's statement in force.
-fn answer_part(
-    q: &Question,
-    registers: &View,
-    in_house: &(dyn Fn(&PhoneKey) -> Option<StatementKind> + Sync),
-    phones: &[String],
-) -> Vec<Answer> {
-    let coverage = registers.coverage(q.channel, q.date);
+/// Answers for some numbers, in order, each as a one-row scrub would judge it (`known` is on
+/// the question's channel).
+fn answer_part(q: &Question, known: &Knowledge, phones: &[String]) -> Vec<Answer> {
+    let coverage = known.registers.coverage(q.channel, q.date);
     phones
         .iter()
         .map(|p| PhoneKey::parse(p).map_err(|e| e.to_string()))
@@ -141,11 +145,7 @@ fn answer_part(
                     detail: Some(nc.explain()),
                 },
                 Ok(()) => {
-                    let facts = Facts {
-                        in_house: in_house(&key),
-                        listings: if q.channel == Channel::Call { registers.phone_listings(&key) } else { Vec::new() },
-                    };
-                    let Verdict { allowed, reason, binding_from } = judge(q.channel, &facts, q.mode, q.date);
+                    let (_, Verdict { allowed, reason, binding_from }) = known.verdict(Key::Phone(&key), key.as_str(), q.mode, q.date);
                     Answer { key: Some(key.to_string()), channel: q.channel, allowed, reason, binding_from, detail: None }
                 }
             },

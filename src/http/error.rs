@@ -38,6 +38,12 @@ impl ApiError {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
 
+    /// 429 (CONTRACT §9): too many failed attempts; the client may try again after `retry_after`
+    /// seconds (the `Retry-After` header and `details.retry_after_seconds`).
+    pub fn too_many_attempts(retry_after: u64, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", message).details(json!({ "retry_after_seconds": retry_after }))
+    }
+
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
@@ -89,7 +95,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(json!({
+        let mut response = HttpResponse::build(self.status);
+        if let Some(secs) = self.details.get("retry_after_seconds").and_then(Value::as_u64) {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, secs));
+        }
+        response.json(json!({
             "error": {"code": self.code, "message": self.message, "details": self.details}
         }))
     }
@@ -120,6 +130,14 @@ impl From<anyhow::Error> for ApiError {
         } else {
             ApiError::internal(format!("{e:#}"))
         }
+    }
+}
+
+/// Text that cannot be kept (CONTRACT §6): 422 naming the field and, for a length, the limit.
+impl From<crate::domain::text::TextError> for ApiError {
+    fn from(e: crate::domain::text::TextError) -> Self {
+        let code = if e.limit().is_some() { "text_too_long" } else { "invalid_text" };
+        ApiError::unprocessable(code, e.to_string()).details(json!({ "field": e.field(), "limit": e.limit() }))
     }
 }
 

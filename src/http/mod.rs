@@ -8,6 +8,7 @@ pub mod error;
 pub mod health;
 pub mod preferences;
 pub mod registers;
+pub mod request_id;
 pub mod scrubs;
 
 use std::net::{SocketAddr, TcpListener};
@@ -58,7 +59,17 @@ where
             f(&mut conn)
         }
     };
-    Ok(if store.is_sqlite() { run()? } else { web::block(run).await?? })
+    Ok(if store.is_sqlite() { run()? } else { blocking(run).await?? })
+}
+
+/// `web::block` in the caller's span, so that what the closure logs carries the request's id.
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T, actix_web::error::BlockingError>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let span = tracing::Span::current();
+    web::block(move || span.in_scope(f)).await
 }
 
 /// Database work that may take long (many keys, whole lists): always off the workers.
@@ -68,7 +79,7 @@ where
     T: Send + 'static,
 {
     let store = store.clone();
-    Ok(web::block(move || -> anyhow::Result<T> {
+    Ok(blocking(move || -> anyhow::Result<T> {
         let mut conn = store.conn()?;
         f(&mut conn)
     })
@@ -147,6 +158,7 @@ pub fn bind(settings: Settings, store: Store) -> anyhow::Result<Bound> {
     let state = web::Data::new(AppState { store, writer, keys: KeyCache::new(settings.key_cache), registers, in_house, settings });
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(actix_web::middleware::from_fn(request_id::middleware))
             .app_data(state.clone())
             // Made here, so once per worker: the checks a worker holds share one statements read.
             .app_data(web::Data::new(batch_reads::Batcher::default()))

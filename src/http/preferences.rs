@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::{web, HttpResponse};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -10,9 +11,12 @@ use super::auth::{Authorized, ReadPreferences, RecordStatements};
 use super::error::ApiError;
 use super::{AppState, Deferred};
 use crate::domain::mask::mask;
-use crate::domain::preference::{AddressInput, ContactError, Said, TargetError};
+use crate::domain::preference::{AddressInput, ContactError, Said, SaidError, TargetError};
+use crate::domain::text;
 use crate::domain::time::{now_utc, rfc3339};
-use crate::domain::{Channel, ContactKind, Contacts, Register, Source, StatementKind};
+use crate::domain::{Channel, ContactKind, Contacts, Facts, Listing, Register, Source, StatementKind, Whose};
+use crate::inhouse::in_force::Statements;
+use crate::scrub::{Key, Knowledge};
 use crate::store::statements::{NewStatement, StatementRow};
 
 pub fn config(cfg: &mut web::ServiceConfig) {
@@ -47,10 +51,22 @@ fn invalid(code: &'static str, field: &str, message: String) -> ApiError {
     ApiError::unprocessable(code, message).details(json!({ "field": field }))
 }
 
+/// Contact points as keys; an address's lines and surname are bounded text first.
+fn parse_contacts<S: AsRef<str>>(
+    phone: Option<&str>,
+    email: Option<&str>,
+    address: Option<AddressInput<'_, S>>,
+) -> Result<Contacts, ApiError> {
+    if let Some(a) = &address {
+        text::check_address("address", a.lines, a.surname)?;
+    }
+    Contacts::parse(phone, email, address).map_err(|e| contact_error(&e))
+}
+
 /// The body's contact points, as keys.
 fn contacts(body: &StatementBody) -> Result<Contacts, ApiError> {
     let address = body.address.as_ref().map(|a| AddressInput { lines: &a.lines, postcode: &a.postcode, surname: a.surname.as_deref() });
-    Contacts::parse(body.phone.as_deref(), body.email.as_deref(), address).map_err(|e| contact_error(&e))
+    parse_contacts(body.phone.as_deref(), body.email.as_deref(), address)
 }
 
 fn contact_error(e: &ContactError) -> ApiError {
@@ -72,10 +88,13 @@ fn statements(body: StatementBody, kind: StatementKind, via: &str) -> Result<Vec
         .transpose()
         .map_err(|e| invalid("invalid_channel", "channels", e))?;
     let source: Source = body.source.parse().map_err(|e| invalid("invalid_source", "source", e))?;
-    let said = Said::new(kind, source, now_utc(), body.recorded_by, body.note, body.evidence.as_deref())
-        .map_err(|e| invalid("evidence_required", "evidence", e.into()))?;
+    let said = Said::new(kind, source, now_utc(), body.recorded_by, body.note, body.evidence.as_deref()).map_err(|e| match e {
+        SaidError::EvidenceRequired => invalid("evidence_required", "evidence", e.to_string()),
+        SaidError::Text(t) => t.into(),
+    })?;
     let targets = contacts.targets(channels.as_deref()).map_err(|e| match e {
         TargetError::NoContact => invalid("missing_contact", "phone", e.to_string()),
+        TargetError::NoChannels => invalid("no_channels", "channels", e.to_string()),
         TargetError::ChannelNotAllowed(_) => invalid("channel_not_allowed", "channels", e.to_string()),
     })?;
     Ok(NewStatement::for_targets(targets, &said, via))
@@ -150,8 +169,16 @@ struct Subject {
     deciding: Vec<String>,
     /// For a household, the range of its members' individual keys (shown in the history).
     members: Option<String>,
-    /// The address, for an address query (to look it up on MPS).
-    address: Option<crate::domain::AddressKey>,
+    /// The contact point as a key (exactly one of its fields), to look up in the read model.
+    contact: Contacts,
+}
+
+impl Subject {
+    /// The key the read model looks up.
+    fn lookup(&self) -> Option<Key<'_>> {
+        let c = &self.contact;
+        c.phone.as_ref().map(Key::Phone).or_else(|| c.email.as_ref().map(Key::Email)).or_else(|| c.address.as_ref().map(Key::Address))
+    }
 }
 
 fn subject(q: &PreferencesQuery) -> Result<Subject, ApiError> {
@@ -168,67 +195,41 @@ fn subject(q: &PreferencesQuery) -> Result<Subject, ApiError> {
         (None, None) => None,
         _ => return Err(ApiError::bad_request("invalid_query", "an address query needs both postcode= and premise=")),
     };
-    let contacts = Contacts::parse(q.phone.as_deref(), q.email.as_deref(), address).map_err(|e| contact_error(&e))?;
-    let single = |kind, key: String| Subject { kind, deciding: vec![key.clone()], key, members: None, address: None };
-    if let Some(p) = contacts.phone {
-        return Ok(single(ContactKind::Phone, p.to_string()));
+    let contact = parse_contacts(q.phone.as_deref(), q.email.as_deref(), address)?;
+    let single = |kind, key: String, contact| Subject { kind, deciding: vec![key.clone()], key, members: None, contact };
+    if let Some(p) = &contact.phone {
+        return Ok(single(ContactKind::Phone, p.to_string(), contact));
     }
-    if let Some(e) = contacts.email {
-        return Ok(single(ContactKind::Email, e.to_string()));
+    if let Some(e) = &contact.email {
+        return Ok(single(ContactKind::Email, e.to_string(), contact));
     }
-    let key = contacts.address.ok_or_else(|| ApiError::bad_request("invalid_query", "no contact point given"))?;
+    let key = contact.address.as_ref().ok_or_else(|| ApiError::bad_request("invalid_query", "no contact point given"))?;
     let household = key.household().to_string();
     Ok(if key.is_individual() {
-        Subject {
-            kind: ContactKind::Address,
-            key: key.to_string(),
-            deciding: vec![key.to_string(), household],
-            members: None,
-            address: Some(key),
-        }
+        Subject { kind: ContactKind::Address, key: key.to_string(), deciding: vec![key.to_string(), household], members: None, contact }
     } else {
-        Subject {
-            kind: ContactKind::Address,
-            key: household.clone(),
-            deciding: vec![household.clone()],
-            members: Some(household),
-            address: Some(key),
-        }
+        Subject { kind: ContactKind::Address, key: household.clone(), deciding: vec![household.clone()], members: Some(household), contact }
     })
 }
 
-/// A contact point's entry on one register: `as_of` null when the register was never imported;
+/// A contact point's entry on one register, from the snapshot's date (`None`: never imported)
+/// and the key's listing on it: `as_of` null when the register was never imported;
 /// `listed_since` null (with `listed` true) when listed since before its first import.
-fn register_entry(state: &AppState, r: Register, subject: &Subject) -> serde_json::Value {
-    let unknown = json!({ "name": r, "as_of": null, "listed": null, "listed_since": null, "binding_from": null });
-    let lead = state.registers.lead_time(r);
+fn register_entry(r: Register, as_of: Option<NaiveDate>, listing: Option<&Listing>) -> serde_json::Value {
+    let Some(as_of) = as_of else {
+        return json!({ "name": r, "as_of": null, "listed": null, "listed_since": null, "binding_from": null });
+    };
+    let mut entry = json!({
+        "name": r,
+        "as_of": as_of,
+        "listed": listing.is_some(),
+        "listed_since": listing.and_then(|l| l.listed_since),
+        "binding_from": listing.and_then(|l| l.binding_from),
+    });
     if r == Register::Mps {
-        let (Some(set), Some(key)) = (state.registers.mps(), subject.address.as_ref()) else { return unknown };
-        let entry = set.lookup(key);
-        let since = entry.and_then(|e| e.listed_since);
-        return json!({
-            "name": r,
-            "as_of": set.as_of,
-            "listed": entry.is_some(),
-            "listed_since": since,
-            "binding_from": since.and_then(|d| lead.after(d)),
-            "deceased": entry.is_some_and(|e| e.deceased),
-        });
+        entry["deceased"] = json!(listing.is_some_and(|l| l.deceased));
     }
-    let phone = (subject.kind == ContactKind::Phone).then(|| crate::domain::PhoneKey::from_stored(&subject.key)).flatten();
-    match phone.and_then(|p| state.registers.phone_entry(r, &p)) {
-        Some((set, entry)) => {
-            let listed_since = entry.flatten();
-            json!({
-                "name": r,
-                "as_of": set.as_of,
-                "listed": entry.is_some(),
-                "listed_since": listed_since,
-                "binding_from": listed_since.and_then(|d| lead.after(d)),
-            })
-        }
-        None => unknown,
-    }
+    entry
 }
 
 #[derive(Serialize)]
@@ -269,43 +270,49 @@ async fn preferences(
 ) -> Result<HttpResponse, ApiError> {
     let query = query?;
     let subject = subject(&query)?;
-    let (deciding, members) = (subject.deciding.clone(), subject.members.clone());
-    let history = super::read(&state.store, move |conn| -> anyhow::Result<Vec<StatementRow>> {
+    let (deciding, members, index) = (subject.deciding.clone(), subject.members.clone(), state.in_house.clone());
+    let (history, statements) = super::read(&state.store, move |conn| -> anyhow::Result<(Vec<StatementRow>, Statements)> {
         let mut rows = crate::store::statements::history(conn, &deciding)?;
         if let Some(household) = members {
             rows.extend(crate::store::statements::household_members(conn, &household)?);
             rows.sort_by_key(|r| (r.recorded_at, r.id));
         }
-        Ok(rows)
+        // The statements in force, caught up after the history was read: each statement the
+        // history shows is weighed.
+        Ok((rows, index.current(conn)?))
     })
     .await?;
+    let key = subject.lookup().ok_or_else(|| ApiError::internal("a preferences query without a contact point"))?;
 
-    // The latest deciding statement per channel is in force (history is oldest first).
-    let mut in_force: BTreeMap<&str, &StatementRow> = BTreeMap::new();
-    for row in history.iter().filter(|r| subject.deciding.contains(&r.contact_key)) {
-        in_force.insert(row.channel.as_str(), row);
-    }
-    let channels: BTreeMap<&str, serde_json::Value> = subject
+    // What is known on each of the contact point's channels (the read model).
+    let view = state.registers.view();
+    let facts: Vec<(Channel, Facts)> = subject
         .kind
         .channels()
         .iter()
-        .map(|c| {
-            let state = match in_force.get(c.as_str()) {
+        .map(|&c| (c, Knowledge { in_house: statements.on(c), registers: view.clone() }.facts(key, &subject.key)))
+        .collect();
+    let channels: BTreeMap<&str, serde_json::Value> = facts
+        .iter()
+        .map(|(c, f)| {
+            let state = match f.in_house {
                 Some(s) => json!({
-                    "state": if s.kind == StatementKind::OptOut.as_str() { "opted_out" } else { "consented" },
+                    "state": if s.kind == StatementKind::OptOut { "opted_out" } else { "consented" },
                     "statement_id": s.id,
                     "since": rfc3339(s.recorded_at),
-                    "key": s.contact_key,
+                    "key": match (s.whose, key) {
+                        (Whose::Household, Key::Address(a)) => a.household().to_string(),
+                        _ => subject.key.clone(),
+                    },
                 }),
                 None => json!({ "state": "none" }),
             };
             (c.as_str(), state)
         })
         .collect();
-    let registers: Vec<serde_json::Value> = Register::ALL
+    let registers: Vec<serde_json::Value> = facts
         .iter()
-        .filter(|r| subject.kind.channels().contains(&r.channel()))
-        .map(|&r| register_entry(&state, r, &subject))
+        .flat_map(|(c, f)| c.registers().iter().map(|&r| register_entry(r, view.head(r).map(|h| h.as_of), f.listings.on(r))))
         .collect();
     let history: Vec<HistoryEntry> = history.iter().map(HistoryEntry::from).collect();
     Ok(HttpResponse::Ok().json(json!({

@@ -154,6 +154,7 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let query = query?;
     let scrub_req = request(&query)?;
+    crate::domain::text::check_opt("name", query.name.as_deref(), crate::domain::text::NAME)?;
     let content_type =
         req.headers().get(actix_web::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     let limit = state.settings.max_upload_bytes;

@@ -13,7 +13,8 @@ use serde::Serialize;
 
 use crate::domain::address::is_address_line_header;
 use crate::domain::preference::{AddressInput, Said};
-use crate::domain::time::parse_timestamp;
+use crate::domain::text;
+use crate::domain::time::{now_utc, parse_timestamp};
 use crate::domain::{Channel, Contacts, Source, StatementKind};
 use crate::store::statements::{insert_many, refresh_statistics, NewStatement};
 use crate::store::{QueryError, Store};
@@ -105,6 +106,9 @@ fn nonempty(s: &str) -> Option<&str> {
 
 fn statements_of(row: &Row<'_>, via: &str) -> Result<Vec<NewStatement>, String> {
     let address = row.postcode.map(|postcode| AddressInput { lines: &row.lines, postcode, surname: row.surname });
+    if let Some(a) = &address {
+        text::check_address("address", a.lines, a.surname).map_err(|e| e.to_string())?;
+    }
     let contacts = Contacts::parse(row.phone, row.email, address).map_err(|e| e.message)?;
     let channels = row
         .channel
@@ -117,7 +121,11 @@ fn statements_of(row: &Row<'_>, via: &str) -> Result<Vec<NewStatement>, String> 
     };
     let recorded_at = parse_timestamp(row.recorded_at.ok_or("recorded_at is empty")?)?;
     let source = row.source.map(str::parse::<Source>).transpose()?.unwrap_or(Source::BulkLoad);
-    let said = Said::new(kind, source, recorded_at, row.recorded_by.map(str::to_owned), row.note.map(str::to_owned), row.evidence)?;
+    if recorded_at > now_utc() {
+        return Err("recorded_at is in the future: a statement can only be recorded once it was made".into());
+    }
+    let said = Said::new(kind, source, recorded_at, row.recorded_by.map(str::to_owned), row.note.map(str::to_owned), row.evidence)
+        .map_err(|e| e.to_string())?;
     let targets = contacts.targets(channels.as_deref()).map_err(|e| e.to_string())?;
     Ok(NewStatement::for_targets(targets, &said, via))
 }

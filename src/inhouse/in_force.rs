@@ -13,10 +13,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chrono::NaiveDateTime;
-
-use crate::domain::preference::is_later;
-use crate::domain::{Channel, StatementKind};
+use crate::domain::{Channel, Statement, StatementKind};
 use crate::store::statements::{since, Change, Cursor};
 use crate::store::{DbConnection, QueryResult};
 
@@ -26,10 +23,8 @@ const CHANNELS: usize = Channel::ALL.len();
 /// is more: each fold copies `base` if a snapshot still holds it, so folds must stay rare.
 const FOLD_AT: usize = 4_096;
 
-/// A statement in force: (recorded_at, id, kind).
-pub type InForce = (NaiveDateTime, i64, StatementKind);
-
-type Maps = [HashMap<String, InForce>; CHANNELS];
+/// Each key's latest statement, per channel.
+type Maps = [HashMap<String, Statement>; CHANNELS];
 
 /// The statements in force on every channel at one moment.
 #[derive(Clone, Default)]
@@ -40,8 +35,9 @@ pub struct Statements {
 }
 
 impl Statements {
-    /// The statement in force for a key on a channel.
-    pub fn get(&self, channel: Channel, key: &str) -> Option<&InForce> {
+    /// A stored key's latest statement on a channel (for a named person at an address, the
+    /// statement in force also weighs their household's: see `scrub::knowledge`).
+    pub fn get(&self, channel: Channel, key: &str) -> Option<&Statement> {
         let c = channel as usize;
         self.recent[c].get(key).or_else(|| self.base[c].get(key))
     }
@@ -82,11 +78,12 @@ impl Statements {
                 unusable += 1;
                 continue;
             };
-            if self.get(channel, &c.contact_key).is_some_and(|s| !is_later((c.recorded_at, c.id), (s.0, s.1))) {
+            let statement = Statement { recorded_at: c.recorded_at, id: c.id, kind };
+            if self.get(channel, &c.contact_key).is_some_and(|s| !statement.is_later_than(s)) {
                 continue;
             }
             let maps = if many > FOLD_AT { &mut self.base } else { &mut self.recent };
-            Arc::make_mut(maps)[channel as usize].insert(c.contact_key, (c.recorded_at, c.id, kind));
+            Arc::make_mut(maps)[channel as usize].insert(c.contact_key, statement);
         }
         if unusable > 0 {
             tracing::warn!(statements = unusable, "statements with an unknown channel or kind were left out of the statements in force");
@@ -132,8 +129,12 @@ pub struct OnChannel {
 }
 
 impl OnChannel {
-    pub fn get(&self, key: &str) -> Option<&InForce> {
+    pub fn get(&self, key: &str) -> Option<&Statement> {
         self.statements.get(self.channel, key)
+    }
+
+    pub fn channel(&self) -> Channel {
+        self.channel
     }
 
     pub fn up_to(&self) -> i64 {
@@ -187,6 +188,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::domain::preference::is_later;
 
     fn at(minute: u32) -> NaiveDateTime {
         NaiveDate::from_ymd_opt(2026, 11, 25).and_then(|d| d.and_hms_opt(9, minute, 0)).unwrap_or_default()
@@ -201,10 +203,10 @@ mod tests {
         let mut s = Statements::default();
         s.apply([change(1, "a", "call", 10, "opt_out"), change(2, "a", "call", 5, "consent")]);
         // Recorded earlier (a legacy import), even though its id is higher: not in force.
-        assert_eq!(s.get(Channel::Call, "a").map(|x| x.2), Some(StatementKind::OptOut));
+        assert_eq!(s.get(Channel::Call, "a").map(|x| x.kind), Some(StatementKind::OptOut));
         s.apply([change(3, "a", "call", 10, "consent")]);
         // Same time: the higher id wins.
-        assert_eq!(s.get(Channel::Call, "a").map(|x| (x.1, x.2)), Some((3, StatementKind::Consent)));
+        assert_eq!(s.get(Channel::Call, "a").map(|x| (x.id, x.kind)), Some((3, StatementKind::Consent)));
         assert_eq!(s.get(Channel::Sms, "a"), None);
         assert_eq!(s.up_to(), 3);
     }
@@ -215,18 +217,18 @@ mod tests {
         s.apply([change(1, "a", "sms", 1, "opt_out")]);
         let before = s.clone();
         s.apply([change(2, "a", "sms", 2, "consent"), change(3, "b", "sms", 2, "opt_out")]);
-        assert_eq!(before.get(Channel::Sms, "a").map(|x| x.2), Some(StatementKind::OptOut));
+        assert_eq!(before.get(Channel::Sms, "a").map(|x| x.kind), Some(StatementKind::OptOut));
         assert_eq!(before.get(Channel::Sms, "b"), None);
         assert_eq!(before.up_to(), 1);
-        assert_eq!(s.get(Channel::Sms, "a").map(|x| x.2), Some(StatementKind::Consent));
-        assert_eq!(s.on(Channel::Sms).get("b").map(|x| x.1), Some(3));
+        assert_eq!(s.get(Channel::Sms, "a").map(|x| x.kind), Some(StatementKind::Consent));
+        assert_eq!(s.on(Channel::Sms).get("b").map(|x| x.id), Some(3));
     }
 
     #[test]
     fn a_statement_of_unknown_kind_or_channel_is_left_out_but_read_past() {
         let mut s = Statements::default();
         s.apply([change(1, "a", "call", 1, "opt_out"), change(2, "a", "call", 2, "maybe"), change(3, "a", "fax", 3, "consent")]);
-        assert_eq!(s.get(Channel::Call, "a").map(|x| (x.1, x.2)), Some((1, StatementKind::OptOut)));
+        assert_eq!(s.get(Channel::Call, "a").map(|x| (x.id, x.kind)), Some((1, StatementKind::OptOut)));
         assert_eq!(s.len(), 1);
         assert_eq!(s.up_to(), 3);
     }
@@ -287,7 +289,7 @@ mod tests {
                 for k in 0..40 {
                     for ch in Channel::ALL {
                         let want = t.get(&(ch.as_str().to_owned(), format!("k{k}"))).copied();
-                        prop_assert_eq!(snap.get(*ch, &format!("k{k}")).map(|x| (x.0, x.1)), want);
+                        prop_assert_eq!(snap.get(*ch, &format!("k{k}")).map(|x| (x.recorded_at, x.id)), want);
                     }
                 }
                 prop_assert_eq!(snap.len(), t.len());

@@ -16,8 +16,7 @@ use serde::Serialize;
 
 use crate::domain::channel::LeadTime;
 use crate::domain::time::today_uk;
-use crate::domain::{AddressKey, Channel, PhoneKey, Register};
-use crate::scrub::Listing;
+use crate::domain::{AddressKey, Channel, Listing, Listings, PhoneKey, Register};
 use crate::store::{registers as db, Store};
 
 /// Why a channel's registers cannot vouch for a contact date.
@@ -304,25 +303,24 @@ impl View {
     }
 
     /// A phone number's entries on TPS and CTPS.
-    pub fn phone_listings(&self, key: &PhoneKey) -> Vec<Listing> {
-        let Some(nsn) = key.uk_national() else { return Vec::new() };
-        [(Register::Tps, &self.tps), (Register::Ctps, &self.ctps)]
-            .into_iter()
-            .filter_map(|(r, set)| {
-                let listed_since = set.as_ref()?.lookup(nsn)?;
-                Some(Listing { register: r, binding_from: listed_since.and_then(|d| self.lead_time(r).after(d)), deceased: false })
-            })
-            .collect()
+    pub fn phone_listings(&self, key: &PhoneKey) -> Listings {
+        let mut listings = Listings::default();
+        let Some(nsn) = key.uk_national() else { return listings };
+        for (r, set) in [(Register::Tps, &self.tps), (Register::Ctps, &self.ctps)] {
+            if let Some(listed_since) = set.as_ref().and_then(|s| s.lookup(nsn)) {
+                listings.add(Listing::new(r, listed_since, self.lead_time(r), false));
+            }
+        }
+        listings
     }
 
     /// An address's MPS listing.
-    pub fn address_listings(&self, key: &AddressKey) -> Vec<Listing> {
-        let Some(entry) = self.mps.as_ref().and_then(|m| m.lookup(key)) else { return Vec::new() };
-        vec![Listing {
-            register: Register::Mps,
-            binding_from: entry.listed_since.and_then(|d| self.lead_time(Register::Mps).after(d)),
-            deceased: entry.deceased,
-        }]
+    pub fn address_listings(&self, key: &AddressKey) -> Listings {
+        let mut listings = Listings::default();
+        if let Some(entry) = self.mps.as_ref().and_then(|m| m.lookup(key)) {
+            listings.add(Listing::new(Register::Mps, entry.listed_since, self.lead_time(Register::Mps), entry.deceased));
+        }
+        listings
     }
 
     /// A register's snapshot in this view.
@@ -430,14 +428,6 @@ impl Registers {
             reloaded.push(register);
         }
         Ok(reloaded)
-    }
-
-    /// A phone number's entry on one register: None when the register has no snapshot;
-    /// Some(None) when not listed; Some(Some(listed_since)) when listed.
-    pub fn phone_entry(&self, r: Register, key: &PhoneKey) -> Option<(Arc<PhoneSet>, Option<Option<NaiveDate>>)> {
-        let set = self.phone(r)?;
-        let entry = key.uk_national().and_then(|n| set.lookup(n));
-        Some((set, entry))
     }
 
     /// The snapshots in force now, for one consistent scrub.

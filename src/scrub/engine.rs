@@ -14,12 +14,13 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::input::{self, ColumnNames, InputError, KeyColumns};
-use super::judge::{judge, Facts, Mode};
+use super::judge::Mode;
+use super::knowledge::Key;
+/// What a scrub judges against (the read model), here where a scrub's callers look for it.
+pub use super::knowledge::Knowledge;
 use super::results::{self, Part, Renderer};
-use crate::domain::preference::is_later;
-use crate::domain::{AddressKey, Channel, EmailKey, PhoneKey, Reason};
-use crate::inhouse::in_force::{InForce, OnChannel};
-use crate::registers::{NotCovered, View};
+use crate::domain::{AddressKey, Channel, EmailKey, InForce, PhoneKey, Reason};
+use crate::registers::NotCovered;
 
 /// What a scrub is asked.
 #[derive(Debug, Clone)]
@@ -29,14 +30,6 @@ pub struct Request {
     pub mode: Mode,
     pub delimiter: Option<u8>,
     pub columns: ColumnNames,
-}
-
-/// What is known, captured at the start of a scrub.
-pub struct Knowledge {
-    /// The in-house statements in force on the list's channel, as they stood when the scrub
-    /// began (with the highest statement id they take in).
-    pub in_house: OnChannel,
-    pub registers: View,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -151,6 +144,15 @@ impl RowKey {
             RowKey::Address(k) => Cow::Owned(k.to_string()),
         }
     }
+
+    /// The key as the read model looks it up.
+    fn key(&self) -> Key<'_> {
+        match self {
+            RowKey::Phone(k) => Key::Phone(k),
+            RowKey::Email(k) => Key::Email(k),
+            RowKey::Address(k) => Key::Address(k),
+        }
+    }
 }
 
 /// A field of a row, decoded (UTF-8, or Windows-1252 where it is not); empty if the row is short.
@@ -173,27 +175,12 @@ fn key_of(record: &ByteRecord, columns: &KeyColumns) -> Result<RowKey, (Reason, 
     }
 }
 
-/// The in-house statement in force for a key: for an address, the later of the person's own and
-/// their household's.
-fn in_force<'k>(k: &'k Knowledge, key: &RowKey, text: &str) -> Option<&'k InForce> {
-    let own = k.in_house.get(text);
-    let household = match key {
-        RowKey::Address(a) if a.is_individual() => k.in_house.get(&a.household().to_string()),
-        _ => None,
-    };
-    match (own, household) {
-        (Some(a), Some(b)) => Some(if is_later((b.0, b.1), (a.0, a.1)) { b } else { a }),
-        (a, b) => a.or(b),
-    }
-}
-
-fn detail(reason: Option<Reason>, statement: Option<&InForce>, binding_from: Option<NaiveDate>) -> String {
-    let since = |s: Option<&InForce>| s.map(|s| crate::domain::time::rfc3339(s.0)).unwrap_or_default();
+fn detail(reason: Option<Reason>, statement: Option<InForce>, binding_from: Option<NaiveDate>) -> String {
+    let since = statement.map(|s| crate::domain::time::rfc3339(s.recorded_at)).unwrap_or_default();
+    let id = statement.map_or(0, |s| s.id);
     match reason {
-        Some(Reason::OptedOut) => format!("opted out at {} (statement {})", since(statement), statement.map_or(0, |s| s.1)),
-        Some(Reason::ConsentOverride) => {
-            format!("listed, but consent recorded at {} (statement {}) is in force", since(statement), statement.map_or(0, |s| s.1))
-        }
+        Some(Reason::OptedOut) => format!("opted out at {since} (statement {id})"),
+        Some(Reason::ConsentOverride) => format!("listed, but consent recorded at {since} (statement {id}) is in force"),
         Some(Reason::Deceased) => "MPS: deceased".into(),
         Some(r @ (Reason::Tps | Reason::Ctps | Reason::Mps)) => match binding_from {
             Some(b) => format!("listed on {}; binding from {b}", r.as_str()),
@@ -552,22 +539,17 @@ fn prepare(record: &ByteRecord, width: usize, columns: &KeyColumns, req: &Reques
         Err((reason, detail)) => return suppressed(reason, detail),
     };
     let text = key.text();
-    let statement = in_force(k, &key, &text);
-    let text = text.into_owned();
-    let (listings, number) = match (&key, req.channel) {
-        (RowKey::Phone(p), crate::domain::Channel::Call) => (k.registers.phone_listings(p), p.uk_national()),
-        (RowKey::Phone(p), _) => (Vec::new(), p.uk_national()),
-        (RowKey::Address(a), crate::domain::Channel::Mail) => (k.registers.address_listings(a), None),
-        _ => (Vec::new(), None),
+    let (facts, verdict) = k.verdict(key.key(), &text, req.mode, req.contact_date);
+    let number = match &key {
+        RowKey::Phone(p) => p.uk_national(),
+        _ => None,
     };
-    let facts = Facts { in_house: statement.map(|s| s.2), listings };
-    let verdict = judge(req.channel, &facts, req.mode, req.contact_date);
     Prepared {
         outcome: Outcome {
             kept: verdict.allowed,
             reason: verdict.reason,
-            key: Some(text),
-            detail: detail(verdict.reason, statement, verdict.binding_from),
+            key: Some(text.into_owned()),
+            detail: detail(verdict.reason, facts.in_house, verdict.binding_from),
         },
         number,
     }
@@ -583,7 +565,7 @@ mod tests {
 
     use super::*;
     use crate::inhouse::in_force::Statements;
-    use crate::registers::PhoneSet;
+    use crate::registers::{PhoneSet, View};
     use crate::store::statements::Change;
 
     fn date() -> NaiveDate {

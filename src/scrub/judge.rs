@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::domain::{Channel, Reason, Register, StatementKind};
+use crate::domain::{Channel, Facts, Reason, Register, StatementKind};
 
 /// How register listings are applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
@@ -25,24 +25,6 @@ impl std::str::FromStr for Mode {
             other => Err(format!("unknown mode {other:?}; expected strict or statutory")),
         }
     }
-}
-
-/// A key's entry on a register.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listing {
-    pub register: Register,
-    /// `None`: binding whatever the date (listed since before the register's first import).
-    pub binding_from: Option<NaiveDate>,
-    pub deceased: bool,
-}
-
-/// What is known about one key on one channel.
-#[derive(Debug, Clone, Default)]
-pub struct Facts {
-    /// The kind of the in-house statement in force, if any.
-    pub in_house: Option<StatementKind>,
-    /// The key's entries on the channel's registers.
-    pub listings: Vec<Listing>,
 }
 
 /// An outcome: kept or suppressed, with its reason code.
@@ -77,25 +59,26 @@ fn grace_code(r: Register) -> Reason {
 
 /// Judge a key that has passed the row-level steps (it has a key and is not a duplicate).
 pub fn judge(channel: Channel, facts: &Facts, mode: Mode, contact_date: NaiveDate) -> Verdict {
-    if facts.in_house == Some(StatementKind::OptOut) {
+    let in_house = facts.in_house.map(|s| s.kind);
+    if in_house == Some(StatementKind::OptOut) {
         return Verdict::suppressed(Reason::OptedOut);
     }
     if channel == Channel::Mail && facts.listings.iter().any(|l| l.deceased) {
         return Verdict::suppressed(Reason::Deceased);
     }
-    // Registers in the contract's order: TPS before CTPS, so a number on both reports TPS.
-    let mut listings: Vec<&Listing> = facts.listings.iter().filter(|l| l.register.channel() == channel).collect();
-    listings.sort_by_key(|l| l.register);
-    let Some(first) = listings.first() else {
+    // Registers in the contract's order (the listings keep it): TPS before CTPS, so a number on
+    // both reports TPS.
+    let mut listings = facts.listings.iter().filter(|l| l.register.channel() == channel);
+    let Some(first) = listings.clone().next() else {
         return Verdict { allowed: true, reason: None, binding_from: None };
     };
-    if facts.in_house == Some(StatementKind::Consent) {
+    if in_house == Some(StatementKind::Consent) {
         return Verdict { allowed: true, reason: Some(Reason::ConsentOverride), binding_from: first.binding_from };
     }
     if mode == Mode::Statutory {
         // Suppressed by the first listing that binds on the contact date; kept in grace only when
         // none does.
-        if let Some(binding) = listings.iter().find(|l| l.binding_from.is_none_or(|b| contact_date >= b)) {
+        if let Some(binding) = listings.find(|l| l.binding_from.is_none_or(|b| contact_date >= b)) {
             return Verdict { allowed: false, reason: Some(listed_code(binding.register)), binding_from: binding.binding_from };
         }
         return Verdict { allowed: true, reason: Some(grace_code(first.register)), binding_from: first.binding_from };
@@ -106,13 +89,18 @@ pub fn judge(channel: Channel, facts: &Facts, mode: Mode, contact_date: NaiveDat
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{InForce, Listing, Whose};
 
     fn date(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
     }
 
     fn listed(register: Register, binding_from: Option<&str>) -> Listing {
-        Listing { register, binding_from: binding_from.map(date), deceased: false }
+        Listing { register, listed_since: None, binding_from: binding_from.map(date), deceased: false }
+    }
+
+    fn stated(kind: StatementKind) -> Option<InForce> {
+        Some(InForce { recorded_at: chrono::NaiveDateTime::default(), id: 1, kind, whose: Whose::Own })
     }
 
     fn reason(f: &Facts, mode: Mode, on: &str) -> Option<Reason> {
@@ -127,13 +115,14 @@ mod tests {
 
     #[test]
     fn opt_out_beats_everything() {
-        let f = Facts { in_house: Some(StatementKind::OptOut), listings: vec![listed(Register::Tps, None)] };
+        let f = Facts { in_house: stated(StatementKind::OptOut), listings: [listed(Register::Tps, None)].into_iter().collect() };
         assert_eq!(reason(&f, Mode::Strict, "2026-11-24"), Some(Reason::OptedOut));
     }
 
     #[test]
     fn consent_overrides_a_listing_and_a_grace() {
-        let f = Facts { in_house: Some(StatementKind::Consent), listings: vec![listed(Register::Tps, Some("2026-12-01"))] };
+        let f =
+            Facts { in_house: stated(StatementKind::Consent), listings: [listed(Register::Tps, Some("2026-12-01"))].into_iter().collect() };
         assert_eq!(reason(&f, Mode::Strict, "2026-11-24"), Some(Reason::ConsentOverride));
         assert_eq!(reason(&f, Mode::Statutory, "2026-11-24"), Some(Reason::ConsentOverride));
         assert!(judge(Channel::Call, &f, Mode::Strict, date("2026-11-24")).allowed);
@@ -141,24 +130,30 @@ mod tests {
 
     #[test]
     fn tps_is_reported_before_ctps() {
-        let f = Facts { in_house: None, listings: vec![listed(Register::Ctps, None), listed(Register::Tps, None)] };
+        let f = Facts { in_house: None, listings: [listed(Register::Ctps, None), listed(Register::Tps, None)].into_iter().collect() };
         assert_eq!(reason(&f, Mode::Strict, "2026-11-24"), Some(Reason::Tps));
     }
 
     #[test]
     fn statutory_mode_keeps_listings_not_yet_binding() {
-        let f = Facts { in_house: None, listings: vec![listed(Register::Tps, Some("2026-12-01"))] };
+        let f = Facts { in_house: None, listings: [listed(Register::Tps, Some("2026-12-01"))].into_iter().collect() };
         assert_eq!(reason(&f, Mode::Statutory, "2026-11-30"), Some(Reason::TpsGrace));
         assert_eq!(reason(&f, Mode::Statutory, "2026-12-01"), Some(Reason::Tps));
         assert_eq!(reason(&f, Mode::Strict, "2026-11-30"), Some(Reason::Tps));
         // A binding CTPS listing suppresses even while the TPS one is in grace.
-        let both = Facts { in_house: None, listings: vec![listed(Register::Tps, Some("2026-12-01")), listed(Register::Ctps, None)] };
+        let both = Facts {
+            in_house: None,
+            listings: [listed(Register::Tps, Some("2026-12-01")), listed(Register::Ctps, None)].into_iter().collect(),
+        };
         assert_eq!(reason(&both, Mode::Statutory, "2026-11-30"), Some(Reason::Ctps));
     }
 
     #[test]
     fn deceased_only_for_mail() {
-        let f = Facts { in_house: None, listings: vec![Listing { register: Register::Mps, binding_from: None, deceased: true }] };
+        let f = Facts {
+            in_house: None,
+            listings: [Listing { register: Register::Mps, listed_since: None, binding_from: None, deceased: true }].into_iter().collect(),
+        };
         assert_eq!(judge(Channel::Mail, &f, Mode::Strict, date("2026-11-24")).reason, Some(Reason::Deceased));
     }
 }

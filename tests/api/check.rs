@@ -197,3 +197,29 @@ fn a_check_after_an_opt_out_sees_it_however_busy_the_server() {
         done.store(true, std::sync::atomic::Ordering::Relaxed);
     });
 }
+
+#[test]
+fn a_date_before_today_is_422_and_far_dates_never_500() {
+    let app = TestApp::spawn();
+    let today = suppress::domain::time::today_uk();
+    let yesterday = today.pred_opt().unwrap();
+    for date in ["0000-01-01".to_owned(), "2000-01-01".to_owned(), yesterday.to_string()] {
+        let (s, b) = app.get(&format!("/v1/check?phone=07912345678&channel=sms&date={date}"), Some(&app.agent));
+        assert_eq!(error_code(s, &b, 422), "date_in_past", "{date}");
+        assert_eq!(b["error"]["details"]["field"], "date");
+        let body = json!({"channel": "call", "date": date, "mode": "statutory", "phones": ["07912345678"]});
+        let (s, b) = app.post("/v1/check", Some(&app.campaign), &body);
+        assert_eq!(error_code(s, &b, 422), "date_in_past", "{date}");
+    }
+    let (s, b) = app.get(&format!("/v1/check?phone=07912345678&channel=sms&date={today}"), Some(&app.agent));
+    assert_eq!((s, b["allowed"].clone()), (200, json!(true)), "{b}");
+    // The far end of the calendar and past it: an answer or a 422, never a 500.
+    for date in ["9999-12-31", "262143-12-31", "262144-01-01", "+262143-12-31", "-262144-01-01", "99999999999-01-01"] {
+        for channel in ["sms", "call"] {
+            let (s, b) = app.get(&format!("/v1/check?phone=07912345678&channel={channel}&date={date}"), Some(&app.agent));
+            assert!(s == 200 || s == 422, "{date} {channel}: {s} {b}");
+            let (s, b) = app.post("/v1/check", Some(&app.campaign), &json!({"channel": channel, "date": date, "phones": ["07912345678"]}));
+            assert!(s == 200 || s == 422, "{date} {channel}: {s} {b}");
+        }
+    }
+}

@@ -205,3 +205,118 @@ fn a_bulk_load_binds_the_running_server_at_once_and_leaves_statistics() {
         assert_eq!(t[0].n, 3, "the planner knows the rows the load wrote");
     }
 }
+
+/// CONTRACT §13: every request has an id, taken from `X-Request-Id` when usable or made, returned
+/// in the response, and present in the log lines the request causes.
+#[test]
+fn every_request_has_an_id_in_its_answer_and_its_log_lines() {
+    let db = TestDb::new();
+    let key = text(&suppress(&db.url, &["keys", "create", "--role", "agent", "--name", "k"]).stdout).trim().to_owned();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_suppress"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("SUPPRESS_DATABASE_URL", &db.url)
+        .env("RUST_LOG", "debug")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("server exited before listening").unwrap();
+        if let Some(rest) = line.split("listening addr=").nth(1) {
+            break rest.trim().to_owned();
+        }
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let base = format!("http://{addr}");
+    let get = |id: Option<&str>| {
+        let mut req = ureq::get(&format!("{base}/v1/check?phone=07912345678&channel=sms")).set("Authorization", &format!("Bearer {key}"));
+        if let Some(id) = id {
+            req = req.set("X-Request-Id", id);
+        }
+        req.call().unwrap().header("x-request-id").map(str::to_owned)
+    };
+    assert_eq!(get(Some("dialler-7.call:42")).as_deref(), Some("dialler-7.call:42"));
+    let made = get(None).unwrap();
+    assert!(made.len() == 32 && made.bytes().all(|b| b.is_ascii_hexdigit()), "{made}");
+    // An id with text a log should not carry is replaced, not echoed.
+    let replaced = get(Some("07912 345678")).unwrap();
+    assert_ne!(replaced, "07912 345678");
+    // An error answer carries it too.
+    let err = ureq::get(&format!("{base}/v1/check?phone=1&channel=fax")).set("X-Request-Id", "bad-one").call().unwrap_err();
+    match err {
+        ureq::Error::Status(_, r) => assert_eq!(r.header("x-request-id"), Some("bad-one")),
+        other => panic!("{other}"),
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut seen = Vec::new();
+    while std::time::Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            seen.push(line);
+        }
+        let has = |id: &str| seen.iter().any(|l| l.contains(&format!("request_id={id}")));
+        if has("dialler-7.call:42") && has(&made) && has("bad-one") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    for id in ["dialler-7.call:42", made.as_str(), "bad-one"] {
+        assert!(seen.iter().any(|l| l.contains(&format!("request_id={id}"))), "no log line with request_id={id}: {seen:#?}");
+    }
+    assert!(!seen.iter().any(|l| l.contains("07912 345678")), "a caller's id with a phone number reached the log");
+}
+
+#[test]
+fn a_bulk_load_rejects_a_future_recorded_at_and_unkeepable_text() {
+    let app = TestApp::spawn();
+    let dir = tempfile::tempdir().unwrap();
+    let tomorrow = suppress::domain::time::today_uk().succ_opt().unwrap();
+    let csv = format!(
+        "phone,channel,kind,recorded_at,evidence,note\n\
+         07912 345678,call,opt_out,2025-01-02,,\n\
+         07912 345678,call,consent,2099-01-01,legacy consent,\n\
+         07912 345679,call,consent,{tomorrow} 00:00,legacy consent,\n\
+         07912 345680,call,opt_out,2025-01-02,,asked\u{0}twice\n\
+         07912 345681,call,opt_out,2025-01-02,,{}\n",
+        "n".repeat(501)
+    );
+    let file = write_csv(&dir, "legacy.csv", &csv);
+    let out = suppress(&app.db.url, &["import", "opt-outs", &file]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("line 3: recorded_at is in the future"), "{err}");
+    assert!(err.contains("line 4: recorded_at is in the future"), "{err}");
+    assert!(err.contains("line 5: note holds a control character"), "{err}");
+    assert!(err.contains("line 6: note is 501 characters long; it may be at most 500"), "{err}");
+    assert!(!err.contains("twice"), "file content is not echoed: {err}");
+
+    let out = suppress(&app.db.url, &["import", "opt-outs", &file, "--skip-rejected", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["rows"].clone(), report["rejected"].clone(), report["statements"].clone()), (json!(5), json!(4), json!(1)));
+    // The opt-out stays in force: no consent from the future outranks it.
+    let (_, p) = app.get("/v1/preferences?phone=07912345678", Some(&app.agent));
+    assert_eq!(p["channels"]["call"]["state"], "opted_out", "{p}");
+    assert_eq!(p["history"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn a_key_name_with_control_characters_or_too_long_is_refused() {
+    let app = TestApp::spawn();
+    for name in ["desk\u{1b}[31m7", "desk\t7", &"d".repeat(201)] {
+        let out = suppress(&app.db.url, &["keys", "create", "--role", "agent", "--name", name]);
+        assert!(!out.status.success(), "{name:?}");
+        assert!(out.stdout.is_empty());
+        let err = text(&out.stderr);
+        assert!(err.contains("--name"), "{err}");
+    }
+    let list = text(&suppress(&app.db.url, &["keys", "list"]).stdout);
+    assert!(!list.contains("desk"), "{list}");
+    assert!(suppress(&app.db.url, &["keys", "create", "--role", "agent", "--name", &"d".repeat(200)]).status.success());
+}

@@ -203,6 +203,159 @@ fn twenty_concurrent_agents_lose_no_opt_out() {
     assert_eq!(suppress::store::statements::history(&mut conn, &keys).unwrap().len(), 20 * per_agent);
 }
 
+/// The state in force for a named person at an address is the later by (recorded_at, id) of
+/// their own statement and their household's, whichever was recorded first, and names whose it
+/// is: its key and id.
+#[test]
+fn a_persons_state_is_the_later_of_their_own_and_their_households_statement() {
+    let app = TestApp::spawn();
+    let dir = tempfile::tempdir().unwrap();
+    // A legacy household statement, recorded on a given day.
+    let load = |recorded_at: &str| {
+        let path = dir.path().join(format!("legacy-{recorded_at}.csv"));
+        let csv = format!(
+            "postcode,address_1,surname,channel,kind,recorded_at,source\nSW1A 1AA,10 High Street,,mail,opt_out,{recorded_at},letter\n"
+        );
+        std::fs::write(&path, csv).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_suppress"))
+            .args(["import", "opt-outs", path.to_str().unwrap()])
+            .env("SUPPRESS_DATABASE_URL", &app.db.url)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    let mail = |query: &str| -> Value {
+        let (s, b) = app.get(&format!("/v1/preferences?postcode=SW1A1AA&premise=10{query}"), Some(&app.agent));
+        assert_eq!(s, 200, "{b}");
+        b["channels"]["mail"].clone()
+    };
+    let at = |surname: Option<&str>| json!({"lines": ["10 High Street"], "postcode": "SW1A 1AA", "surname": surname});
+    load("2025-01-04");
+    let household_key = "SW1A 1AA|10";
+    assert_eq!(
+        (mail("&surname=Smith")["state"].clone(), mail("&surname=Smith")["key"].clone()),
+        (json!("opted_out"), json!(household_key))
+    );
+    // Smith's own consent, recorded now: later than the household's opt-out.
+    let consent = json!({"address": at(Some("Smith")), "source": "web", "evidence": "web form"});
+    let (s, own) = app.post("/v1/consents", Some(&app.agent), &consent);
+    assert_eq!(s, 201, "{own}");
+    let own = &own["statements"][0];
+    let smith = mail("&surname=Smith");
+    assert_eq!((&smith["state"], &smith["key"], &smith["statement_id"]), (&json!("consented"), &own["key"], &own["id"]));
+    // Another legacy household opt-out: a higher id, but recorded before Smith's consent.
+    load("2025-01-05");
+    assert_eq!(mail("&surname=Smith")["statement_id"], own["id"]);
+    // A household opt-out recorded now: later than Smith's own, so in force for Smith too.
+    let household = app.opt_out(json!({"address": at(None), "source": "letter"}));
+    let household = &household["statements"][0];
+    let smith = mail("&surname=Smith");
+    assert_eq!((&smith["state"], &smith["key"], &smith["statement_id"]), (&json!("opted_out"), &json!(household_key), &household["id"]));
+    assert_eq!(mail("")["statement_id"], household["id"]);
+    assert_eq!(mail("&surname=Jones")["key"], household_key);
+}
+
+#[test]
+fn empty_channels_are_refused_not_taken_as_every_channel() {
+    let app = TestApp::spawn();
+    let opt_out = json!({"phone": "07912 345678", "email": "jo@example.com", "channels": [], "source": "call_centre"});
+    let (s, b) = app.post("/v1/opt-outs", Some(&app.agent), &opt_out);
+    assert_eq!(error_code(s, &b, 422), "no_channels");
+    assert_eq!(b["error"]["details"]["field"], "channels");
+    let consent = json!({"phone": "07912 345678", "channels": [], "source": "web", "evidence": "ticked box"});
+    let (s, b) = app.post("/v1/consents", Some(&app.agent), &consent);
+    assert_eq!(error_code(s, &b, 422), "no_channels");
+    for q in ["phone=07912345678", "email=jo@example.com"] {
+        let (_, p) = app.get(&format!("/v1/preferences?{q}"), Some(&app.agent));
+        assert_eq!(p["history"].as_array().map(Vec::len), Some(0), "{q}: {p}");
+    }
+}
+
+/// A body recording one opt-out on the phone, with `extra` merged in.
+fn with(extra: Value) -> Value {
+    let mut body = json!({"phone": "07912 345678", "channels": ["call"], "source": "call_centre"});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    body
+}
+
+#[test]
+fn control_characters_in_any_text_are_422_and_other_agents_are_answered_meanwhile() {
+    let app = TestApp::spawn();
+    let address = |lines: Value, surname: &str| json!({"address": {"lines": lines, "postcode": "SW1A 1AA", "surname": surname}, "channels": ["mail"], "source": "letter"});
+    let cases: Vec<(&str, &str, Value)> = vec![
+        ("/v1/opt-outs", "note", with(json!({"note": "asked\u{0}twice"}))),
+        ("/v1/opt-outs", "recorded_by", with(json!({"recorded_by": "j.smith\u{0}"}))),
+        ("/v1/opt-outs", "recorded_by", with(json!({"recorded_by": "j.smith\nadmin"}))),
+        ("/v1/opt-outs", "note", with(json!({"note": "\u{1b}[2J cleared"}))),
+        ("/v1/consents", "evidence", with(json!({"evidence": "call\u{0} 10:02"}))),
+        ("/v1/consents", "evidence", with(json!({"evidence": "call \u{7f}"}))),
+        ("/v1/opt-outs", "address.lines[1]", address(json!(["Flat 2", "10 High\u{0} Street"]), "Smith")),
+        ("/v1/opt-outs", "address.surname", address(json!(["10 High Street"]), "Sm\u{0}ith")),
+    ];
+    for (path, field, body) in cases {
+        // A valid opt-out sent in the same moment is recorded as usual.
+        let (bad, good) = std::thread::scope(|scope| {
+            let bad = scope.spawn(|| app.post(path, Some(&app.agent), &body));
+            let good = scope.spawn(|| app.post("/v1/opt-outs", Some(&app.agent), &json!({"phone": "020 7946 0018", "source": "web"})));
+            (bad.join().unwrap(), good.join().unwrap())
+        });
+        assert_eq!(error_code(bad.0, &bad.1, 422), "invalid_text", "{field}: {}", bad.1);
+        assert_eq!(bad.1["error"]["details"]["field"], field);
+        assert!(!bad.1.to_string().contains("twice") && !bad.1.to_string().contains("High"), "the text is not echoed: {}", bad.1);
+        assert_eq!(good.0, 201, "{}", good.1);
+    }
+    // Nothing of the refused requests was recorded; tab and newline are fine in a note and evidence.
+    let (_, p) = app.get("/v1/preferences?phone=07912345678", Some(&app.agent));
+    assert_eq!(p["history"].as_array().map(Vec::len), Some(0), "{p}");
+    let (_, p) = app.get("/v1/preferences?postcode=SW1A1AA&premise=10&surname=Smith", Some(&app.agent));
+    assert_eq!(p["history"].as_array().map(Vec::len), Some(0), "{p}");
+    app.opt_out(with(json!({"note": "line one\nline two\tend\r\n", "recorded_by": "Siân O'Brien"})));
+    let consent = with(json!({"evidence": "recorded call\n10:02\trenewals only"}));
+    assert_eq!(app.post("/v1/consents", Some(&app.agent), &consent).0, 201);
+    let (_, p) = app.get("/v1/preferences?phone=07912345678", Some(&app.agent));
+    assert_eq!(p["history"][0]["note"], "line one\nline two\tend\r\n");
+}
+
+#[test]
+fn free_text_is_bounded_and_the_error_names_the_field_and_limit() {
+    let app = TestApp::spawn();
+    // Characters, not bytes: 500 two-byte letters are a note of 500.
+    for (path, field, limit, extra) in [
+        ("/v1/opt-outs", "note", 500, json!({})),
+        ("/v1/opt-outs", "recorded_by", 500, json!({})),
+        ("/v1/consents", "evidence", 2_000, json!({})),
+    ] {
+        let mut at_limit = with(extra.clone());
+        let mut over = with(extra);
+        if path == "/v1/consents" {
+            at_limit["evidence"] = json!("ok");
+            over["evidence"] = json!("ok");
+        }
+        at_limit[field] = json!("é".repeat(limit));
+        over[field] = json!("é".repeat(limit + 1));
+        assert_eq!(app.post(path, Some(&app.agent), &at_limit).0, 201, "{field} at its limit");
+        let (s, b) = app.post(path, Some(&app.agent), &over);
+        assert_eq!(error_code(s, &b, 422), "text_too_long", "{field}");
+        assert_eq!(b["error"]["details"], json!({"field": field, "limit": limit}));
+        assert!(b["error"]["message"].as_str().unwrap().contains(&limit.to_string()), "{b}");
+    }
+    // Addresses: at most 10 lines of 200 characters, a surname of 100.
+    let address = |lines: Value, surname: String| json!({"address": {"lines": lines, "postcode": "SW1A 1AA", "surname": surname}, "channels": ["mail"], "source": "letter"});
+    for (body, field, limit) in [
+        (address(json!(vec!["10 High Street"; 11]), "Smith".into()), "address.lines", 10),
+        (address(json!(["10 High Street", "x".repeat(201)]), "Smith".into()), "address.lines[1]", 200),
+        (address(json!(["10 High Street"]), "s".repeat(101)), "address.surname", 100),
+    ] {
+        let (s, b) = app.post("/v1/opt-outs", Some(&app.agent), &body);
+        assert_eq!(error_code(s, &b, 422), "text_too_long", "{field}");
+        assert_eq!(b["error"]["details"], json!({"field": field, "limit": limit}));
+    }
+    let fine = address(json!(["10 High Street", "x".repeat(200)]), "s".repeat(100));
+    assert_eq!(app.post("/v1/opt-outs", Some(&app.agent), &fine).0, 201);
+}
+
 /// CONTRACT §1: an email address a spreadsheet would run as a formula is a 422 wherever a key is
 /// taken, records nothing, and the message does not echo it.
 #[test]

@@ -223,45 +223,50 @@ fn truncated_corrupt_and_shrinking_files_change_nothing() {
 fn listed_since_comes_from_the_sequence_of_imports() {
     let app = TestApp::spawn();
     let dir = tempfile::tempdir().unwrap();
-    import_json(&app.db.url, &["tps", &write(dir.path(), "tps-2026-10-01.txt", &full_file(0..20))]);
-    import_json(&app.db.url, &["ctps", &write(dir.path(), "ctps-2026-10-01.txt", &full_file(100..101))]);
+    // Three nights ending 26 days ago, so that a listing of the second binds tomorrow (a check's
+    // date cannot be in the past).
+    let night = |n: u64| (today() - Days::new(29 - n)).to_string();
+    let (d1, d2, d3) = (night(1), night(2), night(3));
+    let (binding, grace) = ((today() + Days::new(1)).to_string(), today().to_string());
+    import_json(&app.db.url, &["tps", &write(dir.path(), &format!("tps-{d1}.txt"), &full_file(0..20))]);
+    import_json(&app.db.url, &["ctps", &write(dir.path(), &format!("ctps-{d1}.txt"), &full_file(100..101))]);
     // Next night: 20 and 21 added, 0 removed.
-    let r = import_json(&app.db.url, &["tps", &write(dir.path(), "tps-2026-10-02.txt", &full_file(1..22))]);
+    let r = import_json(&app.db.url, &["tps", &write(dir.path(), &format!("tps-{d2}.txt"), &full_file(1..22))]);
     assert_eq!((r["added"].as_u64(), r["removed"].as_u64(), r["unchanged"].as_u64()), (Some(2), Some(1), Some(19)));
     // A change file: 0 back (listed again: starts again), 5 removed, 21 already listed.
     let delta = format!("A {}\r\nD {}\r\nA {}\r\n", number(0), number(5), number(21));
-    let r = import_json(&app.db.url, &["tps", &write(dir.path(), "tps-2026-10-03-delta.txt", &delta), "--delta"]);
+    let r = import_json(&app.db.url, &["tps", &write(dir.path(), &format!("tps-{d3}-delta.txt"), &delta), "--delta"]);
     assert_eq!(
         (r["kind"].as_str(), r["added"].as_u64(), r["removed"].as_u64(), r["unchanged"].as_u64()),
         (Some("delta"), Some(1), Some(1), Some(1))
     );
     assert_eq!(r["entries_after"], 21);
-    import_json(&app.db.url, &["ctps", &write(dir.path(), "ctps-2026-10-03.txt", &full_file(100..101))]);
-    wait_for(&app, "tps", "2026-10-03");
-    wait_for(&app, "ctps", "2026-10-03");
+    import_json(&app.db.url, &["ctps", &write(dir.path(), &format!("ctps-{d3}.txt"), &full_file(100..101))]);
+    wait_for(&app, "tps", &d3);
+    wait_for(&app, "ctps", &d3);
 
     let entry = |i: u32| -> Value {
         let (_, p) = app.get(&format!("/v1/preferences?phone={}", e164(i).replace('+', "%2B")), Some(&app.agent));
         p["registers"][0].clone()
     };
     assert_eq!(entry(1)["listed_since"], Value::Null); // since the first import
-    assert_eq!(entry(20)["listed_since"], "2026-10-02"); // the day after the 10-01 snapshot
-    assert_eq!(entry(20)["binding_from"], "2026-10-30"); // + 28 days
-    assert_eq!(entry(0)["listed_since"], "2026-10-03"); // removed on 10-02, listed again
+    assert_eq!(entry(20)["listed_since"], d2); // the day after the first snapshot
+    assert_eq!(entry(20)["binding_from"], binding); // + 28 days
+    assert_eq!(entry(0)["listed_since"], d3); // removed on the second night, listed again
     assert_eq!(entry(5)["listed"], false);
 
     // Statutory mode: not binding before binding_from.
     let q = |d: &str| check(&app, &e164(20).replace('+', "%2B"), &format!("&mode=statutory&date={d}"));
-    let grace = q("2026-10-29");
+    let in_grace = q(&grace);
     assert_eq!(
-        (grace["allowed"].clone(), grace["reason"].clone(), grace["binding_from"].clone()),
-        (json!(true), json!("TPS_GRACE"), json!("2026-10-30"))
+        (in_grace["allowed"].clone(), in_grace["reason"].clone(), in_grace["binding_from"].clone()),
+        (json!(true), json!("TPS_GRACE"), json!(binding))
     );
-    assert_eq!(q("2026-10-30")["reason"], "TPS");
+    assert_eq!(q(&binding)["reason"], "TPS");
     // Strict mode: suppressed at once.
-    assert_eq!(check(&app, &e164(20).replace('+', "%2B"), "&date=2026-10-29")["reason"], "TPS");
+    assert_eq!(check(&app, &e164(20).replace('+', "%2B"), &format!("&date={grace}"))["reason"], "TPS");
     // A change file for a register with no snapshot is refused.
-    let out = suppress(&app.db.url, &["import", "ctps", &write(dir.path(), "x.txt", &delta), "--delta", "--as-of", "2026-10-03"]);
+    let out = suppress(&app.db.url, &["import", "ctps", &write(dir.path(), "x.txt", &delta), "--delta", "--as-of", &d3]);
     assert!(out.status.success(), "ctps has a snapshot: {}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -469,15 +474,18 @@ fn lead_times_are_configurable() {
         s.lead_times.insert(Register::Tps, LeadTime::Days(14));
     });
     let dir = tempfile::tempdir().unwrap();
-    import_json(&app.db.url, &["tps", &write(dir.path(), "tps-2026-10-01.txt", &full_file(0..10))]);
-    import_json(&app.db.url, &["ctps", &write(dir.path(), "ctps-2026-10-01.txt", &full_file(100..101))]);
-    import_json(&app.db.url, &["tps", &write(dir.path(), "tps-2026-10-02.txt", &full_file(0..11))]);
-    wait_for(&app, "tps", "2026-10-02");
-    wait_for(&app, "ctps", "2026-10-01");
+    // Two nights ending 14 days ago: the second night's listing binds today.
+    let (d1, d2) = ((today() - Days::new(15)).to_string(), (today() - Days::new(14)).to_string());
+    let day = |n: u64| (today() + Days::new(n)).to_string();
+    import_json(&app.db.url, &["tps", &write(dir.path(), &format!("tps-{d1}.txt"), &full_file(0..10))]);
+    import_json(&app.db.url, &["ctps", &write(dir.path(), &format!("ctps-{d1}.txt"), &full_file(100..101))]);
+    import_json(&app.db.url, &["tps", &write(dir.path(), &format!("tps-{d2}.txt"), &full_file(0..11))]);
+    wait_for(&app, "tps", &d2);
+    wait_for(&app, "ctps", &d1);
     let (_, regs) = app.get("/v1/registers", Some(&app.admin));
-    assert_eq!((regs[0]["lead_time"].clone(), regs[0]["valid_until"].clone()), (json!("14 days"), json!("2026-10-16")));
-    assert_eq!(regs[1]["valid_until"], "2026-10-29", "CTPS keeps its default");
-    // Listed since 10-02 (the day after the 10-01 snapshot): binding 14 days later.
-    assert_eq!(check(&app, &e164(10).replace('+', "%2B"), "&date=2026-10-16")["binding_from"], "2026-10-16");
-    assert_eq!(check(&app, &e164(10).replace('+', "%2B"), "&date=2026-10-17")["reason"], "REGISTER_STALE");
+    assert_eq!((regs[0]["lead_time"].clone(), regs[0]["valid_until"].clone()), (json!("14 days"), json!(day(0))));
+    assert_eq!(regs[1]["valid_until"], day(13), "CTPS keeps its default");
+    // Listed since the second night (the day after the first snapshot): binding 14 days later.
+    assert_eq!(check(&app, &e164(10).replace('+', "%2B"), &format!("&date={}", day(0)))["binding_from"], day(0));
+    assert_eq!(check(&app, &e164(10).replace('+', "%2B"), &format!("&date={}", day(1)))["reason"], "REGISTER_STALE");
 }

@@ -417,24 +417,78 @@ fn a_multipart_upload_is_the_same_list() {
     assert_eq!(crate::helpers::error_code(s, &b, 422), "missing_file_part");
 }
 
-/// CONTRACT §6: a check answers as a one-row scrub would, for every kind of number.
+/// CONTRACT §6: a check answers as a one-row scrub would, for every outcome: `GET` and `POST
+/// /v1/check` and a one-row scrub give the same reason, key, allowed and binding date, in strict
+/// and statutory mode, on call and sms, listings in their grace period included.
 #[test]
 fn a_check_answers_as_a_one_row_scrub() {
     let dir = tempfile::tempdir().unwrap();
     let app = world(dir.path());
-    for phone in
-        ["020 3000 0000", "020 3000 0101", "020 3000 0005", "020 3000 0001", "020 3000 0500", "020 3000 0600", "12345", "+1 212 555 0100"]
-    {
+    // Listed the day after the first snapshots: 0010 and 0011 on TPS, 0105 on CTPS, binding 28
+    // days later; a consent for 0011; an SMS opt-out for 0700.
+    let t = suppress::domain::time::today_uk();
+    let later = (t + Days::new(1)).to_string();
+    let nums = |r: std::ops::Range<u32>| r.map(|i| format!("{:<12}\r\n", format!("020{:08}", 30_000_000 + i))).collect::<String>();
+    for (register, text) in [("tps", nums(0..12)), ("ctps", nums(100..106) + &nums(5..6))] {
+        let path = dir.path().join(format!("{register}-{later}.txt"));
+        std::fs::write(&path, text).unwrap();
+        ok(&suppress(&app.db.url, &["import", register, path.to_str().unwrap(), "--json"]));
+        crate::registers::wait_for(&app, register, &later);
+    }
+    let consent = json!({"phone": "020 3000 0011", "channels": ["call"], "source": "call_centre", "evidence": "recorded call"});
+    assert_eq!(app.post("/v1/consents", Some(&app.agent), &consent).0, 201);
+    app.opt_out(json!({"phone": "020 3000 0700", "channels": ["sms"], "source": "sms"}));
+    let date = (t + Days::new(2)).to_string();
+    // The binding date a scrub's detail names, if any.
+    let binding =
+        |detail: &str| ["binding from ", "not binding until "].iter().find_map(|p| detail.split(p).nth(1)).map(|d| d[..10].to_owned());
+    let mut seen = std::collections::BTreeSet::new();
+    let cases = [
+        ("call", vec!["020 3000 0000", "020 3000 0101", "020 3000 0005", "020 3000 0001", "020 3000 0500", "020 3000 0600"]),
+        ("call", vec!["020 3000 0010", "020 3000 0105", "020 3000 0011", "12345", "+1 212 555 0100"]),
+        ("sms", vec!["020 3000 0700", "020 3000 0000", "020 3000 0500"]),
+    ];
+    for (channel, phones) in cases {
         for mode in ["strict", "statutory"] {
-            let s = scrub(&app, dir.path(), "call", format!("phone\n{phone}\n").as_bytes(), &["--mode", mode]);
-            let (reason, key) = reasons(&s).remove(0);
-            let q = format!("/v1/check?phone={}&channel=call&mode={mode}", phone.replace(' ', "%20").replace('+', "%2B"));
-            let (status, check) = app.get(&q, Some(&app.agent));
-            assert_eq!(status, 200, "{check}");
-            assert_eq!(check["reason"].as_str().unwrap_or(""), reason, "{phone} {mode}");
-            assert_eq!(check["key"].as_str().unwrap_or(""), key, "{phone} {mode}");
-            assert_eq!(check["allowed"], s.summary["kept"] == 1, "{phone} {mode}");
+            let (_, batch) =
+                app.post("/v1/check", Some(&app.agent), &json!({"channel": channel, "date": date, "mode": mode, "phones": phones}));
+            for (i, phone) in phones.iter().enumerate() {
+                // A one-row scrub (over HTTP: the CLI's answers are the same, as tested above).
+                let query = format!("channel={channel}&mode={mode}&contact_date={date}");
+                let (status, summary) = post_list(&app, &app.campaign, &query, "text/csv", format!("phone\n{phone}\n").as_bytes());
+                assert_eq!(status, 201, "{summary}");
+                let (_, annotated) = download(&app, &format!("/v1/scrubs/{}/annotated.csv", summary["id"]));
+                let row = csv::Reader::from_reader(annotated.as_bytes()).records().next().unwrap().unwrap();
+                let (reason, key, detail) = (row[row.len() - 3].to_owned(), row[row.len() - 2].to_owned(), row[row.len() - 1].to_owned());
+                let q =
+                    format!("/v1/check?phone={}&channel={channel}&mode={mode}&date={date}", phone.replace(' ', "%20").replace('+', "%2B"));
+                let (status, one) = app.get(&q, Some(&app.agent));
+                assert_eq!(status, 200, "{one}");
+                for check in [&one, &batch["results"][i]] {
+                    let case = format!("{phone} {channel} {mode}: {check} / {detail}");
+                    assert_eq!(check["reason"].as_str().unwrap_or(""), reason, "{case}");
+                    assert_eq!(check["key"].as_str().unwrap_or(""), key, "{case}");
+                    assert_eq!(check["allowed"], summary["kept"] == 1, "{case}");
+                    if reason.contains("TPS") || reason.contains("CTPS") {
+                        assert_eq!(check["binding_from"].as_str().map(str::to_owned), binding(&detail), "{case}");
+                    }
+                }
+                seen.insert(format!("{reason} {mode}"));
+            }
         }
+    }
+    // Every outcome a check can give was compared.
+    for want in [
+        "TPS strict",
+        "CTPS strict",
+        "OPTED_OUT strict",
+        "CONSENT_OVERRIDE statutory",
+        "TPS_GRACE statutory",
+        "CTPS_GRACE statutory",
+        " strict",
+        "INVALID_PHONE strict",
+    ] {
+        assert!(seen.contains(want), "{want} not compared: {seen:?}");
     }
 }
 
@@ -483,6 +537,21 @@ fn a_scrub_is_invisible_until_finished_and_a_failed_or_abandoned_one_leaves_noth
     assert_eq!(listed["scrubs"][0]["id"], done["id"]);
     db::expire(&mut conn, now).unwrap();
     assert_eq!(scrub_rows(&app), (2, 3), "the abandoned scrub and its block are gone; the recent one stays");
+}
+
+#[test]
+fn a_scrub_name_with_control_characters_or_too_long_is_422_and_nothing_is_kept() {
+    let app = TestApp::spawn();
+    let list = b"phone\n07912 345678\n";
+    for (name, code) in [("nov%00mailing", "invalid_text"), ("nov%1B%5B2J", "invalid_text"), (&*"n".repeat(201), "text_too_long")] {
+        let (s, b) = post_list(&app, &app.campaign, &format!("channel=sms&name={name}"), "text/csv", list);
+        assert_eq!(crate::helpers::error_code(s, &b, 422), code, "{name}: {b}");
+        assert_eq!(b["error"]["details"]["field"], "name");
+    }
+    let (_, listed) = app.get("/v1/scrubs", Some(&app.campaign));
+    assert!(!listed.to_string().contains("mailing"), "{listed}");
+    let (s, b) = post_list(&app, &app.campaign, &format!("channel=sms&name={}", "n".repeat(200)), "text/csv", list);
+    assert_eq!(s, 201, "{b}");
 }
 
 /// CONTRACT §2: an extension after a space, comma, slash or semicolon is dropped (one key each);

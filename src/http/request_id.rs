@@ -1,0 +1,75 @@
+//! Every request runs in a tracing span carrying its id (CONTRACT §13): the caller's
+//! `X-Request-Id` when it sends a usable one, else one made here; the id is returned in the
+//! response's `X-Request-Id`, so a caller can quote it and an operator can find every log line the
+//! request caused.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::HttpMessage;
+use rand::RngCore;
+use tracing::Instrument;
+
+pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The longest id taken from a caller; a longer or odder one is replaced, never echoed into logs.
+const MAX_LEN: usize = 64;
+
+/// The caller's id if it is short and made of safe characters (letters, digits, `-_.:`), so that
+/// a log line never carries a caller's arbitrary text.
+fn usable(given: Option<&HeaderValue>) -> Option<String> {
+    let id = given?.to_str().ok()?;
+    let ok =
+        !id.is_empty() && id.len() <= MAX_LEN && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    ok.then(|| id.to_owned())
+}
+
+/// A new id: 16 random bytes in hex.
+fn make() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// The request's id, for a handler that wants to name it (e.g. in a page's error text).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Middleware: the span, the id in the request's extensions, and the response header.
+pub async fn middleware(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = usable(req.headers().get(&HEADER)).unwrap_or_else(make);
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(HEADER, value);
+    }
+    let status = res.status();
+    span.in_scope(|| {
+        if status.is_server_error() {
+            tracing::warn!(status = status.as_u16(), "answered");
+        } else {
+            tracing::debug!(status = status.as_u16(), "answered");
+        }
+    });
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_callers_id_is_taken_only_when_safe() {
+        let v = |s: &str| HeaderValue::from_str(s).ok();
+        assert_eq!(usable(v("abc-123_x.y:z").as_ref()), Some("abc-123_x.y:z".to_owned()));
+        assert_eq!(usable(v("has space").as_ref()), None);
+        assert_eq!(usable(v("07912 345678").as_ref()), None);
+        assert_eq!(usable(v(&"a".repeat(65)).as_ref()), None);
+        assert_eq!(usable(None), None);
+        let made = make();
+        assert_eq!(made.len(), 32);
+        assert_ne!(made, make());
+    }
+}
