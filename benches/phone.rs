@@ -1,5 +1,6 @@
 //! Phone parsing speed: the fast UK path (`PhoneKey::parse`) against phonenumber's path
-//! (`PhoneKey::parse_slow`), on one thread and on every core, over realistic mixed spellings.
+//! (`PhoneKey::parse_slow`), on one thread and on every core, over realistic mixed spellings, then
+//! the same numbers each with an extension (every form CONTRACT §2 lists).
 //!
 //! cargo bench --bench phone [-- --numbers N]
 
@@ -21,6 +22,14 @@ fn spelled(i: usize) -> String {
     }
 }
 
+/// The extension forms CONTRACT §2 lists, after a space, comma, slash or semicolon.
+const EXTENSIONS: [&str; 10] = [" ext 123", " ext. 45", " x678", " #12", ";ext=770", ", ext. 688", " / ext 497", "; x21", ", #3", "/ext 9"];
+
+/// The same numbers, each with an extension.
+fn with_extension(i: usize) -> String {
+    format!("{}{}", spelled(i), EXTENSIONS[i % EXTENSIONS.len()])
+}
+
 fn run(name: &str, inputs: &[String], threads: usize, parse: fn(&str) -> Result<PhoneKey, suppress::domain::phone::PhoneError>) {
     let start = Instant::now();
     let valid: usize = std::thread::scope(|s| {
@@ -30,7 +39,7 @@ fn run(name: &str, inputs: &[String], threads: usize, parse: fn(&str) -> Result<
     });
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "{name:<28} {threads} thread(s): {:>6.2} M numbers/s ({:.3} µs each), {valid} valid",
+        "{name:<40} {threads} thread(s): {:>6.2} M numbers/s ({:.3} µs each), {valid} valid",
         inputs.len() as f64 / secs / 1e6,
         secs * 1e6 / inputs.len() as f64 * threads as f64
     );
@@ -39,13 +48,16 @@ fn run(name: &str, inputs: &[String], threads: usize, parse: fn(&str) -> Result<
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let n = args.iter().position(|a| a == "--numbers").and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(1_000_000usize);
-    let inputs: Vec<String> = (0..n).map(spelled).collect();
+    let plain: Vec<String> = (0..n).map(spelled).collect();
+    let extended: Vec<String> = (0..n).map(with_extension).collect();
     let cores = std::thread::available_parallelism().map_or(2, |c| c.get());
     // Warm both paths (lazy metadata, regex caches).
-    let _ = PhoneKey::parse(&inputs[0]);
-    let _ = PhoneKey::parse_slow(&inputs[0]);
+    let _ = PhoneKey::parse(&plain[0]);
+    let _ = PhoneKey::parse_slow(&plain[0]);
     for threads in [1, cores] {
-        run("fast path (PhoneKey::parse)", &inputs, threads, PhoneKey::parse);
-        run("phonenumber (parse_slow)", &inputs[..n / 10], threads, PhoneKey::parse_slow);
+        for (what, inputs) in [("", &plain), (", extensions", &extended)] {
+            run(&format!("PhoneKey::parse{what}"), inputs, threads, PhoneKey::parse);
+            run(&format!("phonenumber (parse_slow){what}"), &inputs[..n / 10], threads, PhoneKey::parse_slow);
+        }
     }
 }

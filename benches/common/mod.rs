@@ -85,3 +85,114 @@ pub fn wrk_get(mut wrk: impl FnMut() -> Command, dir: &std::path::Path, addr: &s
         Err(e) => format!("wrk not run ({e}); install it with apt-get install wrk"),
     }
 }
+
+/// How a benchmark's call list is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListStyle {
+    /// As CRMs and spreadsheets export them: every spelling CONTRACT §2 lists in about equal
+    /// shares (mobiles among the numbers), about 8% of rows with an extension in every form §2
+    /// lists (unless `extensions` is false), names with diacritics, a quoted notes column with
+    /// commas and quotes, and CRM header names.
+    Realistic { extensions: bool },
+    /// The benchmark's first list: four easy spellings, plain names, snake_case headers.
+    Easy,
+}
+
+impl ListStyle {
+    pub fn label(self) -> &'static str {
+        match self {
+            ListStyle::Realistic { extensions: true } => "realistic list",
+            ListStyle::Realistic { extensions: false } => "realistic list without extensions",
+            ListStyle::Easy => "easy list (four spellings, no extensions)",
+        }
+    }
+
+    /// The header line, without its line end.
+    pub fn header(self) -> &'static str {
+        match self {
+            ListStyle::Realistic { .. } => "Customer ID,First Name,Last Name,Phone Number,Email Address,Notes",
+            ListStyle::Easy => "customer_id,name,phone,postcode,segment",
+        }
+    }
+
+    /// Row `i` of the list, for the UK number with national significant number `nsn` (10
+    /// digits), without its line end.
+    pub fn row(self, i: usize, nsn: u64) -> String {
+        let national = format!("0{nsn}");
+        match self {
+            ListStyle::Easy => {
+                let phone = match i % 4 {
+                    0 => format!("{} {}", &national[..4], &national[4..]),
+                    1 => format!("+44 {}", &national[1..]),
+                    2 => national.clone(),
+                    _ => format!("+44 (0){} {}", &national[1..3], &national[3..]),
+                };
+                format!("C{i:07},Customer {i},{phone},SW1A 1AA,{}", ["gold", "silver", "bronze"][i % 3])
+            }
+            ListStyle::Realistic { extensions } => {
+                const FIRST: [&str; 12] =
+                    ["Siân", "Zoë", "Łukasz", "Renée", "José", "Bjørn", "Chloé", "Aoife", "Mohammed", "Niamh", "François", "Søren"];
+                const LAST: [&str; 11] =
+                    ["Jones", "Müller", "O'Brien", "Nowak", "García", "Smith-Jones", "Đorđević", "Kowalczyk", "Lefèvre", "Öztürk", "Brown"];
+                const NOTES: [&str; 5] = [
+                    "",
+                    "Called 3 times, prefers \"evenings\"",
+                    "VIP, renewal due",
+                    "Said \"not now\", try again in spring, maybe",
+                    "Moved from Cardiff; new number",
+                ];
+                let phone = if extensions && i % 50 % 13 == 0 {
+                    // Rows 0, 13, 26, 39 of every 50: 8%, a quarter of them on TPS.
+                    with_extension(&national, i)
+                } else {
+                    spelled(&national, i % 7)
+                };
+                format!(
+                    "C{i:07},{},{},{},customer{i}@example.co.uk,{}",
+                    FIRST[i % FIRST.len()],
+                    LAST[i % LAST.len()],
+                    csv_field(&phone),
+                    csv_field(NOTES[i % NOTES.len()])
+                )
+            }
+        }
+    }
+}
+
+/// A UK national number (`0` and 10 digits) in the spelling `style` (0..7) of CONTRACT §2:
+/// `020 7946 0018`, `02079460018`, `+44 20 7946 0018`, `+44 (0)20 7946 0018`,
+/// `0044 20 7946 0018`, `(020) 7946-0018`, `2079460018` (mobiles: `07912 345678` …).
+pub fn spelled(national: &str, style: usize) -> String {
+    let (code, rest) = national.split_at(if national.starts_with("02") { 3 } else { 5 });
+    let spaced = if rest.len() == 8 { format!("{} {}", &rest[..4], &rest[4..]) } else { rest.to_owned() };
+    let half = rest.len() / 2;
+    match style {
+        0 => format!("{code} {spaced}"),
+        1 => national.to_owned(),
+        2 => format!("+44 {} {spaced}", &code[1..]),
+        3 => format!("+44 (0){} {spaced}", &code[1..]),
+        4 => format!("0044 {} {spaced}", &code[1..]),
+        5 => format!("({code}) {}-{}", &rest[..half], &rest[half..]),
+        _ => national[1..].to_owned(),
+    }
+}
+
+/// Every extension form CONTRACT §2 lists, after a space, comma, slash or semicolon, and in a
+/// `tel:` URI; `k` picks the form and the spelling of the number.
+pub fn with_extension(national: &str, k: usize) -> String {
+    const FORMS: [&str; 10] = [" ext 123", " ext. 45", " x678", " #12", ";ext=770", ", ext. 688", " / ext 497", "; x21", ",#3", "/ext 9"];
+    if k % (FORMS.len() + 1) == FORMS.len() {
+        let (code, rest) = national.split_at(if national.starts_with("02") { 3 } else { 5 });
+        return format!("tel:+44-{}-{rest};ext=770", &code[1..]);
+    }
+    format!("{}{}", spelled(national, k % 7), FORMS[k % (FORMS.len() + 1)])
+}
+
+/// A CSV field, quoted when it must be.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}

@@ -1,6 +1,10 @@
 //! Postal addresses: postcode, premise and surname, and the keys made of them (CONTRACT §3).
 
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 /// A UK postcode in its canonical spelling, e.g. `SW1A 1AA`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -47,10 +51,27 @@ fn outward_ok(outward: &str) -> bool {
     matches!(shape.as_str(), "A9" | "A99" | "A9A" | "AA9" | "AA99" | "AA9A")
 }
 
+/// Text folded to ASCII for a key. Symbols (emoji, pictographs, currency and other signs) and
+/// invisible format characters become spaces first: a transliteration would spell them out as
+/// words (😀 → `grinning`, £ → `PS`) and invent a premise or a surname. Then letters with
+/// diacritics are folded (`Siân` → `Sian`, `Łódź` → `Lodz`). ASCII text is left as it is.
+fn fold_to_ascii(text: &str) -> Cow<'_, str> {
+    /// Anything not ASCII and not a letter, mark, number, punctuation or space.
+    static NOT_TEXT: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"[^\p{L}\p{M}\p{N}\p{P}\p{Z}\x00-\x7F]").ok());
+    if text.is_ascii() {
+        return Cow::Borrowed(text);
+    }
+    let kept = match NOT_TEXT.as_ref() {
+        Some(not_text) => not_text.replace_all(text, " "),
+        None => Cow::Borrowed(text),
+    };
+    Cow::Owned(deunicode::deunicode(&kept))
+}
+
 /// Surname: letters only, diacritics folded to ASCII, upper-cased (`Siân` → `SIAN`).
 /// `None` when nothing is left.
 pub fn normalise_surname(input: &str) -> Option<String> {
-    let folded = deunicode::deunicode(input);
+    let folded = fold_to_ascii(input);
     let s: String = folded.chars().filter(|c| c.is_ascii_alphabetic()).map(|c| c.to_ascii_uppercase()).collect();
     (!s.is_empty()).then_some(s)
 }
@@ -80,7 +101,7 @@ fn is_building_number(t: &str) -> bool {
 
 /// Upper-case, punctuation removed (kept: letters, digits, `/` and `-` inside numbers), white space collapsed.
 fn clean_name(line: &str) -> String {
-    let folded = deunicode::deunicode(line).to_ascii_uppercase();
+    let folded = fold_to_ascii(line).to_ascii_uppercase();
     let kept: String = folded
         .chars()
         .map(|c| {
@@ -104,7 +125,7 @@ pub fn premise_from_lines<S: AsRef<str>>(lines: &[S]) -> Result<String, AddressE
     let lines: Vec<String> = lines
         .iter()
         .flat_map(|l| l.as_ref().split(',').map(str::to_owned).collect::<Vec<_>>())
-        .map(|l| deunicode::deunicode(&l).to_ascii_uppercase())
+        .map(|l| fold_to_ascii(&l).to_ascii_uppercase())
         .filter(|l| !l.trim().is_empty())
         .collect();
     let mut sub: Option<String> = None;
@@ -279,6 +300,22 @@ mod tests {
         assert_eq!(normalise_surname("Siân").as_deref(), Some("SIAN"));
         assert_eq!(normalise_surname("  müller ").as_deref(), Some("MULLER"));
         assert_eq!(normalise_surname(" - "), None);
+        assert_eq!(normalise_surname("Łukasz").as_deref(), Some("LUKASZ"));
+        assert_eq!(normalise_surname("Zoë 😀").as_deref(), Some("ZOE"));
+        assert_eq!(normalise_surname("😀"), None);
+    }
+
+    /// Symbols are dropped, never spelled out as words; letters with diacritics are folded.
+    #[test]
+    fn transliteration_invents_no_words() {
+        let key = |lines: &[&str], surname: &str| AddressKey::from_lines(lines, "SW1A 1AA", Some(surname)).map(|k| k.to_string());
+        assert_eq!(key(&["😀", "Mill Lane"], "Smith").as_deref(), Ok("SW1A 1AA|MILL LANE|SMITH"));
+        assert_eq!(key(&["Rose Cottage 🌹", "Mill Lane"], "Siân").as_deref(), Ok("SW1A 1AA|ROSE COTTAGE|SIAN"));
+        assert_eq!(key(&["🏠 Łódź House"], "Renée ❤️").as_deref(), Ok("SW1A 1AA|LODZ HOUSE|RENEE"));
+        assert_eq!(key(&["Flat 2 👍, 10 High Street"], "O’Brien").as_deref(), Ok("SW1A 1AA|2/10|OBRIEN"));
+        assert_eq!(key(&["10–12 Market Place"], "Zoë").as_deref(), Ok("SW1A 1AA|10-12|ZOE"));
+        assert_eq!(key(&["© £ ™ 👨‍👩‍👧"], "Smith"), Err(AddressError::NoPremise));
+        assert_eq!(key(&["St Mary’s House"], "Smith").as_deref(), Ok("SW1A 1AA|ST MARYS HOUSE|SMITH"));
     }
 
     #[test]

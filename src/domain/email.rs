@@ -26,6 +26,10 @@ impl EmailKey {
         if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(EmailError::Invalid("it contains white space"));
         }
+        // A spreadsheet runs a cell that starts with one of these as a formula; no mailbox needs one.
+        if s.starts_with(['=', '+', '-', '@']) {
+            return Err(EmailError::Invalid("it starts with =, +, - or @"));
+        }
         let (local, domain) = s.split_once('@').ok_or(EmailError::Invalid("no @"))?;
         if domain.contains('@') {
             return Err(EmailError::Invalid("more than one @"));
@@ -61,6 +65,7 @@ mod tests {
     fn trims_and_lower_cases() {
         assert_eq!(EmailKey::parse("  Jo.Bloggs@Example.CO.UK ").map(|k| k.0).as_deref(), Ok("jo.bloggs@example.co.uk"));
         assert_eq!(EmailKey::parse("a+tag@sub.example.com").map(|k| k.0).as_deref(), Ok("a+tag@sub.example.com"));
+        assert_eq!(EmailKey::parse("jo-=@example.com").map(|k| k.0).as_deref(), Ok("jo-=@example.com"));
     }
 
     #[test]
@@ -76,6 +81,11 @@ mod tests {
             "jo@exa mple.com",
             "jo@-x.com",
             "jo@x..com",
+            "=jo@example.com",
+            " +jo@example.com",
+            "-jo@example.com",
+            "@jo@example.com",
+            "=HYPERLINK(\"x\")@example.com",
         ] {
             assert!(EmailKey::parse(s).is_err(), "{s:?} must be invalid");
         }

@@ -38,7 +38,8 @@ impl PhoneKey {
     }
 
     /// The general path: phonenumber's parser and validator, for every spelling the fast path
-    /// does not take (extensions, other countries, anything unusual).
+    /// does not take (other countries, anything unusual). An extension is split off first, as
+    /// [`PhoneKey::parse`] does.
     pub fn parse_slow(input: &str) -> Result<Self, PhoneError> {
         slow(precheck(input)?)
     }
@@ -75,16 +76,64 @@ impl fmt::Display for PhoneKey {
     }
 }
 
-/// The cell trimmed, unless it is empty or holds two numbers.
+/// The number in the cell: trimmed and without its extension, unless the cell is empty or holds
+/// two numbers.
 fn precheck(input: &str) -> Result<&str, PhoneError> {
     let cell = input.trim();
     if cell.is_empty() {
         return Err(PhoneError::Empty);
     }
-    if holds_two_numbers(cell) {
+    let number = without_extension(cell);
+    if holds_two_numbers(number) {
         return Err(PhoneError::TwoNumbers);
     }
-    Ok(cell)
+    Ok(number)
+}
+
+/// Words and signs that mark an extension, longest first (matched case-insensitively).
+const EXTENSION_MARKERS: [&[u8]; 5] = [b"extension", b"extn", b"ext", b"x", b"#"];
+
+/// The cell without an extension at its end (CONTRACT §2), or the cell as it is. An extension is
+/// a marker (`ext`, `extn`, `extension`, `x`, `#`), optionally followed by `:`, `.` or `=` and
+/// spaces or `-`, then 1 to 7 digits (as many as phonenumber reads) and an optional `#`; the
+/// marker may follow a `,`, `/` or `;` (`07919 233214, ext. 688`, `020 3988 9558 / ext 497`,
+/// `…;ext=770`), and is not the end of a word (`fax 123` is no extension). What is left is the
+/// number, which then takes the same path as a cell without an extension. Only the end of the
+/// cell is looked at, so the usual cell costs a few byte comparisons.
+fn without_extension(cell: &str) -> &str {
+    let b = cell.as_bytes();
+    let mut end = b.len();
+    if b.last() == Some(&b'#') {
+        end -= 1;
+    }
+    let digits = b[..end].iter().rev().take_while(|c| c.is_ascii_digit()).count();
+    if !(1..=7).contains(&digits) {
+        return cell;
+    }
+    end -= digits;
+    end -= b[..end].iter().rev().take_while(|c| matches!(c, b' ' | b'\t' | b'-')).count();
+    if end > 0 && matches!(b[end - 1], b':' | b'.' | b'=') {
+        end -= 1;
+    }
+    let Some(marker) = EXTENSION_MARKERS.iter().find(|m| end >= m.len() && b[end - m.len()..end].eq_ignore_ascii_case(m)) else {
+        return cell;
+    };
+    end -= marker.len();
+    if end > 0 && b[end - 1].is_ascii_alphabetic() {
+        return cell;
+    }
+    let spaces = |end: usize| end - b[..end].iter().rev().take_while(|c| c.is_ascii_whitespace()).count();
+    end = spaces(end);
+    if end > 0 && matches!(b[end - 1], b',' | b'/' | b';') {
+        end = spaces(end - 1);
+    }
+    // `end` is at an ASCII byte or the start, so a char boundary.
+    let number = cell.get(..end).unwrap_or(cell);
+    if number.bytes().any(|c| c.is_ascii_digit()) {
+        number
+    } else {
+        cell
+    }
 }
 
 /// phonenumber's parser and validator.
@@ -99,10 +148,14 @@ fn slow(cell: &str) -> Result<PhoneKey, PhoneError> {
 
 /// The national significant number of a UK number in one of the common spellings — `020 7946
 /// 0018`, `(020) 7946-0018`, `+44 20 7946 0018`, `+44 (0)20 7946 0018`, `0044 20 7946 0018`,
-/// `2079460018` — or `None` for anything else, which then takes phonenumber's path. Only digits,
-/// spaces, `-`, `.`, brackets and a leading `+` are taken, and only where phonenumber is known to
-/// read the digits the same way (`tests::fast_path_agrees_with_phonenumber`).
+/// `2079460018`, also after `tel:` — or `None` for anything else, which then takes phonenumber's
+/// path. Only digits, spaces, `-`, `.`, brackets and a leading `+` are taken, and only where
+/// phonenumber is known to read the digits the same way (`tests::fast_path_agrees_with_phonenumber`).
 fn common_uk_spelling(cell: &str) -> Option<Nsn> {
+    let cell = match cell.get(..4) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("tel:") => &cell[4..],
+        _ => cell,
+    };
     let mut digits = [0u8; 16];
     let mut n = 0;
     let mut plus = false;
@@ -221,35 +274,137 @@ mod tests {
             nsn.to_owned(),
             format!("+44 0{nsn}"),
             format!("0{a}\t{b}"),
+            format!("tel:+44-{a}-{b}"),
+            format!("TEL:0{nsn}"),
+            format!("tel: 0{a} {b}"),
         ]
     }
 
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(4_000))]
+    /// Extension forms as a cell may end (CONTRACT §2), each with the spelling phonenumber reads
+    /// as the same extension (phonenumber does not read `;` before an extension outside a `tel:`
+    /// URI). The last ones are not extensions: 8 digits, or a marker that ends a word.
+    const EXTENSIONS: [(&str, &str); 20] = [
+        ("", ""),
+        (" ext 123", " ext 123"),
+        (" ext. 123", " ext. 123"),
+        (" x123", " x123"),
+        ("x12", "x12"),
+        (" #123", " #123"),
+        (" #12#", " #12#"),
+        (";ext=770", " ext 770"),
+        ("; ext 12", " ext 12"),
+        (", ext. 688", ", ext. 688"),
+        (",x12", ",x12"),
+        (" / ext 497", " / ext 497"),
+        ("/#12", "/#12"),
+        (" EXT: 12", " EXT: 12"),
+        (" Extension 1234567", " Extension 1234567"),
+        (" extn 4", " extn 4"),
+        (" ext-12", " ext-12"),
+        (" x 1234567", " x 1234567"),
+        (" x12345678", " x12345678"),
+        (" fax 123", " fax 123"),
+    ];
 
-        /// The fast path gives exactly phonenumber's key and verdict, for any spelling.
+    /// phonenumber's own key for a whole cell, extension and all, as it reads it.
+    fn phonenumber_key(cell: &str) -> Option<PhoneKey> {
+        let number = phonenumber::parse(Some(country::Id::GB), cell).ok()?;
+        phonenumber::is_valid(&number).then(|| PhoneKey(number.format().mode(Mode::E164).to_string()))
+    }
+
+    /// The fast path, the slow path and phonenumber reading the whole cell give one answer for a
+    /// spelling followed by an extension form.
+    fn paths_agree(spelling: &str, (ext, as_phonenumber_reads_it): (&str, &str)) -> Result<(), TestCaseError> {
+        let cell = format!("{spelling}{ext}");
+        let fast = PhoneKey::parse(&cell).ok();
+        prop_assert_eq!(&fast, &PhoneKey::parse_slow(&cell).ok(), "cell {:?}", cell);
+        prop_assert_eq!(&fast, &phonenumber_key(&format!("{spelling}{as_phonenumber_reads_it}")), "cell {:?}", cell);
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        /// The fast path gives exactly phonenumber's key and verdict, for any spelling, with any
+        /// extension form or none (phonenumber reading the whole cell); with the sweep below
+        /// over every prefix and form, 2,000 cases are enough.
         #[test]
         fn fast_path_agrees_with_phonenumber(
             prefix in proptest::sample::select(PREFIXES.to_vec()),
             tail in "[0-9]{2,9}",
             random in "[1-9][0-9]{5,10}",
             pick_random in any::<bool>(),
+            ext in proptest::sample::select(EXTENSIONS.to_vec()),
         ) {
             let nsn = if pick_random { random } else { format!("{prefix}{tail}") };
             for s in spellings(&nsn) {
-                let fast = PhoneKey::parse(&s).ok();
-                let slow = PhoneKey::parse_slow(&s).ok();
-                prop_assert_eq!(fast, slow, "spelling {:?}", s);
+                paths_agree(&s, ext)?;
+            }
+        }
+
+        /// Two numbers in a cell stay invalid, whichever joins them and whichever has an extension.
+        #[test]
+        fn two_numbers_stay_invalid_whatever_their_extensions(
+            first in "0(20|113|7912) ?[0-9]{3} ?[0-9]{4}",
+            second in "(\\+44 ?|0)(20|1632|7700) ?[0-9]{3} ?[0-9]{3,4}",
+            join in proptest::sample::select(vec![" / ", "/", " or ", " OR ", "; ", ";", ", ", ",", " & ", "&"]),
+            ext in proptest::sample::select(EXTENSIONS[..18].to_vec()),
+            on_first in any::<bool>(),
+        ) {
+            let cell = if on_first { format!("{first}{}{join}{second}", ext.0) } else { format!("{first}{join}{second}{}", ext.0) };
+            prop_assert_eq!(PhoneKey::parse(&cell), Err(PhoneError::TwoNumbers), "cell {:?}", cell);
+            prop_assert_eq!(PhoneKey::parse_slow(&cell), Err(PhoneError::TwoNumbers), "cell {:?}", cell);
+        }
+    }
+
+    /// Every prefix, every extension form, every spelling: the three readings agree.
+    #[test]
+    fn every_prefix_with_every_extension_form_agrees() {
+        for prefix in PREFIXES {
+            for tail in ["9460018", "960001", "0000"] {
+                let nsn: String = format!("{prefix}{tail}").chars().take(10).collect();
+                for s in spellings(&nsn) {
+                    for ext in EXTENSIONS {
+                        if let Err(e) = paths_agree(&s, ext) {
+                            panic!("{e}");
+                        }
+                    }
+                }
             }
         }
     }
 
+    /// An extension is split off and the number then takes the fast path.
+    #[test]
+    fn extensions_take_the_fast_path() {
+        for s in [
+            "07919 233214, ext. 688",
+            "020 3988 9558 / ext 497",
+            "tel:+44-20-3123-8311;ext=770",
+            "020 7946 0018 x123",
+            "020 7946 0018 #12#",
+        ] {
+            let number = precheck(s);
+            assert!(number.clone().is_ok_and(|n| common_uk_spelling(n).is_some()), "{s}: {number:?}");
+        }
+        assert_eq!(precheck("020 7946 0018 fax 123"), Ok("020 7946 0018 fax 123"));
+        assert_eq!(precheck("020 7946 0018 x12345678"), Ok("020 7946 0018 x12345678"));
+    }
+
     #[test]
     fn the_fast_path_takes_the_common_spellings() {
-        for s in ["020 7946 0018", "(020) 7946-0018", "+44 (0)20 7946 0018", "0044 20 7946 0018", "2079460018", "+447912345678"] {
+        for s in [
+            "020 7946 0018",
+            "(020) 7946-0018",
+            "+44 (0)20 7946 0018",
+            "0044 20 7946 0018",
+            "2079460018",
+            "+447912345678",
+            "tel: 020 7946 0018",
+        ] {
             assert!(common_uk_spelling(s).is_some(), "{s}");
         }
-        for s in ["020 7946 0018 x123", "+1 212 555 0100", "44 20 7946 0018", "+44 020 7946 0018", "tel: 020 7946 0018"] {
+        for s in ["020 7946 0018 x123", "+1 212 555 0100", "44 20 7946 0018", "+44 020 7946 0018", "tel 020 7946 0018"] {
             assert!(common_uk_spelling(s).is_none(), "{s}");
         }
     }
@@ -277,9 +432,22 @@ mod tests {
 
     #[test]
     fn extensions_are_dropped() {
-        for s in ["020 7946 0018 ext 123", "020 7946 0018 ext. 123", "020 7946 0018 x123", "020 7946 0018 #123"] {
+        for s in [
+            "020 7946 0018 ext 123",
+            "020 7946 0018 ext. 123",
+            "020 7946 0018 x123",
+            "020 7946 0018 #123",
+            "020 7946 0018;ext=123",
+            "020 7946 0018, ext. 123",
+            "020 7946 0018 / ext 123",
+            "020 7946 0018; x123",
+            "020 7946 0018/#123",
+            "tel:+44-20-7946-0018;ext=770",
+        ] {
             assert_eq!(key(s).as_deref(), Ok("+442079460018"), "spelling {s:?}");
         }
+        assert_eq!(key("07919 233214, ext. 688").as_deref(), Ok("+447919233214"));
+        assert_eq!(key("020 3988 9558 / ext 497").as_deref(), Ok("+442039889558"));
     }
 
     #[test]
@@ -291,6 +459,9 @@ mod tests {
             "07912 345678; 01632 960001",
             "07912 345678, 01632 960001",
             "07912 345678 & 01632 960001",
+            "07912 345678 x12 / 01632 960001",
+            "07912 345678 / 01632 960001 ext 5",
+            "07912 345678;ext=1; 02079460018;ext=2",
         ] {
             assert_eq!(key(s), Err(PhoneError::TwoNumbers), "cell {s:?}");
         }

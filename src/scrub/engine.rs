@@ -656,16 +656,24 @@ mod tests {
 
         /// Any spelling of a number the contract accepts scrubs exactly as its E.164 form.
         #[test]
-        fn phone_spellings_scrub_as_the_canonical_form(last in 0u32..8, style in 0usize..8) {
+        fn phone_spellings_scrub_as_the_canonical_form(last in 0u32..8, style in 0usize..9, ext in 0usize..12) {
             let nsn = format!("20300000{last:02}");
             let (a, b) = nsn.split_at(2);
             let spelled = [
                 format!("0{nsn}"), format!("0{a} {b}"), format!("+44 {a} {b}"), format!("+44 (0){a} {b}"),
-                format!("0044 {a} {b}"), format!("(0{a}) {}-{}", &b[..4], &b[4..]), nsn.clone(), format!("0{a} {b} ext 12"),
+                format!("0044 {a} {b}"), format!("(0{a}) {}-{}", &b[..4], &b[4..]), nsn.clone(), format!("+44{nsn}"),
+                format!("tel:+44-{a}-{}-{}", &b[..4], &b[4..]),
             ][style].clone();
+            let extension = [
+                "", " ext 12", " ext. 123", " x123", " #123", ";ext=770", ", ext. 688", " / ext 497", "; x21", ",#3", "/ext 9", " EXTN: 4",
+            ][ext];
+            let spelled = format!("{spelled}{extension}");
             let list = format!("phone\n{}\n+44{nsn}\n", quoted(&spelled));
             let got = outcomes(Channel::Call, &list);
-            // The first row judged as the canonical row would be; the second is its duplicate.
+            // The first row judged as the facts say: TPS lists 0000–0004, 0005 is opted out.
+            let reason = match last { 0..=4 => "TPS", 5 => "OPTED_OUT", _ => "" };
+            prop_assert_eq!(&got[0], &(reason.to_owned(), format!("+44{nsn}")), "spelling {:?}", spelled);
+            // ... as the canonical row would be; the second is its duplicate.
             let alone = outcomes(Channel::Call, &format!("phone\n+44{nsn}\n"));
             prop_assert_eq!(&got[0], &alone[0], "spelling {:?}", spelled);
             prop_assert_eq!(got[1].0.as_str(), "DUPLICATE");
@@ -678,6 +686,8 @@ mod tests {
             let spelled: String = canonical.chars().zip(upper.iter().chain(std::iter::repeat(&false))).map(|(c, u)| if *u { c.to_ascii_uppercase() } else { c }).collect();
             let spelled = format!("{}{spelled}{}", " ".repeat(pad), " ".repeat(pad));
             let got = outcomes(Channel::Email, &format!("email\n{}\n", quoted(&spelled)));
+            // jo@example.com is opted out of email.
+            prop_assert_eq!(&got, &vec![("OPTED_OUT".to_owned(), canonical.to_owned())], "spelling {:?}", spelled);
             prop_assert_eq!(got, outcomes(Channel::Email, &format!("email\n{canonical}\n")));
         }
 
@@ -690,7 +700,8 @@ mod tests {
             let got = outcomes(Channel::Mail, &format!("surname,address,postcode\n{},{},{}\n", quoted(surname), quoted(lines), quoted(postcode)));
             let canonical = outcomes(Channel::Mail, "surname,address,postcode\nOBRIEN,10 High Street,SW1A 1AA\n");
             prop_assert_eq!(&got, &canonical);
-            prop_assert_eq!(got[0].0.as_str(), "OPTED_OUT");
+            // The household at 10 High Street, SW1A 1AA is opted out of mail.
+            prop_assert_eq!(&got, &vec![("OPTED_OUT".to_owned(), "SW1A 1AA|10|OBRIEN".to_owned())]);
         }
     }
 

@@ -355,3 +355,40 @@ fn free_text_is_bounded_and_the_error_names_the_field_and_limit() {
     let fine = address(json!(["10 High Street", "x".repeat(200)]), "s".repeat(100));
     assert_eq!(app.post("/v1/opt-outs", Some(&app.agent), &fine).0, 201);
 }
+
+/// CONTRACT §1: an email address a spreadsheet would run as a formula is a 422 wherever a key is
+/// taken, records nothing, and the message does not echo it.
+#[test]
+fn formula_email_addresses_are_422() {
+    let app = TestApp::spawn();
+    for email in ["=jo@example.com", "+jo@example.com", " -jo@example.com", "@jo@example.com"] {
+        let (s, b) = app.post("/v1/opt-outs", Some(&app.agent), &json!({"email": email, "source": "web"}));
+        assert_eq!(error_code(s, &b, 422), "invalid_email", "{email}");
+        assert!(!b.to_string().contains("jo@example.com"), "{b}");
+        let consent = json!({"email": email, "channels": ["email"], "source": "web", "evidence": "ticked the box"});
+        let (s, b) = app.post("/v1/consents", Some(&app.agent), &consent);
+        assert_eq!(error_code(s, &b, 422), "invalid_email", "{email}");
+        let query: String = email.bytes().map(|b| format!("%{b:02X}")).collect();
+        let (s, b) = app.get(&format!("/v1/preferences?email={query}"), Some(&app.agent));
+        assert_eq!(error_code(s, &b, 422), "invalid_email", "{email}");
+    }
+    let (_, b) = app.get("/v1/preferences?email=jo@example.com", Some(&app.agent));
+    assert_eq!(b["history"].as_array().map(Vec::len), Some(0), "{b}");
+}
+
+/// CONTRACT §3: an emoji in an address line or a surname is dropped, never spelled out as a word
+/// (it once became the premise GRINNING); letters with diacritics are folded.
+#[test]
+fn an_emoji_in_an_address_invents_no_premise() {
+    let app = TestApp::spawn();
+    let body = app.opt_out(json!({
+        "address": {"lines": ["😀", "Mill Lane 🌳"], "postcode": "SW1A 1AA", "surname": "Zoë 😀"},
+        "source": "letter"
+    }));
+    assert_eq!(body["statements"][0]["key"], "SW1A 1AA|MILL LANE|ZOE", "{body}");
+    let (s, p) = app.get("/v1/preferences?postcode=SW1A%201AA&premise=Mill%20Lane&surname=Zoe", Some(&app.agent));
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["channels"]["mail"]["state"], "opted_out", "{p}");
+    assert!(!p.to_string().to_uppercase().contains("GRINNING"), "{p}");
+    assert_eq!(state(&app, "postcode=SW1A%201AA&premise=GRINNING&surname=Zoe", "mail"), "none");
+}

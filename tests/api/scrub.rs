@@ -876,3 +876,72 @@ fn a_contact_date_before_today_is_refused() {
         assert_eq!(run.summary["contact_date"], today());
     }
 }
+
+/// CONTRACT §2: an extension after a space, comma, slash or semicolon is dropped (one key each);
+/// a cell with two numbers stays INVALID_PHONE whatever joins them. HTTP and CLI alike.
+#[test]
+fn extensions_give_one_key_and_two_numbers_stay_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = world(dir.path());
+    let cells = [
+        ("07919 233214, ext. 688", "", "+447919233214"),
+        ("020 3988 9558 / ext 497", "", "+442039889558"),
+        ("tel:+44-20-3123-8311;ext=770", "", "+442031238311"),
+        ("020 3000 0000 ext 123", "TPS", "+442030000000"),
+        ("020 3000 0002 x123", "TPS", "+442030000002"),
+        ("020 3000 0003 #123", "TPS", "+442030000003"),
+        ("020 3000 0004;ext=123", "TPS", "+442030000004"),
+        ("+44 20 3000 0006, x12", "TPS", "+442030000006"),
+        ("(020) 3000-0007/ext 9", "TPS", "+442030000007"),
+        ("0044 20 3000 0008; ext. 4", "TPS", "+442030000008"),
+        ("2030000009 EXT: 77", "TPS", "+442030000009"),
+        ("020 3000 0500 ext 5", "OPTED_OUT", "+442030000500"),
+        ("07912 345678 / 01632 960001", "INVALID_PHONE", ""),
+        ("07912 345678 or 020 3000 0800", "INVALID_PHONE", ""),
+        ("07912 345678; 020 3000 0801", "INVALID_PHONE", ""),
+        ("07912 345678, 020 3000 0802", "INVALID_PHONE", ""),
+        ("07912 345678 & 020 3000 0803", "INVALID_PHONE", ""),
+        ("07912 345678 x12 / 020 3000 0804", "INVALID_PHONE", ""),
+        ("07912 345678 / 020 3000 0805 ext 1", "INVALID_PHONE", ""),
+    ];
+    let mut list = String::from("name,phone\n");
+    for (i, (cell, _, _)) in cells.iter().enumerate() {
+        list.push_str(&format!("P{i},\"{cell}\"\n"));
+    }
+    let want: Vec<(String, String)> = cells.iter().map(|(_, r, k)| (r.to_string(), k.to_string())).collect();
+    let date = today();
+    let cli = scrub(&app, dir.path(), "call", list.as_bytes(), &["--contact-date", &date]);
+    assert_eq!(reasons(&cli), want);
+    let (s, summary) = post_list(&app, &app.campaign, &format!("channel=call&contact_date={date}"), "text/csv", list.as_bytes());
+    assert_eq!(s, 201, "{summary}");
+    let (_, annotated) = download(&app, &format!("/v1/scrubs/{}/annotated.csv", summary["id"]));
+    assert_eq!(annotated, std::fs::read_to_string(dir.path().join("annotated.csv")).unwrap());
+    assert_eq!(summary["by_reason"]["INVALID_PHONE"], 7, "{summary}");
+}
+
+/// CONTRACT §1: an email address that starts with `=`, `+`, `-` or `@` is INVALID_EMAIL, and never
+/// reaches the key column where a spreadsheet would run it.
+#[test]
+fn email_cells_a_spreadsheet_would_run_are_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = world(dir.path());
+    let list = "email\n=jo@example.com\n\" +jo@example.com\"\n-jo@example.com\n@jo@example.com\nJo@Example.com\njo-=@example.com\n";
+    let date = today();
+    let cli = scrub(&app, dir.path(), "email", list.as_bytes(), &["--contact-date", &date]);
+    let want: Vec<(String, String)> = [
+        ("INVALID_EMAIL", ""),
+        ("INVALID_EMAIL", ""),
+        ("INVALID_EMAIL", ""),
+        ("INVALID_EMAIL", ""),
+        ("OPTED_OUT", "jo@example.com"),
+        ("", "jo-=@example.com"),
+    ]
+    .iter()
+    .map(|(r, k)| (r.to_string(), k.to_string()))
+    .collect();
+    assert_eq!(reasons(&cli), want);
+    let (s, summary) = post_list(&app, &app.campaign, &format!("channel=email&contact_date={date}"), "text/csv", list.as_bytes());
+    assert_eq!(s, 201, "{summary}");
+    let (_, annotated) = download(&app, &format!("/v1/scrubs/{}/annotated.csv", summary["id"]));
+    assert_eq!(annotated, std::fs::read_to_string(dir.path().join("annotated.csv")).unwrap());
+}
