@@ -1,8 +1,11 @@
 //! The one error type at the HTTP boundary, and its JSON shape (CONTRACT §9):
 //! `{"error": {"code", "message", "details"}}` with a fitting status.
 
+use actix_web::dev::ServiceResponse;
 use actix_web::error::{JsonPayloadError, PayloadError, QueryPayloadError};
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
+use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Value};
 
@@ -12,6 +15,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub details: Value,
+    /// Seconds to send as `Retry-After` (a busy or throttled answer).
+    pub retry_after: Option<u64>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -22,7 +27,12 @@ impl std::fmt::Display for ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), details: json!({}) }
+        ApiError { status, code, message: message.into(), details: json!({}), retry_after: None }
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn details(mut self, details: Value) -> ApiError {
@@ -89,10 +99,43 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(json!({
-            "error": {"code": self.code, "message": self.message, "details": self.details}
-        }))
+        let mut response = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds));
+        }
+        response.json(shape(self.code, &self.message, &self.details))
     }
+}
+
+/// The contract's error document (§9).
+fn shape(code: &str, message: &str, details: &Value) -> Value {
+    json!({"error": {"code": code, "message": message, "details": details}})
+}
+
+/// For `ErrorHandlers`: an error answer that is not already ours (one actix made itself, with an
+/// empty or plain-text body) gets the contract's shape, its code taken from its status. Its body
+/// is never passed on: it may echo the request.
+pub fn in_contract_shape<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let (req, old) = res.into_parts();
+    let status = old.status();
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let code: String = reason.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    let message = if status.is_server_error() {
+        "the server failed to answer; the error is in its log".to_owned()
+    } else {
+        format!("the request was refused: {}", reason.to_lowercase())
+    };
+    let mut new = HttpResponse::build(status).json(shape(&code, &message, &json!({})));
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            new.headers_mut().append(name.clone(), HeaderValue::clone(value));
+        }
+    }
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, new).map_into_right_body()))
 }
 
 /// An extractor's error, already in our shape when it came from our error handlers.
