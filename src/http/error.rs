@@ -171,3 +171,39 @@ impl From<crate::store::QueryError> for ApiError {
         ApiError::internal(e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::middleware::ErrorHandlers;
+    use actix_web::{test, web, App, HttpResponse};
+
+    use super::*;
+
+    /// An error actix answers itself, with an empty or plain body, reaches the client in the
+    /// contract's shape, its headers kept; ours and successes pass as they are.
+    #[actix_web::test]
+    async fn errors_not_ours_are_given_the_contract_shape() {
+        let app = test::init_service(
+            App::new()
+                .wrap(ErrorHandlers::new().default_handler(in_contract_shape))
+                .route("/empty", web::get().to(|| async { HttpResponse::BadRequest().insert_header(("Retry-After", "3")).finish() }))
+                .route("/plain", web::get().to(|| async { HttpResponse::NotFound().body("secret 07912 345678") }))
+                .route("/ours", web::get().to(|| async { Err::<HttpResponse, _>(ApiError::bad_request("ours", "our message")) }))
+                .route("/fine", web::get().to(|| async { HttpResponse::Ok().body("fine") })),
+        )
+        .await;
+        let call = |path: &'static str| test::call_service(&app, test::TestRequest::get().uri(path).to_request());
+        let res = call("/empty").await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(res.headers().get("retry-after").map(|v| v.as_bytes()), Some(&b"3"[..]));
+        let body: Value = test::read_body_json(res).await;
+        assert_eq!(body["error"]["code"], "bad_request");
+        assert!(body["error"]["details"].is_object());
+        let body: Value = test::read_body_json(call("/plain").await).await;
+        assert_eq!(body["error"]["code"], "not_found");
+        assert!(!body.to_string().contains("07912"), "{body}");
+        let body: Value = test::read_body_json(call("/ours").await).await;
+        assert_eq!((body["error"]["code"].as_str(), body["error"]["message"].as_str()), (Some("ours"), Some("our message")));
+        assert_eq!(test::read_body(call("/fine").await).await, "fine");
+    }
+}
