@@ -154,8 +154,12 @@ fn an_endless_part_header_is_cut_off_and_other_clients_are_answered_meanwhile() 
         // Refused while the body was still coming: the server did not wait for its end.
         assert!(answer.sent_when_answered < 256 << 20, "answered only after {} bytes", answer.sent_when_answered);
     }
+    // The machine is shared (other tests run alongside): the baseline is the slower of the
+    // medians before and after, and the factor generous; a stalled worker is 1000 times slower.
+    let after = median((0..60).map(|_| check_latency(&app)).collect());
+    let baseline = baseline.max(after);
     let during = median(during);
-    assert!(during <= baseline * 20, "checks took {during:?} (median) during the hostile uploads, {baseline:?} before");
+    assert!(during <= baseline * 50, "checks took {during:?} (median) during the hostile uploads, {baseline:?} without");
 }
 
 /// Finding 1: the preamble, a boundary line and the count of tiny parts are bounded alike.
