@@ -17,6 +17,9 @@ pub struct ApiError {
     pub details: Value,
     /// Seconds to send as `Retry-After` (a busy or throttled answer).
     pub retry_after: Option<u64>,
+    /// Close the connection after the answer: a body was refused before its end, and is not
+    /// read (nor waited for) any further.
+    pub close: bool,
 }
 
 impl std::fmt::Display for ApiError {
@@ -27,11 +30,16 @@ impl std::fmt::Display for ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), details: json!({}), retry_after: None }
+        ApiError { status, code, message: message.into(), details: json!({}), retry_after: None, close: false }
     }
 
     pub fn retry_after(mut self, seconds: u64) -> ApiError {
         self.retry_after = Some(seconds);
+        self
+    }
+
+    pub fn closing(mut self) -> ApiError {
+        self.close = true;
         self
     }
 
@@ -102,6 +110,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status);
         if let Some(seconds) = self.retry_after {
             response.insert_header((header::RETRY_AFTER, seconds));
+        }
+        if self.close {
+            response.force_close();
         }
         response.json(shape(self.code, &self.message, &self.details))
     }

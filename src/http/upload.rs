@@ -68,8 +68,13 @@ impl Uploads {
     }
 
     /// Admit an upload, before its body is read: its declared length within the limit, and a
-    /// slot free. The slot is the returned value's, until it is dropped.
+    /// slot free. The slot is the returned value's, until it is dropped. A refusal closes the
+    /// connection, as every refusal of a body does: what the client still sends is not read.
     pub fn admit(&self, headers: &HeaderMap) -> Result<Admitted, ApiError> {
+        self.try_admit(headers).map_err(ApiError::closing)
+    }
+
+    fn try_admit(&self, headers: &HeaderMap) -> Result<Admitted, ApiError> {
         let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
         if declared.is_some_and(|n| n > self.limit) {
             return Err(body_too_large(self.limit));
@@ -97,6 +102,15 @@ pub struct Admitted {
 impl Admitted {
     /// The body as a file.
     pub async fn body(&self, payload: web::Payload) -> Result<File, ApiError> {
+        self.read_body(payload).await.map_err(ApiError::closing)
+    }
+
+    /// The `file` part of a multipart/form-data body as a file; other parts are read past.
+    pub async fn file_part(&self, headers: &HeaderMap, payload: web::Payload) -> Result<File, ApiError> {
+        self.read_file_part(headers, payload).await.map_err(ApiError::closing)
+    }
+
+    async fn read_body(&self, payload: web::Payload) -> Result<File, ApiError> {
         let tally = Rc::new(Tally::default());
         let mut body = Guarded::new(payload, tally.clone(), self, false);
         let mut file = tempfile::tempfile().map_err(ApiError::internal)?;
@@ -105,8 +119,7 @@ impl Admitted {
         Ok(file)
     }
 
-    /// The `file` part of a multipart/form-data body as a file; other parts are read past.
-    pub async fn file_part(&self, headers: &HeaderMap, payload: web::Payload) -> Result<File, ApiError> {
+    async fn read_file_part(&self, headers: &HeaderMap, payload: web::Payload) -> Result<File, ApiError> {
         let tally = Rc::new(Tally::default());
         let body = Guarded::new(payload, tally.clone(), self, true);
         let broken = |e: &dyn std::fmt::Display| bad("bad_multipart", "the multipart body could not be read", e);
