@@ -17,6 +17,10 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     /// Largest JSON body.
     pub max_json_bytes: usize,
+    /// An upload's body that sends nothing for this long is cut off (408).
+    pub upload_idle_timeout: Duration,
+    /// Uploads (lists, register files) read and processed at once; more wait for none (503).
+    pub max_uploads: usize,
     pub result_retention: Duration,
     /// HTTP worker threads; 0 means half the cores, at least one (`http::default_workers`).
     pub workers: usize,
@@ -38,6 +42,8 @@ impl Default for Settings {
             bind: "127.0.0.1:8080".into(),
             max_upload_bytes: 2 << 30,
             max_json_bytes: 1 << 20,
+            upload_idle_timeout: Duration::from_secs(30),
+            max_uploads: 8,
             result_retention: Duration::from_secs(7 * 86_400),
             workers: 0,
             pool_size: 8,

@@ -58,6 +58,12 @@ pub struct ServeArgs {
     /// Largest JSON request body, in bytes.
     #[arg(long, env = "SUPPRESS_MAX_JSON_BYTES", default_value_t = 1 << 20)]
     pub max_json_bytes: usize,
+    /// An upload whose body sends nothing for this long is cut off with 408 (30s, 2m).
+    #[arg(long, env = "SUPPRESS_UPLOAD_IDLE_TIMEOUT", default_value = "30s")]
+    pub upload_idle_timeout: String,
+    /// Uploads (lists, register files) taken at once; past it 503 with Retry-After.
+    #[arg(long, env = "SUPPRESS_MAX_UPLOADS", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_uploads: u64,
     /// How long scrub results stay downloadable (7d, 12h, 90s).
     #[arg(long, env = "SUPPRESS_RESULT_RETENTION", default_value = "7d")]
     pub result_retention: String,
@@ -171,6 +177,11 @@ impl ServeArgs {
             bind: self.bind.clone(),
             max_upload_bytes: self.max_upload_bytes,
             max_json_bytes: self.max_json_bytes,
+            upload_idle_timeout: parse_duration(&self.upload_idle_timeout)
+                .and_then(|d| if d.is_zero() { Err("an upload must be given at least 1s to send its next bytes".into()) } else { Ok(d) })
+                .map_err(anyhow::Error::msg)
+                .context("SUPPRESS_UPLOAD_IDLE_TIMEOUT")?,
+            max_uploads: usize::try_from(self.max_uploads).unwrap_or(usize::MAX),
             result_retention: parse_duration(&self.result_retention).map_err(anyhow::Error::msg).context("SUPPRESS_RESULT_RETENTION")?,
             workers: self.workers,
             pool_size: self.pool_size,

@@ -1,8 +1,11 @@
 //! The one error type at the HTTP boundary, and its JSON shape (CONTRACT §9):
 //! `{"error": {"code", "message", "details"}}` with a fitting status.
 
+use actix_web::dev::ServiceResponse;
 use actix_web::error::{JsonPayloadError, PayloadError, QueryPayloadError};
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
+use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Value};
 
@@ -12,6 +15,11 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub details: Value,
+    /// Seconds to send as `Retry-After` (a busy or throttled answer).
+    pub retry_after: Option<u64>,
+    /// Close the connection after the answer: a body was refused before its end, and is not
+    /// read (nor waited for) any further.
+    pub close: bool,
 }
 
 impl std::fmt::Display for ApiError {
@@ -22,7 +30,17 @@ impl std::fmt::Display for ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), details: json!({}) }
+        ApiError { status, code, message: message.into(), details: json!({}), retry_after: None, close: false }
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    pub fn closing(mut self) -> ApiError {
+        self.close = true;
+        self
     }
 
     pub fn details(mut self, details: Value) -> ApiError {
@@ -41,7 +59,9 @@ impl ApiError {
     /// 429 (CONTRACT §9): too many failed attempts; the client may try again after `retry_after`
     /// seconds (the `Retry-After` header and `details.retry_after_seconds`).
     pub fn too_many_attempts(retry_after: u64, message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", message).details(json!({ "retry_after_seconds": retry_after }))
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", message)
+            .details(json!({ "retry_after_seconds": retry_after }))
+            .retry_after(retry_after)
     }
 
     pub fn not_found(message: impl Into<String>) -> ApiError {
@@ -96,13 +116,45 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status);
-        if let Some(secs) = self.details.get("retry_after_seconds").and_then(Value::as_u64) {
-            response.insert_header((actix_web::http::header::RETRY_AFTER, secs));
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds));
         }
-        response.json(json!({
-            "error": {"code": self.code, "message": self.message, "details": self.details}
-        }))
+        if self.close {
+            response.force_close();
+        }
+        response.json(shape(self.code, &self.message, &self.details))
     }
+}
+
+/// The contract's error document (§9).
+fn shape(code: &str, message: &str, details: &Value) -> Value {
+    json!({"error": {"code": code, "message": message, "details": details}})
+}
+
+/// For `ErrorHandlers`: an error answer that is not already ours (one actix made itself, with an
+/// empty or plain-text body) gets the contract's shape, its code taken from its status. Its body
+/// is never passed on: it may echo the request.
+pub fn in_contract_shape<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let (req, old) = res.into_parts();
+    let status = old.status();
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let code: String = reason.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    let message = if status.is_server_error() {
+        "the server failed to answer; the error is in its log".to_owned()
+    } else {
+        format!("the request was refused: {}", reason.to_lowercase())
+    };
+    let mut new = HttpResponse::build(status).json(shape(&code, &message, &json!({})));
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            new.headers_mut().append(name.clone(), HeaderValue::clone(value));
+        }
+    }
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, new).map_into_right_body()))
 }
 
 /// An extractor's error, already in our shape when it came from our error handlers.
@@ -144,5 +196,41 @@ impl From<crate::domain::text::TextError> for ApiError {
 impl From<crate::store::QueryError> for ApiError {
     fn from(e: crate::store::QueryError) -> Self {
         ApiError::internal(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::middleware::ErrorHandlers;
+    use actix_web::{test, web, App, HttpResponse};
+
+    use super::*;
+
+    /// An error actix answers itself, with an empty or plain body, reaches the client in the
+    /// contract's shape, its headers kept; ours and successes pass as they are.
+    #[actix_web::test]
+    async fn errors_not_ours_are_given_the_contract_shape() {
+        let app = test::init_service(
+            App::new()
+                .wrap(ErrorHandlers::new().default_handler(in_contract_shape))
+                .route("/empty", web::get().to(|| async { HttpResponse::BadRequest().insert_header(("Retry-After", "3")).finish() }))
+                .route("/plain", web::get().to(|| async { HttpResponse::NotFound().body("secret 07912 345678") }))
+                .route("/ours", web::get().to(|| async { Err::<HttpResponse, _>(ApiError::bad_request("ours", "our message")) }))
+                .route("/fine", web::get().to(|| async { HttpResponse::Ok().body("fine") })),
+        )
+        .await;
+        let call = |path: &'static str| test::call_service(&app, test::TestRequest::get().uri(path).to_request());
+        let res = call("/empty").await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(res.headers().get("retry-after").map(|v| v.as_bytes()), Some(&b"3"[..]));
+        let body: Value = test::read_body_json(res).await;
+        assert_eq!(body["error"]["code"], "bad_request");
+        assert!(body["error"]["details"].is_object());
+        let body: Value = test::read_body_json(call("/plain").await).await;
+        assert_eq!(body["error"]["code"], "not_found");
+        assert!(!body.to_string().contains("07912"), "{body}");
+        let body: Value = test::read_body_json(call("/ours").await).await;
+        assert_eq!((body["error"]["code"].as_str(), body["error"]["message"].as_str()), (Some("ours"), Some("our message")));
+        assert_eq!(test::read_body(call("/fine").await).await, "fine");
     }
 }

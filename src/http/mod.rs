@@ -10,6 +10,7 @@ pub mod preferences;
 pub mod registers;
 pub mod request_id;
 pub mod scrubs;
+pub mod upload;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Weak};
@@ -36,6 +37,8 @@ pub struct AppState {
     /// The in-house statements in force, caught up before each use.
     pub in_house: Arc<InHouse>,
     pub settings: Settings,
+    /// Uploads taken at once, and the rules their bodies are read by.
+    pub uploads: upload::Uploads,
 }
 
 /// An extractor whose failure the handler meets only when it asks (`let body = body?;`).
@@ -137,6 +140,9 @@ pub fn default_workers(cores: usize) -> usize {
     (cores / 2).max(1)
 }
 
+/// How long a client has to send a request's head, and how long an idle connection stays open.
+const CLIENT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A server bound to its listener (port 0 allowed), ready to be awaited.
 pub struct Bound {
     pub addr: SocketAddr,
@@ -155,9 +161,12 @@ pub fn bind(settings: Settings, store: Store) -> anyhow::Result<Bound> {
     watch_registers(Arc::downgrade(&registers), store.clone(), settings.register_poll);
     let in_house = Arc::new(InHouse::load(&mut *store.conn()?).context("loading the in-house statements")?);
     tracing::info!(keys = in_house.keys_in_force(), "in-house statements in force loaded");
-    let state = web::Data::new(AppState { store, writer, keys: KeyCache::new(settings.key_cache), registers, in_house, settings });
+    let uploads = upload::Uploads::new(&settings);
+    let state = web::Data::new(AppState { store, writer, keys: KeyCache::new(settings.key_cache), registers, in_house, settings, uploads });
     let server = HttpServer::new(move || {
         App::new()
+            // Errors actix answers itself (a path it cannot extract, …) in the contract's shape.
+            .wrap(actix_web::middleware::ErrorHandlers::new().default_handler(error::in_contract_shape))
             .wrap(actix_web::middleware::from_fn(request_id::middleware))
             .app_data(state.clone())
             // Made here, so once per worker: the checks a worker holds share one statements read.
@@ -174,6 +183,14 @@ pub fn bind(settings: Settings, store: Store) -> anyhow::Result<Bound> {
             .default_service(web::to(not_found))
     })
     .workers(workers)
+    // A client gets this long to send a request's head, and an idle kept-alive connection is
+    // closed after it: a slow or silent sender cannot hold a connection (a body is timed by
+    // `upload`). Errors in the head itself (too large, malformed, Content-Length with
+    // Transfer-Encoding) are answered by actix's HTTP/1 codec before any of ours runs: a 4xx with
+    // an empty body, and the connection closed.
+    .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
+    .client_disconnect_timeout(std::time::Duration::from_secs(1))
+    .keep_alive(CLIENT_REQUEST_TIMEOUT)
     .listen(listener)?
     .run();
     Ok(Bound { addr, server })

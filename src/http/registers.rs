@@ -2,16 +2,13 @@
 //! `POST /v1/registers/{name}/imports` (a register file as the body, streamed to disk) and
 //! `POST /v1/registers/{name}/undo` (undo the latest applied import).
 
-use std::io::Write;
-
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
-use futures_util::StreamExt;
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::{Authorized, Import, ReadImports, ReadRegisters};
-use super::error::{body_too_large, ApiError};
+use super::error::ApiError;
 use super::{AppState, Deferred};
 use crate::domain::time::{parse_date, rfc3339};
 use crate::domain::Register;
@@ -89,7 +86,8 @@ async fn import_file(
     state: web::Data<AppState>,
     name: web::Path<String>,
     query: Deferred<web::Query<ImportQuery>>,
-    mut body: web::Payload,
+    http: HttpRequest,
+    body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let query = query?;
     let r = register(&name)?;
@@ -103,20 +101,8 @@ async fn import_file(
         .map_err(|e: String| ApiError::unprocessable("invalid_kind", e).details(json!({"field": "kind"})))?;
 
     // The body goes to a temporary file as it arrives: a register file is hundreds of MB.
-    let limit = state.settings.max_upload_bytes;
-    let mut file = tempfile::tempfile().map_err(ApiError::internal)?;
-    let mut size = 0u64;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| match e {
-            actix_web::error::PayloadError::Overflow => body_too_large(limit),
-            other => ApiError::bad_request("bad_body", format!("the body could not be read: {other}")),
-        })?;
-        size += chunk.len() as u64;
-        if size > limit {
-            return Err(body_too_large(limit));
-        }
-        file.write_all(&chunk).map_err(ApiError::internal)?;
-    }
+    let upload = state.uploads.admit(http.headers())?;
+    let mut file = upload.body(body).await?;
     let req =
         Request { register: r, as_of, kind, force: query.force.unwrap_or(false), max_removal_percent: state.settings.max_removal_percent };
     let store = state.store.clone();

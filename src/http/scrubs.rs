@@ -1,17 +1,16 @@
 //! `/v1/scrubs`: a list in (streamed to disk), the same engine as `suppress scrub`, the summary
 //! and the annotated result stored; downloads streamed from the stored result until it expires.
 
-use std::io::{Read, Seek, Write};
+use std::io::{Read, Write};
 
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
-use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::{Authorized, ReadScrubs, Scrub};
-use super::error::{body_too_large, ApiError};
+use super::error::ApiError;
 use super::{AppState, Deferred};
 use crate::domain::time::{now_utc, rfc3339};
 use crate::domain::Channel;
@@ -105,50 +104,6 @@ fn scrub_error(e: ScrubError) -> ApiError {
     }
 }
 
-/// A stream of body pieces written to a file as they arrive, refused past the limit.
-async fn to_file<S, E>(mut stream: S, limit: u64) -> Result<std::fs::File, ApiError>
-where
-    S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
-    let mut file = tempfile::tempfile().map_err(ApiError::internal)?;
-    let mut size = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request("bad_body", format!("the body could not be read: {e}")))?;
-        size += chunk.len() as u64;
-        if size > limit {
-            return Err(body_too_large(limit));
-        }
-        file.write_all(&chunk).map_err(ApiError::internal)?;
-    }
-    file.rewind().map_err(ApiError::internal)?;
-    Ok(file)
-}
-
-/// The body as a file.
-async fn spool(body: web::Payload, limit: u64) -> Result<std::fs::File, ApiError> {
-    to_file(body, limit).await
-}
-
-/// The `file` part of a multipart/form-data body as a file; other parts are read past.
-async fn spool_file_part(headers: &actix_web::http::header::HeaderMap, body: web::Payload, limit: u64) -> Result<std::fs::File, ApiError> {
-    let mut parts = actix_multipart::Multipart::new(headers, body);
-    let mut list = None;
-    while let Some(part) = parts.next().await {
-        let mut part = part.map_err(|e| ApiError::bad_request("bad_multipart", format!("the multipart body could not be read: {e}")))?;
-        if part.name() == Some("file") && list.is_none() {
-            list = Some(to_file(&mut part, limit).await?);
-        } else {
-            while let Some(chunk) = part.next().await {
-                chunk.map_err(|e| ApiError::bad_request("bad_multipart", format!("the multipart body could not be read: {e}")))?;
-            }
-        }
-    }
-    list.ok_or_else(|| {
-        ApiError::unprocessable("missing_file_part", "the multipart body has no part named `file`: send the list as that part")
-    })
-}
-
 fn links(id: i64) -> Value {
     let base = format!("/v1/scrubs/{id}");
     json!({
@@ -171,20 +126,18 @@ async fn create(
     crate::domain::text::check_opt("name", query.name.as_deref(), crate::domain::text::NAME)?;
     let content_type =
         req.headers().get(actix_web::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
-    let limit = state.settings.max_upload_bytes;
-    let started = std::time::Instant::now();
-    let list = if content_type.starts_with("multipart/form-data") {
-        spool_file_part(req.headers(), body, limit).await?
-    } else if content_type.starts_with("text/csv") || content_type.starts_with("text/plain") || content_type.starts_with("application/csv")
-    {
-        spool(body, limit).await?
-    } else {
+    let multipart = content_type.starts_with("multipart/form-data");
+    if !multipart && !["text/csv", "text/plain", "application/csv"].iter().any(|t| content_type.starts_with(t)) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "send the list as the body with Content-Type: text/csv, or as the `file` part of multipart/form-data",
         ));
-    };
+    }
+    // Held until the scrub is answered: at most SUPPRESS_MAX_UPLOADS lists are taken at once.
+    let upload = state.uploads.admit(req.headers())?;
+    let started = std::time::Instant::now();
+    let list = if multipart { upload.file_part(req.headers(), body).await? } else { upload.body(body).await? };
     let (registers, in_house, store, retention) =
         (state.registers.view(), state.in_house.clone(), state.store.clone(), state.settings.result_retention);
     let (name, created_by) = (query.name.clone(), auth.caller.name.clone());
@@ -256,6 +209,8 @@ impl Sink for ToStore {
     }
 
     fn write(&mut self, sealed: Vec<u8>) -> std::io::Result<()> {
+        // Never stored if it could not be read back (the engine's run sizes keep this from happening).
+        results::openable(&sealed).map_err(std::io::Error::other)?;
         self.tx.send(sealed).map_err(|_| std::io::Error::other("the result writer stopped"))
     }
 }

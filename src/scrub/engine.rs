@@ -201,11 +201,13 @@ fn detail(reason: Option<Reason>, statement: Option<InForce>, binding_from: Opti
 /// core, and its duplicates found in list order.
 pub fn scrub<R: Read + Send, S: Sink>(input: R, req: &Request, k: &Knowledge, sink: &mut S) -> Result<Summary, ScrubError> {
     check_coverage(req, k)?;
-    let mut hashing = crate::registers::import::Hashing::new(input);
+    let bound = RowBound::new(input);
+    let since_row = bound.since_row.clone();
+    let mut hashing = crate::registers::import::Hashing::new(bound);
     let mut summary = {
         let list = input::open(&mut hashing, req.delimiter)?;
         let columns = input::key_columns(&list.headers, req.channel, &req.columns)?;
-        run(list, &columns, req, k, sink)?
+        run(list, &columns, req, k, sink, &since_row)?
     };
     summary.input_sha256 = hashing.finish();
     Ok(summary)
@@ -261,11 +263,48 @@ fn new_summary(req: &Request, k: &Knowledge) -> Summary {
     }
 }
 
-/// Rows read and judged together.
+/// Rows read and judged together, at most.
 const BATCH: usize = 16_384;
 
-/// Rows in one run of the result (one stored block).
-const RUN: usize = 2_048;
+/// A batch ends once its rows hold this many bytes as read (or at [`BATCH`] rows): a list of wide
+/// rows holds no more in memory than one of narrow ones.
+const BATCH_BYTES: usize = 32 << 20;
+
+/// What the readers before the CSV reader may hold ahead of the row being read (its 1 MiB
+/// buffer, the CSV reader's own).
+const READ_AHEAD: u64 = 2 << 20;
+
+/// The list as read, refused once more bytes go by without a row ending than a row of
+/// [`results::MAX_ROW`] can take (quotes doubled, with the read-ahead): the CSV reader holds a
+/// whole row in memory, so a row without end would hold the whole list.
+struct RowBound<R> {
+    inner: R,
+    /// Bytes read since the reader last finished a row; set to 0 by whoever reads the rows.
+    since_row: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R> RowBound<R> {
+    const CAP: u64 = 4 * results::MAX_ROW as u64 + READ_AHEAD;
+
+    fn new(inner: R) -> RowBound<R> {
+        RowBound { inner, since_row: Default::default() }
+    }
+}
+
+impl<R: Read> Read for RowBound<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let since = self.since_row.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed) + n as u64;
+        if since > Self::CAP {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, row_too_large()));
+        }
+        Ok(n)
+    }
+}
+
+fn row_too_large() -> String {
+    format!("a row is larger than the {} bytes a row may hold", results::MAX_ROW)
+}
 
 /// Rows as read, reused from batch to batch: `records[..len]`, the first of them row `first`.
 /// A row's number is its place among the data records (CONTRACT §5): the first record after the
@@ -285,6 +324,7 @@ fn read_batches<R: Read>(
     width: usize,
     full: mpsc::SyncSender<Result<Batch, ScrubError>>,
     spent: mpsc::Receiver<Batch>,
+    since_row: &std::sync::atomic::AtomicU64,
 ) {
     // Data records read so far: the number of the last one.
     let mut rows = 0u64;
@@ -292,8 +332,9 @@ fn read_batches<R: Read>(
         let mut batch = spent.try_recv().unwrap_or_default();
         batch.len = 0;
         batch.first = rows + 1;
+        let mut bytes = 0;
         let mut done = false;
-        while batch.len < BATCH {
+        while batch.len < BATCH && bytes < BATCH_BYTES {
             if batch.records.len() == batch.len {
                 batch.records.push(ByteRecord::new());
             }
@@ -309,6 +350,12 @@ fn read_batches<R: Read>(
                     return;
                 }
             }
+            since_row.store(0, std::sync::atomic::Ordering::Relaxed);
+            if record.as_slice().len() > results::MAX_ROW {
+                let _ = full.send(Err(InputError::Unreadable { row: rows + 1, message: row_too_large() }.into()));
+                return;
+            }
+            bytes += record.as_slice().len();
             if record.len() == 1 && width > 1 && input::decode(&record[0]).trim().is_empty() {
                 continue; // a blank line
             }
@@ -364,6 +411,7 @@ fn run<R: Read + Send, S: Sink>(
     req: &Request,
     k: &Knowledge,
     sink: &mut S,
+    since_row: &std::sync::atomic::AtomicU64,
 ) -> Result<Summary, ScrubError> {
     let width = list.headers.len();
     let mut summary = new_summary(req, k);
@@ -374,7 +422,7 @@ fn run<R: Read + Send, S: Sink>(
         let (full_tx, full_rx) = mpsc::sync_channel(1);
         let (spent_tx, spent_rx) = mpsc::channel();
         let reader = list.reader;
-        s.spawn(move || read_batches(reader, width, full_tx, spent_rx));
+        s.spawn(move || read_batches(reader, width, full_tx, spent_rx, since_row));
         // Batch i is judged while batch i-1 is rendered: the duplicate rule, which must go in
         // list order on one thread, overlaps with work on every core.
         let mut pending: Option<(Batch, Vec<Prepared>)> = None;
@@ -421,12 +469,24 @@ fn run<R: Read + Send, S: Sink>(
     Ok(summary)
 }
 
-/// Rows rendered and sealed on every core, a run of rows at a time, in order.
+/// Rows rendered and sealed on every core, a run of rows at a time, in order. A run ends at
+/// [`results::RUN`] rows or once it holds [`results::RUN_BYTES`], so that any run can be read back.
 fn render<S: Sink>(records: &[ByteRecord], prepared: &[Prepared], width: usize) -> Vec<Vec<u8>> {
+    let (mut bounds, mut start, mut bytes) = (Vec::new(), 0, 0);
+    for (i, record) in records.iter().enumerate() {
+        if i - start == results::RUN || bytes >= results::RUN_BYTES {
+            bounds.push(start..i);
+            (start, bytes) = (i, 0);
+        }
+        bytes += record.as_slice().len();
+    }
+    if start < records.len() {
+        bounds.push(start..records.len());
+    }
     let mut runs = Vec::new();
-    records
-        .par_chunks(RUN)
-        .zip(prepared.par_chunks(RUN))
+    bounds
+        .into_par_iter()
+        .map(|range| (&records[range.clone()], &prepared[range]))
         .map(|(part, prepared)| {
             let mut run = Vec::with_capacity(part.len() * 128);
             let mut scratch = Scratch::default();

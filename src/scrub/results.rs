@@ -146,20 +146,42 @@ impl Renderer {
     }
 }
 
-/// The largest run a stored block may claim to hold (a run is a batch of rows: far smaller).
+/// The largest run a stored block may claim to hold: what reading one back may allocate.
 const MAX_RUN: usize = 256 << 20;
+
+/// The largest row a list may hold (its fields' bytes as read); a list with a larger one is
+/// refused before anything of it is stored.
+pub const MAX_ROW: usize = 1 << 20;
+
+/// A run ends before this many bytes of rows as read (or [`RUN`] rows, whichever comes first).
+pub const RUN_BYTES: usize = 4 << 20;
+
+/// Rows in a run at most.
+pub const RUN: usize = 2_048;
+
+// Whatever a run holds, its block can be read back: a row renders to at most about 3 bytes per
+// byte read (Windows-1252 decoded to UTF-8, or a quote doubled) in its data and as much again in
+// its detail, plus its reason and key; a run holds under RUN_BYTES and one row more.
+const _: () = assert!(8 * (RUN_BYTES + MAX_ROW) + RUN * 1024 < MAX_RUN);
 
 /// A run as stored: one LZ4 block, its length first.
 pub fn seal(run: &[u8]) -> Vec<u8> {
     lz4_flex::block::compress_prepend_size(run)
 }
 
-/// A stored block back as its run.
-pub fn open(sealed: &[u8]) -> Result<Vec<u8>, Corrupt> {
+/// Whether a sealed block can be opened by [`open`] as far as its size goes: checked before it
+/// is stored, so that nothing is stored that cannot be read back.
+pub fn openable(sealed: &[u8]) -> Result<(), Corrupt> {
     let claimed = sealed.get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize).ok_or(Corrupt("a block is empty"))?;
     if claimed > MAX_RUN {
         return Err(Corrupt("a block claims more than a run can hold"));
     }
+    Ok(())
+}
+
+/// A stored block back as its run.
+pub fn open(sealed: &[u8]) -> Result<Vec<u8>, Corrupt> {
+    openable(sealed)?;
     lz4_flex::block::decompress_size_prepended(sealed).map_err(|_| Corrupt("a block does not decompress"))
 }
 

@@ -52,50 +52,85 @@ fn unknown_paths_are_404_and_wrong_methods_405() {
     assert_eq!(error_code(s, &b, 405), "method_not_allowed");
 }
 
-/// Awkward inputs at every endpoint: each answer is a 2xx or a 4xx in the error shape.
+/// Awkward inputs at every endpoint: each answer is the status that fits it, and every refusal
+/// is in the error shape (CONTRACT §9).
 #[test]
 fn no_input_makes_the_server_answer_500() {
     let app = TestApp::spawn();
-    let bodies = [
-        "",
-        "null",
-        "[]",
-        "{}",
-        "\"text\"",
-        "{\"phone\": null, \"source\": \"web\"}",
-        "{\"phone\": \"\", \"source\": \"web\"}",
-        "{\"phone\": \"\u{0000}\", \"source\": \"web\"}",
-        "{\"phone\": \"+99999999999999999999999\", \"source\": \"web\"}",
-        "{\"address\": {\"lines\": [\"\u{1F600}\"], \"postcode\": \"\u{1F600}\"}, \"source\": \"web\"}",
-        "{\"email\": \"a@b.c\", \"channels\": [], \"source\": \"web\"}",
-        "{\"channel\": \"sms\", \"phones\": []}",
-        "{\"channel\": \"sms\", \"phones\": [\"\", \"\u{FFFF}\", \"++44\", \"0\"]}",
-        "{\"channel\": \"sms\", \"phones\": \"07912345678\"}",
-        "{\"channel\": \"sms\", \"date\": \"2026-02-30\", \"phones\": [\"07912345678\"]}",
-        "\u{FEFF}{}",
-        "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+    // Each body, and the status it gets at /v1/opt-outs, /v1/consents and /v1/check.
+    let bodies: [(&str, [u16; 3]); 17] = [
+        ("", [400, 400, 400]),
+        ("null", [422, 422, 422]),
+        ("[]", [422, 422, 422]),
+        ("{}", [422, 422, 422]),
+        ("\"text\"", [422, 422, 422]),
+        ("{\"phone\": null, \"source\": \"web\"}", [422, 422, 422]),
+        ("{\"phone\": \"\", \"source\": \"web\"}", [422, 422, 422]),
+        // A raw control character is not JSON.
+        ("{\"phone\": \"\u{0000}\", \"source\": \"web\"}", [400, 400, 422]),
+        ("{\"phone\": \"+99999999999999999999999\", \"source\": \"web\"}", [422, 422, 422]),
+        ("{\"address\": {\"lines\": [\"\u{1F600}\"], \"postcode\": \"\u{1F600}\"}, \"source\": \"web\"}", [422, 422, 422]),
+        // An opt-out with no channels is not an opt-out from every channel (CONTRACT §6).
+        ("{\"email\": \"a@b.c\", \"channels\": [], \"source\": \"web\"}", [422, 422, 422]),
+        ("{\"channel\": \"sms\", \"phones\": []}", [422, 422, 200]),
+        // Each unusable number is answered in its place.
+        ("{\"channel\": \"sms\", \"phones\": [\"\", \"\u{FFFF}\", \"++44\", \"0\"]}", [422, 422, 200]),
+        ("{\"channel\": \"sms\", \"phones\": \"07912345678\"}", [422, 422, 422]),
+        ("{\"channel\": \"sms\", \"date\": \"2026-02-30\", \"phones\": [\"07912345678\"]}", [422, 422, 422]),
+        ("\u{FEFF}{}", [400, 400, 400]),
+        ("{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}", [422, 422, 422]),
     ];
-    for path in ["/v1/opt-outs", "/v1/consents", "/v1/check"] {
-        for body in bodies {
+    for (i, path) in ["/v1/opt-outs", "/v1/consents", "/v1/check"].into_iter().enumerate() {
+        for (body, want) in bodies {
             let (s, b) = app.raw("POST", path, Some(&app.admin), Some("application/json"), body);
-            assert!(s < 500, "{path} {body:?} gave {s}: {b}");
-            if s >= 400 {
-                assert!(b["error"]["code"].is_string(), "{path} {body:?}: {b}");
-            }
+            expect(s, &b, want[i], &format!("{path} {body:?}"));
         }
     }
-    for q in [
-        "phone=%00",
-        "phone=%FF%FE",
-        "phone=0&channel=call&date=9999-99-99",
-        "phone=020&channel=sms&mode=",
-        "postcode=%F0%9F%98%80&premise=x",
-        "email=@@",
+    // Each query, and the status it gets at /v1/check and /v1/preferences.
+    for (q, want) in [
+        ("phone=%00", [400, 422]),
+        ("phone=%FF%FE", [400, 422]),
+        ("phone=0&channel=call&date=9999-99-99", [422, 400]),
+        ("phone=020&channel=sms&mode=", [422, 400]),
+        ("postcode=%F0%9F%98%80&premise=x", [400, 422]),
+        ("email=@@", [400, 422]),
     ] {
-        for path in ["/v1/check", "/v1/preferences"] {
+        for (i, path) in ["/v1/check", "/v1/preferences"].into_iter().enumerate() {
             let (s, b) = app.get(&format!("{path}?{q}"), Some(&app.admin));
-            assert!(s < 500, "{path}?{q} gave {s}: {b}");
+            expect(s, &b, want[i], &format!("{path}?{q}"));
         }
+    }
+    // Uploads: lists and register files.
+    let multipart = "multipart/form-data; boundary=XYZ";
+    let list = "--XYZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nphone\n07912345678\n\r\n--XYZ--\r\n";
+    let note = format!("--XYZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\n{}\r\n{list}", "n".repeat(100_000));
+    let endless_header = format!("--XYZ\r\nContent-Disposition: form-data; name=\"file\"\r\nX-Pad: {}", "p".repeat(1 << 20));
+    let endless_preamble = "p".repeat(1 << 20);
+    for (path, content_type, body, want) in [
+        ("/v1/scrubs?channel=sms", "text/csv", "", 422),
+        ("/v1/scrubs?channel=sms", "application/json", "{}", 415),
+        ("/v1/scrubs?channel=sms", "multipart/form-data", list, 400),
+        ("/v1/scrubs?channel=sms", multipart, "--XYZ--\r\n", 400),
+        ("/v1/scrubs?channel=sms", multipart, "--XYZ\r\nContent-Disposition: form-data; name=\"n\"\r\n\r\nx\r\n--XYZ--\r\n", 422),
+        ("/v1/scrubs?channel=sms", multipart, "--XYZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nphone", 400),
+        ("/v1/scrubs?channel=sms", multipart, &note, 413),
+        ("/v1/scrubs?channel=sms", multipart, &endless_header, 413),
+        ("/v1/scrubs?channel=sms", multipart, &endless_preamble, 413),
+        ("/v1/scrubs?channel=sms&contact_date=x", "text/csv", "phone\n07912345678\n", 422),
+        ("/v1/registers/tps/imports?as_of=2026-01-01", "text/plain", "", 422),
+        ("/v1/registers/tps/imports", "text/plain", "07912345678\n", 400),
+        ("/v1/registers/nope/imports?as_of=2026-01-01", "text/plain", "07912345678\n", 404),
+    ] {
+        let (s, b) = app.raw("POST", path, Some(&app.admin), Some(content_type), body);
+        expect(s, &b, want, &format!("{path} {content_type} {}", &body[..body.len().min(40)]));
     }
     assert_eq!(app.get("/health", None).0, 200);
+}
+
+/// The status an input must get (0: a 2xx or a 4xx), and a refusal in the error shape.
+fn expect(status: u16, body: &serde_json::Value, want: u16, what: &str) {
+    assert_eq!(status, want, "{what}: {body}");
+    if status >= 400 {
+        error_code(status, body, status);
+    }
 }

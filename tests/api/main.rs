@@ -8,6 +8,7 @@ mod access;
 mod check;
 mod cli;
 mod errors;
+mod hostile;
 mod preferences;
 mod registers;
 mod scrub;

@@ -1,0 +1,318 @@
+//! Bodies that are files (scrub lists, register files), taken to a temporary file as they arrive:
+//! one way in for both (CONTRACT §5, §8, §9).
+//!
+//! - An upload is admitted before its body is read: a declared `Content-Length` over
+//!   `SUPPRESS_MAX_UPLOAD_BYTES` is a 413, and with `SUPPRESS_MAX_UPLOADS` already running a 503
+//!   with `Retry-After`. The slot is held until the request is answered.
+//! - Every byte of the raw body counts against the limit before any parser sees it (413).
+//! - A body that sends nothing for `SUPPRESS_UPLOAD_IDLE_TIMEOUT` is cut off (408).
+//! - In a multipart body, the bytes that are not part content (preamble, boundaries, part headers)
+//!   may take at most [`OVERHEAD`] together, and a part other than the list at most [`PART`]
+//!   (413). The multipart parser buffers those whole and searches them again on every piece:
+//!   unbounded, one request could hold memory and a worker's CPU. The bound is kept without a
+//!   second parser: the body is handed to the parser a piece at a time, each piece only once the
+//!   parser has taken the one before, and what the parser has been handed but not yielded as
+//!   content is what it holds.
+
+use std::cell::Cell;
+use std::fs::File;
+use std::future::Future;
+use std::io::{Seek, Write};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use actix_web::error::PayloadError;
+use actix_web::http::header::{HeaderMap, CONTENT_LENGTH};
+use actix_web::http::StatusCode;
+use actix_web::rt::time::{sleep, Instant, Sleep};
+use actix_web::web::{self, Bytes};
+use futures_util::{Stream, StreamExt};
+use serde_json::json;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::error::{body_too_large, ApiError};
+use crate::config::Settings;
+
+/// What a multipart body may hold besides its parts' content: preamble, boundaries, part headers.
+pub const OVERHEAD: u64 = 64 << 10;
+
+/// The largest part other than the list (`file`).
+pub const PART: u64 = 64 << 10;
+
+/// The largest piece of body handed to the multipart parser at once.
+const PIECE: usize = 16 << 10;
+
+/// What a busy server asks a client to wait before trying again.
+const RETRY_AFTER_SECS: u64 = 10;
+
+/// The uploads a server takes, and how.
+pub struct Uploads {
+    slots: Arc<Semaphore>,
+    running_at_most: usize,
+    limit: u64,
+    idle: Duration,
+}
+
+impl Uploads {
+    pub fn new(settings: &Settings) -> Uploads {
+        let n = settings.max_uploads.clamp(1, Semaphore::MAX_PERMITS);
+        Uploads {
+            slots: Arc::new(Semaphore::new(n)),
+            running_at_most: n,
+            limit: settings.max_upload_bytes,
+            idle: settings.upload_idle_timeout,
+        }
+    }
+
+    /// Admit an upload, before its body is read: its declared length within the limit, and a
+    /// slot free. The slot is the returned value's, until it is dropped. A refusal closes the
+    /// connection, as every refusal of a body does: what the client still sends is not read.
+    pub fn admit(&self, headers: &HeaderMap) -> Result<Admitted, ApiError> {
+        self.try_admit(headers).map_err(ApiError::closing)
+    }
+
+    fn try_admit(&self, headers: &HeaderMap) -> Result<Admitted, ApiError> {
+        let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.limit) {
+            return Err(body_too_large(self.limit));
+        }
+        let slot = self.slots.clone().try_acquire_owned().map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too_many_uploads",
+                format!("{} uploads are being taken already; try again in {RETRY_AFTER_SECS} seconds", self.running_at_most),
+            )
+            .details(json!({ "running_at_most": self.running_at_most }))
+            .retry_after(RETRY_AFTER_SECS)
+        })?;
+        Ok(Admitted { _slot: slot, limit: self.limit, idle: self.idle })
+    }
+}
+
+/// An upload admitted: its slot, and the rules its body is read by.
+pub struct Admitted {
+    _slot: OwnedSemaphorePermit,
+    limit: u64,
+    idle: Duration,
+}
+
+impl Admitted {
+    /// The body as a file.
+    pub async fn body(&self, payload: web::Payload) -> Result<File, ApiError> {
+        self.read_body(payload).await.map_err(ApiError::closing)
+    }
+
+    /// The `file` part of a multipart/form-data body as a file; other parts are read past.
+    pub async fn file_part(&self, headers: &HeaderMap, payload: web::Payload) -> Result<File, ApiError> {
+        self.read_file_part(headers, payload).await.map_err(ApiError::closing)
+    }
+
+    async fn read_body(&self, payload: web::Payload) -> Result<File, ApiError> {
+        let tally = Rc::new(Tally::default());
+        let mut body = Guarded::new(payload, tally.clone(), self, false);
+        let mut file = tempfile::tempfile().map_err(ApiError::internal)?;
+        drain(&mut body, &tally, Some(&mut file), u64::MAX, |e| bad("bad_body", "the body could not be read", e)).await?;
+        file.rewind().map_err(ApiError::internal)?;
+        Ok(file)
+    }
+
+    async fn read_file_part(&self, headers: &HeaderMap, payload: web::Payload) -> Result<File, ApiError> {
+        let tally = Rc::new(Tally::default());
+        let body = Guarded::new(payload, tally.clone(), self, true);
+        let broken = |e: &dyn std::fmt::Display| bad("bad_multipart", "the multipart body could not be read", e);
+        let mut parts = actix_multipart::Multipart::new(headers, body);
+        let mut list = None;
+        while let Some(part) = parts.next().await {
+            let mut part = part.map_err(|e| tally.refusal().unwrap_or_else(|| broken(&e)))?;
+            if part.name() == Some("file") && list.is_none() {
+                let mut file = tempfile::tempfile().map_err(ApiError::internal)?;
+                drain(&mut part, &tally, Some(&mut file), u64::MAX, broken).await?;
+                file.rewind().map_err(ApiError::internal)?;
+                list = Some(file);
+            } else {
+                drain(&mut part, &tally, None, PART, broken).await?;
+            }
+        }
+        list.ok_or_else(|| {
+            ApiError::unprocessable("missing_file_part", "the multipart body has no part named `file`: send the list as that part")
+        })
+    }
+}
+
+fn bad(code: &'static str, what: &str, e: &dyn std::fmt::Display) -> ApiError {
+    ApiError::bad_request(code, format!("{what}: {e}"))
+}
+
+/// Read a stream of content to its end, into `file` if given, refusing it past `cap` bytes.
+async fn drain<S, E>(
+    stream: &mut S,
+    tally: &Tally,
+    mut file: Option<&mut File>,
+    cap: u64,
+    broken: impl Fn(&dyn std::fmt::Display) -> ApiError,
+) -> Result<(), ApiError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut size = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| tally.refusal().unwrap_or_else(|| broken(&e)))?;
+        let n = chunk.len() as u64;
+        tally.content.set(tally.content.get() + n);
+        size += n;
+        if size > cap {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "part_too_large",
+                format!("a part other than the list (`file`) is larger than {cap} bytes"),
+            )
+            .details(json!({ "limit_bytes": cap })));
+        }
+        if let Some(f) = file.as_deref_mut() {
+            f.write_all(&chunk).map_err(ApiError::internal)?;
+        }
+    }
+    Ok(())
+}
+
+/// Why a body was cut off.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    TooLarge { limit: u64 },
+    Overhead,
+    Idle { after: Duration },
+}
+
+/// What one body has brought, shared by the guard and the reader of its content.
+#[derive(Default)]
+struct Tally {
+    /// Bytes the client sent.
+    received: Cell<u64>,
+    /// Bytes handed to the parser.
+    handed: Cell<u64>,
+    /// Bytes taken out as content.
+    content: Cell<u64>,
+    refused: Cell<Option<Refusal>>,
+}
+
+impl Tally {
+    /// The answer for a body the guard cut off (the parser reports it as its own error).
+    fn refusal(&self) -> Option<ApiError> {
+        self.refused.get().map(|r| match r {
+            Refusal::TooLarge { limit } => body_too_large(limit),
+            Refusal::Overhead => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "part_headers_too_large",
+                format!("the multipart body's preamble, boundaries and part headers take more than {OVERHEAD} bytes"),
+            )
+            .details(json!({ "limit_bytes": OVERHEAD })),
+            Refusal::Idle { after } => ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "upload_timeout",
+                format!("no bytes of the body arrived for {} seconds; the upload was cut off", after.as_secs()),
+            )
+            .details(json!({ "idle_timeout_seconds": after.as_secs() })),
+        })
+    }
+}
+
+/// The raw body, counted, timed and (multipart) handed out a piece at a time.
+struct Guarded<S> {
+    inner: S,
+    tally: Rc<Tally>,
+    limit: u64,
+    idle: Duration,
+    timer: Pin<Box<Sleep>>,
+    /// Multipart: the rest of the chunk being handed out.
+    rest: Option<Bytes>,
+    /// Multipart: a piece went out on the last poll, so the next one waits for the parser.
+    just_handed: bool,
+    done: bool,
+}
+
+impl<S> Guarded<S> {
+    fn new(inner: S, tally: Rc<Tally>, rules: &Admitted, multipart: bool) -> Guarded<S> {
+        Guarded {
+            inner,
+            tally,
+            limit: rules.limit,
+            idle: rules.idle,
+            timer: Box::pin(sleep(rules.idle)),
+            rest: multipart.then(Bytes::new),
+            just_handed: false,
+            done: false,
+        }
+    }
+
+    fn refuse(&mut self, why: Refusal) -> Poll<Option<Result<Bytes, PayloadError>>> {
+        self.tally.refused.set(Some(why));
+        self.done = true;
+        Poll::Ready(Some(Err(PayloadError::Overflow)))
+    }
+
+    /// The next piece of the chunk being handed out, if it keeps the parser within its bound.
+    fn hand_out(&mut self, cx: &mut Context<'_>) -> Option<Poll<Option<Result<Bytes, PayloadError>>>> {
+        if self.just_handed {
+            // Let the parser take the last piece first; this stream is polled again at once.
+            self.just_handed = false;
+            cx.waker().wake_by_ref();
+            return Some(Poll::Pending);
+        }
+        let rest = self.rest.as_mut().filter(|r| !r.is_empty())?;
+        let piece = rest.split_to(rest.len().min(PIECE));
+        let handed = self.tally.handed.get() + piece.len() as u64;
+        self.tally.handed.set(handed);
+        if handed.saturating_sub(self.tally.content.get()) > OVERHEAD {
+            return Some(self.refuse(Refusal::Overhead));
+        }
+        self.just_handed = true;
+        Some(Poll::Ready(Some(Ok(piece))))
+    }
+}
+
+impl<S: Stream<Item = Result<Bytes, PayloadError>> + Unpin> Stream for Guarded<S> {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        if let Some(poll) = this.hand_out(cx) {
+            return poll;
+        }
+        match Pin::new(&mut this.inner).poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                let received = this.tally.received.get() + chunk.len() as u64;
+                this.tally.received.set(received);
+                if received > this.limit {
+                    return this.refuse(Refusal::TooLarge { limit: this.limit });
+                }
+                this.timer.as_mut().reset(Instant::now() + this.idle);
+                match &mut this.rest {
+                    None => Poll::Ready(Some(Ok(chunk))),
+                    Some(rest) => {
+                        *rest = chunk;
+                        this.hand_out(cx).unwrap_or(Poll::Ready(Some(Ok(Bytes::new()))))
+                    }
+                }
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.done = true;
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Ready(None) => {
+                this.done = true;
+                Poll::Ready(None)
+            }
+            Poll::Pending => match this.timer.as_mut().poll(cx) {
+                Poll::Ready(()) => this.refuse(Refusal::Idle { after: this.idle }),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
