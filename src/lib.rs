@@ -9,3 +9,4 @@ pub mod inhouse;
 pub mod registers;
 pub mod scrub;
 pub mod store;
+pub mod telemetry;

@@ -65,14 +65,13 @@ where
     Ok(if store.is_sqlite() { run()? } else { blocking(run).await?? })
 }
 
-/// `web::block` in the caller's span, so that what the closure logs carries the request's id.
+/// `web::block` carrying the request's id, so that what the closure logs names the request.
 pub(crate) async fn blocking<T, F>(f: F) -> Result<T, actix_web::error::BlockingError>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let span = tracing::Span::current();
-    web::block(move || span.in_scope(f)).await
+    web::block(crate::telemetry::carry(f)).await
 }
 
 /// Database work that may take long (many keys, whole lists): always off the workers.

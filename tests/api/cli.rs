@@ -243,7 +243,7 @@ fn every_request_has_an_id_in_its_answer_and_its_log_lines() {
     };
     assert_eq!(get(Some("dialler-7.call:42")).as_deref(), Some("dialler-7.call:42"));
     let made = get(None).unwrap();
-    assert!(made.len() == 32 && made.bytes().all(|b| b.is_ascii_hexdigit()), "{made}");
+    assert!(made.len() == 16 && made.bytes().all(|b| b.is_ascii_hexdigit()), "{made}");
     // An id with text a log should not carry is replaced, not echoed.
     let replaced = get(Some("07912 345678")).unwrap();
     assert_ne!(replaced, "07912 345678");
