@@ -5,7 +5,8 @@
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::ConnectionType;
 use actix_web::middleware::Next;
 use rand::RngCore;
 
@@ -31,6 +32,11 @@ fn make() -> String {
 /// Middleware: the id for the request's log lines (`telemetry::scope`) and its answer.
 pub async fn middleware(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id: std::sync::Arc<str> = usable(req.headers().get(&HEADER)).unwrap_or_else(make).into();
+    // A request refused before its body was read leaves that body unread on the connection, and
+    // actix would keep such a connection open, neither reading nor closing it: every refusal of a
+    // request with a body closes it, so no refusal can hold a connection (CONTRACT §9).
+    let has_body = req.headers().contains_key(header::TRANSFER_ENCODING)
+        || req.headers().get(header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0");
     let answered = async {
         let res = next.call(req).await?;
         let status = res.status().as_u16();
@@ -44,6 +50,9 @@ pub async fn middleware(req: ServiceRequest, next: Next<impl MessageBody>) -> Re
     let mut res = crate::telemetry::scope(id.clone(), answered).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(HEADER, value);
+    }
+    if has_body && (res.status().is_client_error() || res.status().is_server_error()) {
+        res.response_mut().head_mut().set_connection_type(ConnectionType::Close);
     }
     Ok(res)
 }

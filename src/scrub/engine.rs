@@ -302,6 +302,13 @@ impl<R: Read> Read for RowBound<R> {
     }
 }
 
+/// What a row weighs against the byte bounds: its field bytes, and 8 bytes a field — the
+/// reader's position of each field, and its delimiter and quotes when it is rendered again — so
+/// that a row of nothing but delimiters is bounded like a row of text.
+fn row_bytes(record: &ByteRecord) -> usize {
+    record.as_slice().len() + 8 * record.len()
+}
+
 fn row_too_large() -> String {
     format!("a row is larger than the {} bytes a row may hold", results::MAX_ROW)
 }
@@ -351,11 +358,11 @@ fn read_batches<R: Read>(
                 }
             }
             since_row.store(0, std::sync::atomic::Ordering::Relaxed);
-            if record.as_slice().len() > results::MAX_ROW {
+            if row_bytes(record) > results::MAX_ROW {
                 let _ = full.send(Err(InputError::Unreadable { row: rows + 1, message: row_too_large() }.into()));
                 return;
             }
-            bytes += record.as_slice().len();
+            bytes += row_bytes(record);
             if record.len() == 1 && width > 1 && input::decode(&record[0]).trim().is_empty() {
                 continue; // a blank line
             }
@@ -478,7 +485,7 @@ fn render<S: Sink>(records: &[ByteRecord], prepared: &[Prepared], width: usize) 
             bounds.push(start..i);
             (start, bytes) = (i, 0);
         }
-        bytes += record.as_slice().len();
+        bytes += row_bytes(record);
     }
     if start < records.len() {
         bounds.push(start..records.len());

@@ -306,6 +306,7 @@ fn count_rows(app: &TestApp, path: &str, width: usize) -> usize {
 struct WideList {
     rows: usize,
     width: usize,
+    fill: u8,
     at: usize,
     line: Vec<u8>,
     pos: usize,
@@ -321,7 +322,7 @@ impl Read for WideList {
                 b"phone,note\n".to_vec()
             } else {
                 let mut l = format!("0791234{:04},", self.at).into_bytes();
-                l.resize(l.len() + self.width, b'w');
+                l.resize(l.len() + self.width, self.fill);
                 l.push(b'\n');
                 l
             };
@@ -336,7 +337,11 @@ impl Read for WideList {
 }
 
 fn upload_wide(app: &TestApp, rows: usize, width: usize) -> (u16, Value) {
-    let list = WideList { rows, width, at: 0, line: Vec::new(), pos: 0 };
+    upload_filled(app, rows, width, b'w')
+}
+
+fn upload_filled(app: &TestApp, rows: usize, width: usize, fill: u8) -> (u16, Value) {
+    let list = WideList { rows, width, fill, at: 0, line: Vec::new(), pos: 0 };
     let response = ureq::post(&format!("{}/v1/scrubs?channel=sms", app.base))
         .set("Authorization", &format!("Bearer {}", app.campaign))
         .set("Content-Type", "text/csv")
@@ -376,6 +381,65 @@ fn a_row_over_the_row_limit_is_refused() {
     let (s, b) = app.get("/v1/scrubs", Some(&app.campaign));
     assert_eq!(s, 200);
     assert_eq!(b["scrubs"].as_array().map(Vec::len), Some(0), "{b}");
+}
+
+/// Finding 2, by delimiters: rows of nothing but delimiters (2,100 rows of 140,000 empty fields,
+/// 294 MB) weigh their fields, not only their bytes: refused as unreadable before anything is
+/// stored, never accepted into a result that cannot be read back (a 500 before).
+#[test]
+fn rows_of_empty_fields_are_bounded_like_wide_rows() {
+    let app = TestApp::spawn();
+    let (s, b) = upload_filled(&app, 2_100, 140_000, b',');
+    assert_eq!(error_code(s, &b, 422), "unreadable_list", "{b}");
+    let (s, b) = app.get("/v1/scrubs", Some(&app.campaign));
+    assert_eq!(s, 200);
+    assert_eq!(b["scrubs"].as_array().map(Vec::len), Some(0), "{b}");
+}
+
+/// Finding 7: a request with a body refused before the body is read (no key, a wrong role, a bad
+/// parameter) is answered with `Connection: close` in the error shape, and the connection ends
+/// when the client stops sending. (A client that neither finishes nor closes is held by actix,
+/// which drains a dropped body with no timer: see the README's limits.)
+#[test]
+fn a_refused_upload_says_the_connection_closes() {
+    let app = TestApp::spawn();
+    for (path, key) in [
+        ("/v1/scrubs?channel=sms", None),
+        ("/v1/scrubs?channel=sms", Some(app.agent.as_str())),
+        ("/v1/scrubs?channel=fax", Some(app.campaign.as_str())),
+        ("/v1/registers/tps/imports?as_of=2026-01-01", Some(app.campaign.as_str())),
+    ] {
+        let auth = key.map(|k| format!("Authorization: Bearer {k}\r\n")).unwrap_or_default();
+        let head = format!("POST {path} HTTP/1.1\r\nHost: test\r\n{auth}Content-Type: text/csv\r\nTransfer-Encoding: chunked\r\n\r\n");
+        let mut stream = TcpStream::connect(addr(&app)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(&chunk(b"phone\n07912345678\n")).unwrap();
+        let (mut raw, mut buf) = (Vec::new(), [0u8; 8192]);
+        let answer = loop {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break parse(&raw),
+                Ok(n) => raw.extend_from_slice(&buf[..n]),
+            }
+            if let Some(answer) = parse(&raw) {
+                break Some(answer);
+            }
+        };
+        let (status, head, body) = answer.unwrap_or_else(|| panic!("{path}: no answer: {}", String::from_utf8_lossy(&raw)));
+        assert!((400..500).contains(&status), "{path}: {status}");
+        error_code(status, &serde_json::from_slice(&body).unwrap(), status);
+        assert!(head.to_ascii_lowercase().contains("connection: close"), "{path} ({status}): {head}");
+        // The client stops sending: the server ends the connection.
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let ended = loop {
+            match stream.read(&mut buf) {
+                Ok(0) => break true,
+                Ok(_) => {}
+                Err(_) => break false,
+            }
+        };
+        assert!(ended, "{path} ({status}): the connection stayed open after the client stopped");
+    }
 }
 
 /// Finding 13: errors actix's HTTP/1 codec raises itself, before any handler: a 4xx, the
