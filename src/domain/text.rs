@@ -85,9 +85,12 @@ impl std::error::Error for TextError {}
 /// Whether `value` may be kept as `field` under `rule`.
 pub fn check(field: &str, value: &str, rule: TextRule) -> Result<(), TextError> {
     let mut chars = 0;
-    for (i, c) in value.chars().enumerate() {
+    let mut iter = value.chars().enumerate().peekable();
+    while let Some((i, c)) = iter.next() {
         chars = i + 1;
-        let allowed = rule.multiline && matches!(c, '\t' | '\n' | '\r');
+        // Tab and newline only (CONTRACT §6); a CR only as the first half of a CRLF newline.
+        let crlf = c == '\r' && iter.peek().is_some_and(|(_, next)| *next == '\n');
+        let allowed = rule.multiline && (matches!(c, '\t' | '\n') || crlf);
         if c.is_control() && !allowed {
             return Err(TextError::Control { field: field.to_owned(), position: i + 1 });
         }
@@ -122,6 +125,9 @@ mod tests {
     fn control_characters_are_refused_where_they_do_not_belong() {
         assert_eq!(check("note", "a\0b", NOTE), Err(TextError::Control { field: "note".into(), position: 2 }));
         assert!(check("note", "line one\nline two\tend\r\n", NOTE).is_ok());
+        // A CR alone is no newline: it would hide what comes before it on a terminal.
+        assert_eq!(check("note", "paid\rrefused", NOTE), Err(TextError::Control { field: "note".into(), position: 5 }));
+        assert!(check("evidence", "a\r", EVIDENCE).is_err());
         assert!(check("evidence", "call\u{1b}[31m", EVIDENCE).is_err());
         assert!(check("recorded_by", "j.smith\n", RECORDED_BY).is_err());
         assert!(check("recorded_by", "j\tsmith", RECORDED_BY).is_err());
