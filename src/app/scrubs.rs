@@ -37,11 +37,11 @@ pub fn scrub_error(e: ScrubError) -> AppError {
                 .details(json!({ "register": register, "as_of": as_of, "as_of_needed": needed, "contact_date": contact_date }))
         }
         ScrubError::Input(InputError::MissingColumn { wanted, parameter, found }) => {
-            column(ErrorCode::MissingColumn, &wanted, &parameter, &found)
+            column(ErrorCode::MissingColumn, wanted, parameter, &found)
         }
         ScrubError::Input(InputError::NoSurname { found }) => column(ErrorCode::MissingColumn, "surname", "surname_column", &found),
         ScrubError::Input(InputError::UnknownColumn { name, parameter, found }) => {
-            column(ErrorCode::MissingColumn, &name, &parameter, &found)
+            column(ErrorCode::MissingColumn, &name, parameter, &found)
         }
         ScrubError::Input(InputError::AmbiguousColumn { ambiguous, parameter }) => AppError::new(ErrorCode::AmbiguousColumn, message)
             .details(json!({ "column": ambiguous.field.as_str(), "parameter": parameter, "headers": ambiguous.names })),

@@ -337,7 +337,7 @@ fn a_cli_scrub_with_store_keeps_the_evidence_the_api_keeps() {
     };
     assert_eq!(without(&stored.summary), without(&http));
     // Made by the command line, as its evidence says.
-    let row = suppress::store::scrubs::get(&mut *app.store.conn().unwrap(), id).unwrap().unwrap();
+    let row = suppress::store::scrubs::get(&mut app.store.conn().unwrap(), id).unwrap().unwrap();
     assert!(row.created_by.starts_with("cli:"), "{}", row.created_by);
     // A refused list stores nothing.
     let before = scrub_rows(&app);
