@@ -1,39 +1,43 @@
-//! `suppress keys create | list | revoke`.
-
-use anyhow::{bail, Context};
+//! `suppress keys create | list | revoke`, through `app::keys`.
 
 use super::{KeysCommand, RoleArg};
-use crate::domain::access::{generate_key, hash_key, Role};
-use crate::domain::time::{now_utc, rfc3339};
-use crate::store::{is_unique_violation, keys, Store};
+use crate::app::{keys, AppError, ErrorCode};
+use crate::domain::access::Role;
+use crate::domain::time::rfc3339;
+use crate::store::Store;
 
 pub fn run(store: &Store, cmd: KeysCommand) -> anyhow::Result<()> {
-    let mut conn = store.conn()?;
     match cmd {
         KeysCommand::Create { role, name } => {
-            let key = create(store, &name, role.into())?;
+            let key = keys::create(store, &name, role.into()).map_err(flag)?;
             println!("{key}");
         }
         KeysCommand::List => {
             println!("{:<24} {:<10} {:<26} revoked", "name", "role", "created");
-            for k in keys::list(&mut conn)? {
+            for k in keys::list(store)? {
                 println!(
                     "{:<24} {:<10} {:<26} {}",
                     k.name,
-                    k.role,
+                    k.role.to_string(),
                     rfc3339(k.created_at),
                     k.revoked_at.map(rfc3339).unwrap_or_else(|| "-".into())
                 );
             }
         }
         KeysCommand::Revoke { name } => {
-            if keys::revoke(&mut conn, &name, now_utc())? == 0 {
-                bail!("no key in use is named {name:?} (see suppress keys list)");
-            }
+            keys::revoke(store, &name)?;
             println!("revoked {name}");
         }
     }
     Ok(())
+}
+
+/// A refused name, told as the flag that gave it.
+fn flag(e: AppError) -> anyhow::Error {
+    match e.code {
+        ErrorCode::InvalidText | ErrorCode::TextTooLong => anyhow::anyhow!("--name: {e}"),
+        _ => e.into(),
+    }
 }
 
 impl From<RoleArg> for Role {
@@ -44,23 +48,5 @@ impl From<RoleArg> for Role {
             RoleArg::Agent => Role::Agent,
             RoleArg::Compliance => Role::Compliance,
         }
-    }
-}
-
-/// Create a key and return it; only its hash is stored.
-pub fn create(store: &Store, name: &str, role: Role) -> anyhow::Result<String> {
-    let name = name.trim();
-    if name.is_empty() {
-        bail!("a key needs a name");
-    }
-    crate::domain::text::check("--name", name, crate::domain::text::NAME)?;
-    let key = generate_key();
-    let mut conn = store.conn()?;
-    match keys::insert(&mut conn, name, role.as_str(), &hash_key(&key), now_utc()) {
-        Ok(()) => Ok(key),
-        Err(e) if is_unique_violation(&e) => {
-            bail!("a key named {name:?} is already in use: revoke it first or choose another name")
-        }
-        Err(e) => Err(e).context("cannot store the key"),
     }
 }

@@ -5,7 +5,7 @@ mod import;
 mod keys;
 mod scrub;
 
-pub use keys::create as create_key;
+pub use crate::app::keys::create as create_key;
 
 use std::path::PathBuf;
 
@@ -125,7 +125,8 @@ pub enum KeysCommand {
     Revoke { name: String },
 }
 
-/// `suppress scrub`: the same engine and outcomes as `POST /v1/scrubs`.
+/// `suppress scrub`: the same engine and outcomes as `POST /v1/scrubs`, and with `--store` the
+/// same stored result.
 #[derive(Debug, clap::Args)]
 pub struct ScrubArgs {
     /// call, sms, mail or email.
@@ -160,12 +161,23 @@ pub struct ScrubArgs {
     #[arg(long)]
     pub surname_column: Option<String>,
     /// Address line columns, comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    pub address_columns: Option<Vec<String>>,
+    #[arg(long)]
+    pub address_columns: Option<String>,
     /// Mail: `individual` (the default; the list needs a surname column) or `household` (every
     /// row judged at household level).
     #[arg(long, default_value = "individual")]
     pub mail_level: String,
+    /// Also store the result as `POST /v1/scrubs` does (the same summary and evidence, its parts
+    /// downloadable over the API until they expire), created by `cli:USER`; the stored summary
+    /// is printed.
+    #[arg(long)]
+    pub store: bool,
+    /// The stored scrub's name (with --store).
+    #[arg(long, requires = "store")]
+    pub name: Option<String>,
+    /// How long a stored result stays downloadable (7d, 12h, 90s).
+    #[arg(long, env = "SUPPRESS_RESULT_RETENTION", default_value = "7d")]
+    pub result_retention: String,
     #[command(flatten)]
     pub lead_times: LeadTimeArgs,
 }

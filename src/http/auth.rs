@@ -16,10 +16,9 @@ use std::pin::Pin;
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::AppState;
 use crate::domain::access::{hash_key, Capability, Role};
 
@@ -168,7 +167,7 @@ pub struct Authorized<N: Needs> {
 }
 
 fn unauthorized(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    ApiError::new(ErrorCode::Unauthorized, message)
 }
 
 /// The key of an `Authorization: Bearer KEY` header; the scheme is case-insensitive (RFC 7235).
@@ -237,8 +236,7 @@ impl<N: Needs + 'static> FromRequest for Authorized<N> {
             let caller = authenticate(req).await?;
             if !caller.role.may(N::CAPABILITY) {
                 return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
+                    ErrorCode::Forbidden,
                     format!("a key with role {} may not do this; it needs a role allowed to {:?}", caller.role, N::CAPABILITY),
                 ));
             }

@@ -9,10 +9,12 @@ use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Value};
 
+pub use crate::app::error::{AppError, ErrorCode};
+
+/// An [`AppError`] on its way to the client, and what only HTTP adds to it.
 #[derive(Debug, Clone)]
 pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub details: Value,
     /// Seconds to send as `Retry-After` (a busy or throttled answer).
@@ -24,13 +26,18 @@ pub struct ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.status, self.code, self.message)
+        write!(f, "{} ({}): {}", self.status(), self.code, self.message)
     }
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), details: json!({}), retry_after: None, close: false }
+    /// The code's status (one table: `ErrorCode`).
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        AppError::new(code, message).into()
+    }
+
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     pub fn retry_after(mut self, seconds: u64) -> ApiError {
@@ -48,81 +55,73 @@ impl ApiError {
         self
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, code, message)
-    }
-
-    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
-    }
-
     /// 429 (CONTRACT §9): too many failed attempts; the client may try again after `retry_after`
     /// seconds (the `Retry-After` header and `details.retry_after_seconds`).
     pub fn too_many_attempts(retry_after: u64, message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", message)
-            .details(json!({ "retry_after_seconds": retry_after }))
-            .retry_after(retry_after)
+        ApiError::new(ErrorCode::TooManyAttempts, message).details(json!({ "retry_after_seconds": retry_after })).retry_after(retry_after)
     }
 
     pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+        ApiError::new(ErrorCode::NotFound, message)
     }
 
     /// A failure of ours, not of the input: logged in full, answered without internals.
     pub fn internal(error: impl std::fmt::Display) -> ApiError {
-        tracing::error!(error = %error, "internal error");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server failed to answer; the error is in its log")
+        AppError::internal(error).into()
     }
 
     pub fn unavailable(error: impl std::fmt::Display) -> ApiError {
-        tracing::error!(error = %error, "database unavailable");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "the database cannot be reached; try again shortly")
+        AppError::unavailable(error).into()
     }
 
     /// A JSON body that could not be taken.
     pub fn from_json(err: &JsonPayloadError, limit: usize) -> ApiError {
         match err {
-            JsonPayloadError::ContentType => ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "the body must be JSON, sent with Content-Type: application/json",
-            ),
+            JsonPayloadError::ContentType => {
+                ApiError::new(ErrorCode::UnsupportedMediaType, "the body must be JSON, sent with Content-Type: application/json")
+            }
             JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => body_too_large(limit as u64),
             JsonPayloadError::Payload(PayloadError::Overflow) => body_too_large(limit as u64),
             JsonPayloadError::Deserialize(e) if e.is_data() => {
-                ApiError::unprocessable("invalid_body", format!("the JSON body does not have the expected fields: {e}"))
+                ApiError::new(ErrorCode::InvalidBody, format!("the JSON body does not have the expected fields: {e}"))
                     .details(json!({"line": e.line(), "column": e.column()}))
             }
-            JsonPayloadError::Deserialize(e) => ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+            JsonPayloadError::Deserialize(e) => ApiError::new(ErrorCode::MalformedJson, format!("the body is not valid JSON: {e}"))
                 .details(json!({"line": e.line(), "column": e.column()})),
-            other => ApiError::bad_request("bad_body", format!("the body could not be read: {other}")),
+            other => ApiError::new(ErrorCode::BadBody, format!("the body could not be read: {other}")),
         }
     }
 
     pub fn from_query(err: &QueryPayloadError) -> ApiError {
-        ApiError::bad_request("invalid_query", format!("the query string is not usable: {err}"))
+        ApiError::new(ErrorCode::InvalidQuery, format!("the query string is not usable: {err}"))
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        ApiError { code: e.code, message: e.message, details: e.details, retry_after: e.retry_after, close: false }
     }
 }
 
 pub fn body_too_large(limit: u64) -> ApiError {
-    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the body is larger than the limit of {limit} bytes"))
+    ApiError::new(ErrorCode::BodyTooLarge, format!("the body is larger than the limit of {limit} bytes"))
         .details(json!({"limit_bytes": limit}))
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.status
+        self.status()
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status);
+        let mut response = HttpResponse::build(self.status());
         if let Some(seconds) = self.retry_after {
             response.insert_header((header::RETRY_AFTER, seconds));
         }
         if self.close {
             response.force_close();
         }
-        response.json(shape(self.code, &self.message, &self.details))
+        response.json(shape(self.code.as_str(), &self.message, &self.details))
     }
 }
 
@@ -142,13 +141,13 @@ pub fn in_contract_shape<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorH
     let (req, old) = res.into_parts();
     let status = old.status();
     let reason = status.canonical_reason().unwrap_or("Error");
-    let code: String = reason.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    let code = ErrorCode::for_status(status.as_u16());
     let message = if status.is_server_error() {
         "the server failed to answer; the error is in its log".to_owned()
     } else {
         format!("the request was refused: {}", reason.to_lowercase())
     };
-    let mut new = HttpResponse::build(status).json(shape(&code, &message, &json!({})));
+    let mut new = HttpResponse::build(status).json(shape(code.as_str(), &message, &json!({})));
     for (name, value) in old.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             new.headers_mut().append(name.clone(), HeaderValue::clone(value));
@@ -162,7 +161,7 @@ impl From<actix_web::Error> for ApiError {
     fn from(e: actix_web::Error) -> Self {
         match e.as_error::<ApiError>() {
             Some(api) => api.clone(),
-            None => ApiError::bad_request("bad_request", e.to_string()),
+            None => ApiError::new(ErrorCode::BadRequest, e.to_string()),
         }
     }
 }
@@ -174,28 +173,23 @@ impl From<actix_web::error::BlockingError> for ApiError {
 }
 
 /// Store failures reached from a handler: a pool that cannot give a connection is 503, anything
-/// else is ours.
+/// else is ours (`AppError`'s rule).
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
-        if e.chain().any(|c| c.is::<crate::store::PoolError>()) {
-            ApiError::unavailable(format!("{e:#}"))
-        } else {
-            ApiError::internal(format!("{e:#}"))
-        }
+        AppError::from(e).into()
     }
 }
 
 /// Text that cannot be kept (CONTRACT §6): 422 naming the field and, for a length, the limit.
 impl From<crate::domain::text::TextError> for ApiError {
     fn from(e: crate::domain::text::TextError) -> Self {
-        let code = if e.limit().is_some() { "text_too_long" } else { "invalid_text" };
-        ApiError::unprocessable(code, e.to_string()).details(json!({ "field": e.field(), "limit": e.limit() }))
+        AppError::from(e).into()
     }
 }
 
 impl From<crate::store::QueryError> for ApiError {
     fn from(e: crate::store::QueryError) -> Self {
-        ApiError::internal(e)
+        AppError::from(e).into()
     }
 }
 
@@ -215,7 +209,7 @@ mod tests {
                 .wrap(ErrorHandlers::new().default_handler(in_contract_shape))
                 .route("/empty", web::get().to(|| async { HttpResponse::BadRequest().insert_header(("Retry-After", "3")).finish() }))
                 .route("/plain", web::get().to(|| async { HttpResponse::NotFound().body("secret 07912 345678") }))
-                .route("/ours", web::get().to(|| async { Err::<HttpResponse, _>(ApiError::bad_request("ours", "our message")) }))
+                .route("/ours", web::get().to(|| async { Err::<HttpResponse, _>(ApiError::new(ErrorCode::InvalidQuery, "our message")) }))
                 .route("/fine", web::get().to(|| async { HttpResponse::Ok().body("fine") })),
         )
         .await;
@@ -230,7 +224,7 @@ mod tests {
         assert_eq!(body["error"]["code"], "not_found");
         assert!(!body.to_string().contains("07912"), "{body}");
         let body: Value = test::read_body_json(call("/ours").await).await;
-        assert_eq!((body["error"]["code"].as_str(), body["error"]["message"].as_str()), (Some("ours"), Some("our message")));
+        assert_eq!((body["error"]["code"].as_str(), body["error"]["message"].as_str()), (Some("invalid_query"), Some("our message")));
         assert_eq!(test::read_body(call("/fine").await).await, "fine");
     }
 }

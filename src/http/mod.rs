@@ -16,29 +16,31 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Weak};
 
 use actix_web::dev::Server;
-use actix_web::http::StatusCode;
 use actix_web::{web, App, HttpRequest, HttpServer};
 use anyhow::Context;
 
+use crate::app::AppError;
 use crate::config::Settings;
-use crate::inhouse::in_force::InHouse;
 use crate::registers::Registers;
-use crate::store::writer::Writer;
 use crate::store::Store;
 use auth::KeyCache;
-use error::ApiError;
+use error::{ApiError, ErrorCode};
 
-/// What every handler shares.
+/// What every handler shares: the use cases' `App` (whose fields it derefs to: `state.store`,
+/// `state.registers`, …), and what only HTTP needs.
 pub struct AppState {
-    pub store: Store,
-    pub writer: Writer,
+    pub app: crate::app::App,
     pub keys: KeyCache,
-    pub registers: Arc<Registers>,
-    /// The in-house statements in force, caught up before each use.
-    pub in_house: Arc<InHouse>,
-    pub settings: Settings,
     /// Uploads taken at once, and the rules their bodies are read by.
     pub uploads: upload::Uploads,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = crate::app::App;
+
+    fn deref(&self) -> &crate::app::App {
+        &self.app
+    }
 }
 
 /// An extractor whose failure the handler meets only when it asks (`let body = body?;`).
@@ -55,9 +57,18 @@ where
     F: FnOnce(&mut crate::store::DbConnection) -> anyhow::Result<T> + Send + 'static,
     T: Send + 'static,
 {
+    call(store, move |conn| f(conn).map_err(AppError::from)).await
+}
+
+/// A short use case over one connection, on the thread `read` would pick.
+pub(crate) async fn call<T, F>(store: &Store, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut crate::store::DbConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
     let run = {
         let store = store.clone();
-        move || -> anyhow::Result<T> {
+        move || -> Result<T, AppError> {
             let mut conn = store.conn()?;
             f(&mut conn)
         }
@@ -74,26 +85,11 @@ where
     web::block(crate::telemetry::carry(f)).await
 }
 
-/// Database work that may take long (many keys, whole lists): always off the workers.
-pub(crate) async fn work<T, F>(store: &Store, f: F) -> Result<T, ApiError>
-where
-    F: FnOnce(&mut crate::store::DbConnection) -> anyhow::Result<T> + Send + 'static,
-    T: Send + 'static,
-{
-    let store = store.clone();
-    Ok(blocking(move || -> anyhow::Result<T> {
-        let mut conn = store.conn()?;
-        f(&mut conn)
-    })
-    .await??)
-}
-
 /// A resource whose unmatched methods answer 405 in the contract's error shape.
 pub(crate) fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(|req: HttpRequest| async move {
         Err::<actix_web::HttpResponse, _>(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             format!("{} is not allowed on {}", req.method(), req.path()),
         ))
     }))
@@ -152,16 +148,14 @@ pub struct Bound {
 pub fn bind(settings: Settings, store: Store) -> anyhow::Result<Bound> {
     let listener = TcpListener::bind(&settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
     let addr = listener.local_addr()?;
-    let writer = Writer::start(store.pool.clone())?;
     let workers =
         if settings.workers == 0 { default_workers(std::thread::available_parallelism().map_or(2, |n| n.get())) } else { settings.workers };
     let json_limit = settings.max_json_bytes;
-    let registers = Arc::new(Registers::load(&store, settings.lead_times.clone()).context("loading the register snapshots")?);
-    watch_registers(Arc::downgrade(&registers), store.clone(), settings.register_poll);
-    let in_house = Arc::new(InHouse::load(&mut *store.conn()?).context("loading the in-house statements")?);
-    tracing::info!(keys = in_house.keys_in_force(), "in-house statements in force loaded");
-    let uploads = upload::Uploads::new(&settings);
-    let state = web::Data::new(AppState { store, writer, keys: KeyCache::new(settings.key_cache), registers, in_house, settings, uploads });
+    let (uploads, keys, poll) = (upload::Uploads::new(&settings), KeyCache::new(settings.key_cache), settings.register_poll);
+    let app = crate::app::App::open(store, settings)?;
+    tracing::info!(keys = app.in_house.keys_in_force(), "in-house statements in force loaded");
+    watch_registers(Arc::downgrade(&app.registers), app.store.clone(), poll);
+    let state = web::Data::new(AppState { app, keys, uploads });
     let server = HttpServer::new(move || {
         App::new()
             // Errors actix answers itself (a path it cannot extract, …) in the contract's shape.

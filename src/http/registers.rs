@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::{Authorized, Import, ReadImports, ReadRegisters};
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::{AppState, Deferred};
 use crate::domain::time::{parse_date, rfc3339};
 use crate::domain::Register;
@@ -53,30 +53,22 @@ struct ImportQuery {
 pub fn import_error(e: ImportError) -> ApiError {
     let message = e.to_string();
     match e {
-        ImportError::Corrupt { report, .. } => {
-            ApiError::unprocessable("register_file_corrupt", message).details(json!({ "report": report }))
-        }
-        ImportError::Empty => ApiError::unprocessable("register_file_empty", message),
-        ImportError::Truncated(_) => ApiError::unprocessable("register_file_truncated", message),
-        ImportError::OlderAsOf { register, current, given } => ApiError::new(StatusCode::CONFLICT, "register_older_as_of", message)
+        ImportError::Corrupt { report, .. } => ApiError::new(ErrorCode::RegisterFileCorrupt, message).details(json!({ "report": report })),
+        ImportError::Empty => ApiError::new(ErrorCode::RegisterFileEmpty, message),
+        ImportError::Truncated(_) => ApiError::new(ErrorCode::RegisterFileTruncated, message),
+        ImportError::OlderAsOf { register, current, given } => ApiError::new(ErrorCode::RegisterOlderAsOf, message)
             .details(json!({ "register": register, "current_as_of": current, "as_of": given })),
         ImportError::TooManyRemovals { register, removed, entries, limit, report, .. } => {
-            ApiError::new(StatusCode::CONFLICT, "too_many_removals", message)
+            ApiError::new(ErrorCode::TooManyRemovals, message)
                 .details(json!({ "register": register, "removed": removed, "entries": entries, "limit_percent": limit, "report": report }))
         }
-        ImportError::NoBase(register) => {
-            ApiError::new(StatusCode::CONFLICT, "register_missing", message).details(json!({ "register": register }))
-        }
-        ImportError::Raced(register) => {
-            ApiError::new(StatusCode::CONFLICT, "import_conflict", message).details(json!({ "register": register }))
-        }
-        ImportError::MpsDelta => ApiError::unprocessable("invalid_kind", message).details(json!({ "field": "kind" })),
-        ImportError::FutureAsOf { given, latest } => ApiError::unprocessable("register_future_as_of", message)
+        ImportError::NoBase(register) => ApiError::new(ErrorCode::RegisterMissing, message).details(json!({ "register": register })),
+        ImportError::Raced(register) => ApiError::new(ErrorCode::ImportConflict, message).details(json!({ "register": register })),
+        ImportError::MpsDelta => ApiError::new(ErrorCode::InvalidKind, message).details(json!({ "field": "kind" })),
+        ImportError::FutureAsOf { given, latest } => ApiError::new(ErrorCode::RegisterFutureAsOf, message)
             .details(json!({ "field": "as_of", "as_of": given, "latest_as_of": latest })),
-        ImportError::Unreadable(_) => ApiError::unprocessable("register_file_unreadable", message),
-        ImportError::NothingToUndo(register) => {
-            ApiError::new(StatusCode::CONFLICT, "nothing_to_undo", message).details(json!({ "register": register }))
-        }
+        ImportError::Unreadable(_) => ApiError::new(ErrorCode::RegisterFileUnreadable, message),
+        ImportError::NothingToUndo(register) => ApiError::new(ErrorCode::NothingToUndo, message).details(json!({ "register": register })),
         ImportError::Other(e) => ApiError::internal(format!("{e:#}")),
     }
 }
@@ -91,14 +83,14 @@ async fn import_file(
 ) -> Result<HttpResponse, ApiError> {
     let query = query?;
     let r = register(&name)?;
-    let as_of = query.as_of.as_deref().ok_or_else(|| ApiError::bad_request("invalid_query", "give the file's date as as_of=YYYY-MM-DD"))?;
-    let as_of = parse_date(as_of).map_err(|e| ApiError::unprocessable("invalid_date", e).details(json!({"field": "as_of"})))?;
+    let as_of = query.as_of.as_deref().ok_or_else(|| ApiError::new(ErrorCode::InvalidQuery, "give the file's date as as_of=YYYY-MM-DD"))?;
+    let as_of = parse_date(as_of).map_err(|e| ApiError::new(ErrorCode::InvalidDate, e).details(json!({"field": "as_of"})))?;
     let kind: Kind = query
         .kind
         .as_deref()
         .unwrap_or("full")
         .parse()
-        .map_err(|e: String| ApiError::unprocessable("invalid_kind", e).details(json!({"field": "kind"})))?;
+        .map_err(|e: String| ApiError::new(ErrorCode::InvalidKind, e).details(json!({"field": "kind"})))?;
 
     // The body goes to a temporary file as it arrives: a register file is hundreds of MB.
     let upload = state.uploads.admit(http.headers())?;

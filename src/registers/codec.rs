@@ -2,6 +2,8 @@
 //! 17 million TPS numbers (NSNs ~10^10 apart on average ~600) take ~2 bytes each: ~35 MB
 //! instead of 136 MB as plain u64s.
 
+pub use crate::bytes::{push_varint, read_varint};
+
 /// Encode a strictly increasing sequence.
 pub fn encode(sorted: &[u64]) -> Vec<u8> {
     let mut out = Vec::with_capacity(sorted.len() * 3);
@@ -91,37 +93,6 @@ pub fn decode_entries(bytes: &[u8]) -> Option<Vec<(u64, u32)>> {
         at = next;
     }
     (at == bytes.len()).then_some(out)
-}
-
-/// Append `v` as LEB128.
-pub fn push_varint(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-/// The LEB128 value at `at`, and where the next one starts.
-pub fn read_varint(bytes: &[u8], mut at: usize) -> Option<(u64, usize)> {
-    let mut v = 0u64;
-    let mut shift = 0u32;
-    loop {
-        let b = *bytes.get(at)?;
-        at += 1;
-        if shift >= 64 {
-            return None;
-        }
-        v |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return Some((v, at));
-        }
-        shift += 7;
-    }
 }
 
 #[cfg(test)]

@@ -113,30 +113,7 @@ pub enum ImportError {
     Other(#[from] anyhow::Error),
 }
 
-/// A reader that hashes what passes through it (register files, scrubbed lists).
-pub struct Hashing<R> {
-    inner: R,
-    sha: Sha256,
-}
-
-impl<R> Hashing<R> {
-    pub fn new(inner: R) -> Hashing<R> {
-        Hashing { inner, sha: Sha256::new() }
-    }
-
-    /// The SHA-256 of everything read, in hex.
-    pub fn finish(self) -> String {
-        hex::encode(self.sha.finalize())
-    }
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.sha.update(&buf[..n]);
-        Ok(n)
-    }
-}
+pub use crate::bytes::Hashing;
 
 fn samples(s: Vec<Rejected>) -> Vec<RejectedRecord> {
     s.into_iter().map(|r| RejectedRecord { line: r.line, text: r.text, error: r.error }).collect()

@@ -203,7 +203,7 @@ pub fn scrub<R: Read + Send, S: Sink>(input: R, req: &Request, k: &Knowledge, si
     check_coverage(req, k)?;
     let bound = RowBound::new(input);
     let since_row = bound.since_row.clone();
-    let mut hashing = crate::registers::import::Hashing::new(bound);
+    let mut hashing = crate::bytes::Hashing::new(bound);
     let mut summary = {
         let list = input::open(&mut hashing, req.delimiter)?;
         let columns = input::key_columns(&list.headers, req.channel, &req.columns)?;

@@ -12,7 +12,7 @@
 //! The first record of a result is its header: its `data` is the header row. Stored, each run is
 //! one LZ4 block ([`seal`], [`open`]).
 
-use crate::registers::codec::{push_varint, read_varint};
+use crate::bytes::{push_varint, read_varint};
 
 /// One record of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

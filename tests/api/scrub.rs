@@ -304,6 +304,54 @@ fn http_scrubs_give_the_cli_s_answers_and_keep_the_evidence() {
     assert_eq!((s, none.lines().count()), (200, 1), "{none}");
 }
 
+/// `suppress scrub --store` stores its result as `POST /v1/scrubs` does: the same summary and
+/// evidence, created by `cli:USER`, its parts downloadable over the API byte for byte as the CLI
+/// wrote them; a refused list stores nothing.
+#[test]
+fn a_cli_scrub_with_store_keeps_the_evidence_the_api_keeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = world(dir.path());
+    let date = today();
+    let stored = scrub(&app, dir.path(), "call", CALL_LIST.as_bytes(), &["--contact-date", &date, "--store", "--name", "November"]);
+    let id = stored.summary["id"].as_i64().expect("the stored summary has an id");
+    assert_eq!(stored.summary["name"], "November");
+    assert_eq!(stored.summary["links"]["annotated"], format!("/v1/scrubs/{id}/annotated.csv"));
+    // The stored summary is what the API answers for it.
+    let (s, kept) = app.get(&format!("/v1/scrubs/{id}"), Some(&app.campaign));
+    assert_eq!((s, &kept), (200, &stored.summary));
+    // Its parts, downloaded, are the CLI's files byte for byte.
+    let (s, annotated) = download(&app, &format!("/v1/scrubs/{id}/annotated.csv"));
+    assert_eq!(s, 200);
+    assert_eq!(annotated, std::fs::read_to_string(dir.path().join("annotated.csv")).unwrap());
+    assert_eq!(download(&app, &format!("/v1/scrubs/{id}/clean.csv")).1, stored.clean);
+    // The same summary as the API's for the same list, but for what names the stored scrub.
+    let (s, http) =
+        post_list(&app, &app.campaign, &format!("channel=call&name=November&contact_date={date}"), "text/csv", CALL_LIST.as_bytes());
+    assert_eq!(s, 201, "{http}");
+    let without = |v: &Value| {
+        let mut v = v.clone();
+        for k in ["id", "created_at", "results_expire_at", "links"] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+        v
+    };
+    assert_eq!(without(&stored.summary), without(&http));
+    // Made by the command line, as its evidence says.
+    let row = suppress::store::scrubs::get(&mut app.store.conn().unwrap(), id).unwrap().unwrap();
+    assert!(row.created_by.starts_with("cli:"), "{}", row.created_by);
+    // A refused list stores nothing.
+    let before = scrub_rows(&app);
+    let input = dir.path().join("bad.csv");
+    std::fs::write(&input, "phone\n07912 345678\n").unwrap();
+    let out_path = dir.path().join("bad-out.csv");
+    let out =
+        suppress(&app.db.url, &["scrub", "--channel", "email", input.to_str().unwrap(), "--out", out_path.to_str().unwrap(), "--store"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no email column"));
+    assert_eq!(scrub_rows(&app), before);
+    assert!(!out_path.exists());
+}
+
 #[test]
 fn http_scrub_refusals() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,64 @@
+//! The application layer: the service's use cases, called alike by the HTTP handlers, the CLI and
+//! (next) the pages and the mailer. A caller parses what it was given into plain strings, calls a
+//! use case here, and renders what comes back; the rules the use cases apply live below them, in
+//! `domain`, `scrub`, `inhouse` and `registers`, and every transaction in `store`.
+//!
+//! - `params`: one parser per request type, from plain strings (channels, dates, modes, columns).
+//! - `statements`: record opt-outs and consents.
+//! - `check`: may this number be called or texted (one or many): a one-row scrub each.
+//! - `preferences`: what is known about one contact point, and its history.
+//! - `scrubs`: scrub a list and store the result (the API's and `suppress scrub --store`), and read
+//!   stored results back (summary, downloads, revocations).
+//! - `keys`: create, list and revoke API keys.
+//! - `error`: the errors use cases answer, and the closed list of error codes.
+
+pub mod check;
+pub mod error;
+pub mod keys;
+pub mod params;
+pub mod preferences;
+pub mod scrubs;
+pub mod statements;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+pub use error::{AppError, ErrorCode};
+
+use crate::config::Settings;
+use crate::domain::Channel;
+use crate::inhouse::in_force::InHouse;
+use crate::registers::Registers;
+use crate::scrub::Knowledge;
+use crate::store::writer::Writer;
+use crate::store::{DbConnection, Store};
+
+/// What the use cases work over: the store and its statement writer, the register snapshots and
+/// the in-house statements in force held in memory, and the settings. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    pub store: Store,
+    pub writer: Writer,
+    pub registers: Arc<Registers>,
+    /// The in-house statements in force, caught up before each use.
+    pub in_house: Arc<InHouse>,
+    pub settings: Arc<Settings>,
+}
+
+impl App {
+    /// Load the register snapshots and the statements in force, and start the statement writer.
+    pub fn open(store: Store, settings: Settings) -> anyhow::Result<App> {
+        let writer = Writer::start(store.pool.clone())?;
+        let registers = Arc::new(Registers::load(&store, settings.lead_times.clone()).context("loading the register snapshots")?);
+        let in_house = Arc::new(InHouse::load(&mut *store.conn()?).context("loading the in-house statements")?);
+        Ok(App { store, writer, registers, in_house, settings: Arc::new(settings) })
+    }
+
+    /// What is known now on `channel`: every statement committed before this call, and the
+    /// register snapshots in force.
+    pub fn knowledge(&self, conn: &mut DbConnection, channel: Channel) -> Result<Knowledge, AppError> {
+        let in_house = self.in_house.current(conn)?.on(channel);
+        Ok(Knowledge { in_house, registers: self.registers.view() })
+    }
+}

@@ -1,0 +1,190 @@
+//! What is known about one contact point: the state in force on each of its channels (whose
+//! statement decides it), its register entries, and the history of statements about it.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::error::{AppError, ErrorCode};
+use super::statements::parse_contacts;
+use super::App;
+use crate::domain::preference::AddressInput;
+use crate::domain::time::rfc3339;
+use crate::domain::{Channel, ContactKind, Contacts, Facts, Listing, Register, StatementKind, Whose};
+use crate::scrub::{Key, Knowledge};
+use crate::store::statements::StatementRow;
+use crate::store::DbConnection;
+
+/// A contact point as given (`GET /v1/preferences`'s query).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreferencesParams {
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub postcode: Option<String>,
+    pub premise: Option<String>,
+    pub surname: Option<String>,
+}
+
+/// Which contact point a preferences query is about, and which stored keys speak for it.
+pub struct Subject {
+    kind: ContactKind,
+    key: String,
+    /// Keys whose statements decide the state in force (an individual's and their household's).
+    deciding: Vec<String>,
+    /// For a household, the range of its members' individual keys (shown in the history).
+    members: Option<String>,
+    /// The contact point as a key (exactly one of its fields), to look up in the read model.
+    contact: Contacts,
+}
+
+impl Subject {
+    /// The key the read model looks up.
+    fn lookup(&self) -> Option<Key<'_>> {
+        let c = &self.contact;
+        c.phone.as_ref().map(Key::Phone).or_else(|| c.email.as_ref().map(Key::Email)).or_else(|| c.address.as_ref().map(Key::Address))
+    }
+
+    /// The contact point a query names, or what is wrong with it.
+    pub fn parse(q: &PreferencesParams) -> Result<Subject, AppError> {
+        let given = [q.phone.is_some(), q.email.is_some(), q.postcode.is_some() || q.premise.is_some()];
+        if given.iter().filter(|g| **g).count() != 1 {
+            return Err(AppError::new(
+                ErrorCode::InvalidQuery,
+                "give exactly one of phone=, email=, or postcode= with premise= (and surname=)",
+            ));
+        }
+        let lines: Vec<&str> = q.premise.as_deref().into_iter().collect();
+        let address = match (&q.postcode, &q.premise) {
+            (Some(postcode), Some(_)) => Some(AddressInput { lines: &lines[..], postcode, surname: q.surname.as_deref() }),
+            (None, None) => None,
+            _ => return Err(AppError::new(ErrorCode::InvalidQuery, "an address query needs both postcode= and premise=")),
+        };
+        let contact = parse_contacts(q.phone.as_deref(), q.email.as_deref(), address)?;
+        let single = |kind, key: String, contact| Subject { kind, deciding: vec![key.clone()], key, members: None, contact };
+        if let Some(p) = &contact.phone {
+            return Ok(single(ContactKind::Phone, p.to_string(), contact));
+        }
+        if let Some(e) = &contact.email {
+            return Ok(single(ContactKind::Email, e.to_string(), contact));
+        }
+        let key = contact.address.as_ref().ok_or_else(|| AppError::new(ErrorCode::InvalidQuery, "no contact point given"))?;
+        let household = key.household().to_string();
+        Ok(if key.is_individual() {
+            Subject { kind: ContactKind::Address, key: key.to_string(), deciding: vec![key.to_string(), household], members: None, contact }
+        } else {
+            Subject {
+                kind: ContactKind::Address,
+                key: household.clone(),
+                deciding: vec![household.clone()],
+                members: Some(household),
+                contact,
+            }
+        })
+    }
+}
+
+/// A contact point's entry on one register, from the snapshot's date (`None`: never imported)
+/// and the key's listing on it: `as_of` null when the register was never imported;
+/// `listed_since` null (with `listed` true) when listed since before its first import.
+fn register_entry(r: Register, as_of: Option<NaiveDate>, listing: Option<&Listing>) -> Value {
+    let Some(as_of) = as_of else {
+        return json!({ "name": r, "as_of": null, "listed": null, "listed_since": null, "binding_from": null });
+    };
+    let mut entry = json!({
+        "name": r,
+        "as_of": as_of,
+        "listed": listing.is_some(),
+        "listed_since": listing.and_then(|l| l.listed_since),
+        "binding_from": listing.and_then(|l| l.binding_from),
+    });
+    if r == Register::Mps {
+        entry["deceased"] = json!(listing.is_some_and(|l| l.deceased));
+    }
+    entry
+}
+
+#[derive(Serialize)]
+struct HistoryEntry {
+    id: i64,
+    key: String,
+    channel: String,
+    kind: String,
+    recorded_at: String,
+    source: String,
+    recorded_by: Option<String>,
+    recorded_via: String,
+    note: Option<String>,
+    evidence: Option<String>,
+}
+
+impl From<&StatementRow> for HistoryEntry {
+    fn from(s: &StatementRow) -> Self {
+        HistoryEntry {
+            id: s.id,
+            key: s.contact_key.clone(),
+            channel: s.channel.to_string(),
+            kind: s.kind.to_string(),
+            recorded_at: rfc3339(s.recorded_at),
+            source: s.source.to_string(),
+            recorded_by: s.recorded_by.clone(),
+            recorded_via: s.recorded_via.clone(),
+            note: s.note.clone(),
+            evidence: s.evidence.clone(),
+        }
+    }
+}
+
+/// What is known about the subject now, and its history (a short read: the caller picks the thread).
+pub fn preferences(app: &App, conn: &mut DbConnection, subject: &Subject) -> Result<Value, AppError> {
+    let mut history = crate::store::statements::history(conn, &subject.deciding)?;
+    if let Some(household) = &subject.members {
+        history.extend(crate::store::statements::household_members(conn, household)?);
+        history.sort_by_key(|r| (r.recorded_at, r.id));
+    }
+    // The statements in force, caught up after the history was read: each statement the
+    // history shows is weighed.
+    let statements = app.in_house.current(conn)?;
+    let key = subject.lookup().ok_or_else(|| AppError::internal("a preferences query without a contact point"))?;
+
+    // What is known on each of the contact point's channels (the read model).
+    let view = app.registers.view();
+    let facts: Vec<(Channel, Facts)> = subject
+        .kind
+        .channels()
+        .iter()
+        .map(|&c| (c, Knowledge { in_house: statements.on(c), registers: view.clone() }.facts(key, &subject.key)))
+        .collect();
+    let channels: BTreeMap<&str, Value> = facts
+        .iter()
+        .map(|(c, f)| {
+            let state = match f.in_house {
+                Some(s) => json!({
+                    "state": if s.kind == StatementKind::OptOut { "opted_out" } else { "consented" },
+                    "statement_id": s.id,
+                    "since": rfc3339(s.recorded_at),
+                    "key": match (s.whose, key) {
+                        (Whose::Household, Key::Address(a)) => a.household().to_string(),
+                        _ => subject.key.clone(),
+                    },
+                }),
+                None => json!({ "state": "none" }),
+            };
+            (c.as_str(), state)
+        })
+        .collect();
+    let registers: Vec<Value> = facts
+        .iter()
+        .flat_map(|(c, f)| c.registers().iter().map(|&r| register_entry(r, view.head(r).map(|h| h.as_of), f.listings.on(r))))
+        .collect();
+    let history: Vec<HistoryEntry> = history.iter().map(HistoryEntry::from).collect();
+    Ok(json!({
+        "contact": subject.kind,
+        "key": subject.key,
+        "channels": channels,
+        "registers": registers,
+        "history": history,
+    }))
+}
