@@ -1,6 +1,7 @@
 //! `suppress`: UK marketing suppression. In-house opt-outs and consents merged with the TPS, CTPS
 //! and MPS registers, turned into answers for diallers and scrubbed lists for campaigns.
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod domain;

@@ -9,6 +9,109 @@ use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Value};
 
+/// Error codes (CONTRACT §9), each with its status beside it: the answers to register imports
+/// and uploads. (A closed list: a code is a variant here, never a literal at its use.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidQuery,
+    InvalidDate,
+    InvalidKind,
+    BadBody,
+    BadMultipart,
+    MissingFilePart,
+    BodyTooLarge,
+    PartTooLarge,
+    PartHeadersTooLarge,
+    UploadTimeout,
+    TooManyUploads,
+    RegisterFileCorrupt,
+    RegisterFileEmpty,
+    RegisterFileTruncated,
+    RegisterFileUnreadable,
+    RegisterFutureAsOf,
+    RegisterOlderAsOf,
+    RegisterMissing,
+    TooManyRemovals,
+    ImportConflict,
+    NothingToUndo,
+}
+
+impl ErrorCode {
+    pub const ALL: &[ErrorCode] = &[
+        ErrorCode::InvalidQuery,
+        ErrorCode::InvalidDate,
+        ErrorCode::InvalidKind,
+        ErrorCode::BadBody,
+        ErrorCode::BadMultipart,
+        ErrorCode::MissingFilePart,
+        ErrorCode::BodyTooLarge,
+        ErrorCode::PartTooLarge,
+        ErrorCode::PartHeadersTooLarge,
+        ErrorCode::UploadTimeout,
+        ErrorCode::TooManyUploads,
+        ErrorCode::RegisterFileCorrupt,
+        ErrorCode::RegisterFileEmpty,
+        ErrorCode::RegisterFileTruncated,
+        ErrorCode::RegisterFileUnreadable,
+        ErrorCode::RegisterFutureAsOf,
+        ErrorCode::RegisterOlderAsOf,
+        ErrorCode::RegisterMissing,
+        ErrorCode::TooManyRemovals,
+        ErrorCode::ImportConflict,
+        ErrorCode::NothingToUndo,
+    ];
+
+    /// The code as the answer spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidQuery => "invalid_query",
+            ErrorCode::InvalidDate => "invalid_date",
+            ErrorCode::InvalidKind => "invalid_kind",
+            ErrorCode::BadBody => "bad_body",
+            ErrorCode::BadMultipart => "bad_multipart",
+            ErrorCode::MissingFilePart => "missing_file_part",
+            ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::PartTooLarge => "part_too_large",
+            ErrorCode::PartHeadersTooLarge => "part_headers_too_large",
+            ErrorCode::UploadTimeout => "upload_timeout",
+            ErrorCode::TooManyUploads => "too_many_uploads",
+            ErrorCode::RegisterFileCorrupt => "register_file_corrupt",
+            ErrorCode::RegisterFileEmpty => "register_file_empty",
+            ErrorCode::RegisterFileTruncated => "register_file_truncated",
+            ErrorCode::RegisterFileUnreadable => "register_file_unreadable",
+            ErrorCode::RegisterFutureAsOf => "register_future_as_of",
+            ErrorCode::RegisterOlderAsOf => "register_older_as_of",
+            ErrorCode::RegisterMissing => "register_missing",
+            ErrorCode::TooManyRemovals => "too_many_removals",
+            ErrorCode::ImportConflict => "import_conflict",
+            ErrorCode::NothingToUndo => "nothing_to_undo",
+        }
+    }
+
+    /// The status the code is answered with.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::InvalidQuery | ErrorCode::BadBody | ErrorCode::BadMultipart => StatusCode::BAD_REQUEST,
+            ErrorCode::UploadTimeout => StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::RegisterOlderAsOf
+            | ErrorCode::RegisterMissing
+            | ErrorCode::TooManyRemovals
+            | ErrorCode::ImportConflict
+            | ErrorCode::NothingToUndo => StatusCode::CONFLICT,
+            ErrorCode::BodyTooLarge | ErrorCode::PartTooLarge | ErrorCode::PartHeadersTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::InvalidDate
+            | ErrorCode::InvalidKind
+            | ErrorCode::MissingFilePart
+            | ErrorCode::RegisterFileCorrupt
+            | ErrorCode::RegisterFileEmpty
+            | ErrorCode::RegisterFileTruncated
+            | ErrorCode::RegisterFileUnreadable
+            | ErrorCode::RegisterFutureAsOf => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::TooManyUploads => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -31,6 +134,11 @@ impl std::fmt::Display for ApiError {
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError { status, code, message: message.into(), details: json!({}), retry_after: None, close: false }
+    }
+
+    /// An answer with this code, at its status.
+    pub fn of(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError::new(code.status(), code.as_str(), message)
     }
 
     pub fn retry_after(mut self, seconds: u64) -> ApiError {
@@ -105,7 +213,7 @@ impl ApiError {
 }
 
 pub fn body_too_large(limit: u64) -> ApiError {
-    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the body is larger than the limit of {limit} bytes"))
+    ApiError::of(ErrorCode::BodyTooLarge, format!("the body is larger than the limit of {limit} bytes"))
         .details(json!({"limit_bytes": limit}))
 }
 
@@ -196,6 +304,25 @@ impl From<crate::domain::text::TextError> for ApiError {
 impl From<crate::store::QueryError> for ApiError {
     fn from(e: crate::store::QueryError) -> Self {
         ApiError::internal(e)
+    }
+}
+
+#[cfg(test)]
+mod code_tests {
+    use super::*;
+
+    /// Every code is spelled once, in snake case, and answered with a client or busy status.
+    #[test]
+    fn error_codes_are_distinct_and_fitting() {
+        let mut seen = std::collections::HashSet::new();
+        for &code in ErrorCode::ALL {
+            let text = code.as_str();
+            assert!(seen.insert(text), "{text} twice");
+            assert!(text.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{text}");
+            assert!(code.status().is_client_error() || code.status() == StatusCode::SERVICE_UNAVAILABLE, "{text}");
+            assert_eq!(format!("{code:?}").to_lowercase(), text.replace('_', ""), "the variant names its code");
+        }
+        assert_eq!(ApiError::of(ErrorCode::TooManyRemovals, "m").status, StatusCode::CONFLICT);
     }
 }
 

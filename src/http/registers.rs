@@ -8,12 +8,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::{Authorized, Import, ReadImports, ReadRegisters};
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::{AppState, Deferred};
+use crate::app::imports;
 use crate::domain::time::{parse_date, rfc3339};
 use crate::domain::Register;
-use crate::registers::import::{self, ImportError, Kind, Request};
-use crate::registers::undo;
+use crate::registers::import::{ImportError, Kind, Request};
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/v1/registers").route(web::get().to(list)))
@@ -35,10 +35,12 @@ async fn history(_auth: Authorized<ReadImports>, state: web::Data<AppState>, nam
     let items: Vec<serde_json::Value> = rows
         .into_iter()
         .map(|row| {
-            let report: serde_json::Value = serde_json::from_str(&row.report).unwrap_or(serde_json::Value::Null);
-            json!({"id": row.id, "kind": row.kind, "status": row.status, "error": row.error, "undoes": row.undoes, "imported_at": rfc3339(row.imported_at), "report": report})
+            // Every row's report was written as JSON: one that does not read is damage, not null.
+            let report: serde_json::Value = serde_json::from_str(&row.report)
+                .map_err(|e| ApiError::internal(format!("the stored report of import {} does not read: {e}", row.id)))?;
+            Ok(json!({"id": row.id, "kind": row.kind, "status": row.status, "error": row.error, "undoes": row.undoes, "imported_at": rfc3339(row.imported_at), "report": report}))
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     Ok(HttpResponse::Ok().json(json!({ "register": r, "imports": items })))
 }
 
@@ -52,31 +54,24 @@ struct ImportQuery {
 
 pub fn import_error(e: ImportError) -> ApiError {
     let message = e.to_string();
+    let of = |code| ApiError::of(code, message.clone());
     match e {
-        ImportError::Corrupt { report, .. } => {
-            ApiError::unprocessable("register_file_corrupt", message).details(json!({ "report": report }))
+        ImportError::Corrupt { report, .. } => of(ErrorCode::RegisterFileCorrupt).details(json!({ "report": report })),
+        ImportError::Empty => of(ErrorCode::RegisterFileEmpty),
+        ImportError::Truncated(_) => of(ErrorCode::RegisterFileTruncated),
+        ImportError::OlderAsOf { register, current, given } => {
+            of(ErrorCode::RegisterOlderAsOf).details(json!({ "register": register, "current_as_of": current, "as_of": given }))
         }
-        ImportError::Empty => ApiError::unprocessable("register_file_empty", message),
-        ImportError::Truncated(_) => ApiError::unprocessable("register_file_truncated", message),
-        ImportError::OlderAsOf { register, current, given } => ApiError::new(StatusCode::CONFLICT, "register_older_as_of", message)
-            .details(json!({ "register": register, "current_as_of": current, "as_of": given })),
-        ImportError::TooManyRemovals { register, removed, entries, limit, report, .. } => {
-            ApiError::new(StatusCode::CONFLICT, "too_many_removals", message)
-                .details(json!({ "register": register, "removed": removed, "entries": entries, "limit_percent": limit, "report": report }))
+        ImportError::TooManyRemovals { register, removed, entries, limit, report, .. } => of(ErrorCode::TooManyRemovals)
+            .details(json!({ "register": register, "removed": removed, "entries": entries, "limit_percent": limit, "report": report })),
+        ImportError::NoBase(register) => of(ErrorCode::RegisterMissing).details(json!({ "register": register })),
+        ImportError::Raced(register) => of(ErrorCode::ImportConflict).details(json!({ "register": register })),
+        ImportError::MpsDelta => of(ErrorCode::InvalidKind).details(json!({ "field": "kind" })),
+        ImportError::FutureAsOf { given, latest } => {
+            of(ErrorCode::RegisterFutureAsOf).details(json!({ "field": "as_of", "as_of": given, "latest_as_of": latest }))
         }
-        ImportError::NoBase(register) => {
-            ApiError::new(StatusCode::CONFLICT, "register_missing", message).details(json!({ "register": register }))
-        }
-        ImportError::Raced(register) => {
-            ApiError::new(StatusCode::CONFLICT, "import_conflict", message).details(json!({ "register": register }))
-        }
-        ImportError::MpsDelta => ApiError::unprocessable("invalid_kind", message).details(json!({ "field": "kind" })),
-        ImportError::FutureAsOf { given, latest } => ApiError::unprocessable("register_future_as_of", message)
-            .details(json!({ "field": "as_of", "as_of": given, "latest_as_of": latest })),
-        ImportError::Unreadable(_) => ApiError::unprocessable("register_file_unreadable", message),
-        ImportError::NothingToUndo(register) => {
-            ApiError::new(StatusCode::CONFLICT, "nothing_to_undo", message).details(json!({ "register": register }))
-        }
+        ImportError::Unreadable(_) => of(ErrorCode::RegisterFileUnreadable),
+        ImportError::NothingToUndo(register) => of(ErrorCode::NothingToUndo).details(json!({ "register": register })),
         ImportError::Other(e) => ApiError::internal(format!("{e:#}")),
     }
 }
@@ -91,14 +86,14 @@ async fn import_file(
 ) -> Result<HttpResponse, ApiError> {
     let query = query?;
     let r = register(&name)?;
-    let as_of = query.as_of.as_deref().ok_or_else(|| ApiError::bad_request("invalid_query", "give the file's date as as_of=YYYY-MM-DD"))?;
-    let as_of = parse_date(as_of).map_err(|e| ApiError::unprocessable("invalid_date", e).details(json!({"field": "as_of"})))?;
+    let as_of = query.as_of.as_deref().ok_or_else(|| ApiError::of(ErrorCode::InvalidQuery, "give the file's date as as_of=YYYY-MM-DD"))?;
+    let as_of = parse_date(as_of).map_err(|e| ApiError::of(ErrorCode::InvalidDate, e).details(json!({"field": "as_of"})))?;
     let kind: Kind = query
         .kind
         .as_deref()
         .unwrap_or("full")
         .parse()
-        .map_err(|e: String| ApiError::unprocessable("invalid_kind", e).details(json!({"field": "kind"})))?;
+        .map_err(|e: String| ApiError::of(ErrorCode::InvalidKind, e).details(json!({"field": "kind"})))?;
 
     // The body goes to a temporary file as it arrives: a register file is hundreds of MB.
     let upload = state.uploads.admit(http.headers())?;
@@ -109,7 +104,7 @@ async fn import_file(
     let report = actix_web::web::block(move || -> Result<_, ImportError> {
         use std::io::Seek;
         file.rewind().map_err(anyhow::Error::from)?;
-        import::run(&store, &req, file, |_| {})
+        imports::import_register(&store, &req, file, |_| {})
     })
     .await?
     .map_err(import_error)?;
@@ -128,7 +123,7 @@ async fn serve_now(state: &web::Data<AppState>) -> Result<(), ApiError> {
 async fn undo_import(_auth: Authorized<Import>, state: web::Data<AppState>, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let r = register(&name)?;
     let store = state.store.clone();
-    let report = actix_web::web::block(move || undo::run(&store, r)).await?.map_err(import_error)?;
+    let report = actix_web::web::block(move || imports::undo(&store, r)).await?.map_err(import_error)?;
     serve_now(&state).await?;
     Ok(HttpResponse::Ok().json(report))
 }

@@ -26,14 +26,13 @@ use std::time::Duration;
 
 use actix_web::error::PayloadError;
 use actix_web::http::header::{HeaderMap, CONTENT_LENGTH};
-use actix_web::http::StatusCode;
 use actix_web::rt::time::{sleep, Instant, Sleep};
 use actix_web::web::{self, Bytes};
 use futures_util::{Stream, StreamExt};
 use serde_json::json;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::error::{body_too_large, ApiError};
+use super::error::{body_too_large, ApiError, ErrorCode};
 use crate::config::Settings;
 
 /// What a multipart body may hold besides its parts' content: preamble, boundaries, part headers.
@@ -80,9 +79,8 @@ impl Uploads {
             return Err(body_too_large(self.limit));
         }
         let slot = self.slots.clone().try_acquire_owned().map_err(|_| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too_many_uploads",
+            ApiError::of(
+                ErrorCode::TooManyUploads,
                 format!("{} uploads are being taken already; try again in {RETRY_AFTER_SECS} seconds", self.running_at_most),
             )
             .details(json!({ "running_at_most": self.running_at_most }))
@@ -114,7 +112,7 @@ impl Admitted {
         let tally = Rc::new(Tally::default());
         let mut body = Guarded::new(payload, tally.clone(), self, false);
         let mut file = tempfile::tempfile().map_err(ApiError::internal)?;
-        drain(&mut body, &tally, Some(&mut file), u64::MAX, |e| bad("bad_body", "the body could not be read", e)).await?;
+        drain(&mut body, &tally, Some(&mut file), u64::MAX, |e| bad(ErrorCode::BadBody, "the body could not be read", e)).await?;
         file.rewind().map_err(ApiError::internal)?;
         Ok(file)
     }
@@ -122,7 +120,7 @@ impl Admitted {
     async fn read_file_part(&self, headers: &HeaderMap, payload: web::Payload) -> Result<File, ApiError> {
         let tally = Rc::new(Tally::default());
         let body = Guarded::new(payload, tally.clone(), self, true);
-        let broken = |e: &dyn std::fmt::Display| bad("bad_multipart", "the multipart body could not be read", e);
+        let broken = |e: &dyn std::fmt::Display| bad(ErrorCode::BadMultipart, "the multipart body could not be read", e);
         let mut parts = actix_multipart::Multipart::new(headers, body);
         let mut list = None;
         while let Some(part) = parts.next().await {
@@ -137,13 +135,13 @@ impl Admitted {
             }
         }
         list.ok_or_else(|| {
-            ApiError::unprocessable("missing_file_part", "the multipart body has no part named `file`: send the list as that part")
+            ApiError::of(ErrorCode::MissingFilePart, "the multipart body has no part named `file`: send the list as that part")
         })
     }
 }
 
-fn bad(code: &'static str, what: &str, e: &dyn std::fmt::Display) -> ApiError {
-    ApiError::bad_request(code, format!("{what}: {e}"))
+fn bad(code: ErrorCode, what: &str, e: &dyn std::fmt::Display) -> ApiError {
+    ApiError::of(code, format!("{what}: {e}"))
 }
 
 /// Read a stream of content to its end, into `file` if given, refusing it past `cap` bytes.
@@ -165,12 +163,8 @@ where
         tally.content.set(tally.content.get() + n);
         size += n;
         if size > cap {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "part_too_large",
-                format!("a part other than the list (`file`) is larger than {cap} bytes"),
-            )
-            .details(json!({ "limit_bytes": cap })));
+            return Err(ApiError::of(ErrorCode::PartTooLarge, format!("a part other than the list (`file`) is larger than {cap} bytes"))
+                .details(json!({ "limit_bytes": cap })));
         }
         if let Some(f) = file.as_deref_mut() {
             f.write_all(&chunk).map_err(ApiError::internal)?;
@@ -204,15 +198,13 @@ impl Tally {
     fn refusal(&self) -> Option<ApiError> {
         self.refused.get().map(|r| match r {
             Refusal::TooLarge { limit } => body_too_large(limit),
-            Refusal::Overhead => ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "part_headers_too_large",
+            Refusal::Overhead => ApiError::of(
+                ErrorCode::PartHeadersTooLarge,
                 format!("the multipart body's preamble, boundaries and part headers take more than {OVERHEAD} bytes"),
             )
             .details(json!({ "limit_bytes": OVERHEAD })),
-            Refusal::Idle { after } => ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "upload_timeout",
+            Refusal::Idle { after } => ApiError::of(
+                ErrorCode::UploadTimeout,
                 format!("no bytes of the body arrived for {} seconds; the upload was cut off", after.as_secs()),
             )
             .details(json!({ "idle_timeout_seconds": after.as_secs() })),
