@@ -70,7 +70,9 @@ pub fn import_register<R: Read>(store: &Store, req: &Request, input: R, progress
         // The same file, applied by an import that ran at the same time: the no-op it is.
         Err(WriteError::SameFile) => already_imported(&mut conn, req, &report.file_sha256, started)?
             .ok_or_else(|| anyhow::anyhow!("the import history refused this import and holds no applied import of the file").into()),
-        Err(WriteError::Raced) => Err(record_refusal(&mut conn, req, Refused { error: ImportError::Raced(req.register), report })),
+        Err(WriteError::Raced) => {
+            Err(record_refusal(&mut conn, req, Refused { error: ImportError::Raced(req.register), report: Box::new(report) }))
+        }
         Err(WriteError::Db(e)) => {
             Err(anyhow::Error::new(e).context("the database refused the import; the previous snapshot stays in force").into())
         }

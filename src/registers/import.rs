@@ -217,7 +217,7 @@ pub fn read<R: Read>(req: &Request, input: R, mut progress: impl FnMut(u64)) -> 
 #[derive(Debug)]
 pub struct Refused {
     pub error: ImportError,
-    pub report: Report,
+    pub report: Box<Report>,
 }
 
 /// The refusals judged on the file alone, before the snapshot in force is read: a date after
@@ -239,7 +239,7 @@ pub fn check(req: &Request, file: File, latest: NaiveDate) -> Result<(Content, R
         duration_ms: 0,
         already_imported: false,
     };
-    let refuse = |error, report| Err(Refused { error, report });
+    let refuse = |error, report| Err(Refused { error, report: Box::new(report) });
     if req.as_of > latest {
         return refuse(ImportError::FutureAsOf { given: req.as_of, latest }, report);
     }
@@ -300,11 +300,11 @@ pub fn plan(req: &Request, content: Content, mut report: Report, in_force: Optio
     if let Some(h) = &in_force {
         if h.as_of > req.as_of {
             let error = ImportError::OlderAsOf { register: req.register, current: h.as_of, given: req.as_of };
-            return Err(Refused { error, report });
+            return Err(Refused { error, report: Box::new(report) });
         }
     }
     if req.kind == Kind::Delta && in_force.is_none() {
-        return Err(Refused { error: ImportError::NoBase(req.register), report });
+        return Err(Refused { error: ImportError::NoBase(req.register), report: Box::new(report) });
     }
     // The day after the as_of of the latest snapshot that did not contain an added entry.
     let listed_since = in_force.as_ref().and_then(|h| h.as_of.checked_add_signed(TimeDelta::days(1)));
@@ -315,7 +315,7 @@ pub fn plan(req: &Request, content: Content, mut report: Report, in_force: Optio
     };
     let next = match next {
         Ok(n) => n,
-        Err(e) => return Err(Refused { error: e.into(), report }),
+        Err(e) => return Err(Refused { error: e.into(), report: Box::new(report) }),
     };
     report.added = next.added.len() as u64;
     report.removed = next.removed.len() as u64;
@@ -336,7 +336,7 @@ pub fn plan(req: &Request, content: Content, mut report: Report, in_force: Optio
                 limit: req.max_removal_percent,
                 report: Box::new(report.clone()),
             };
-            return Err(Refused { error, report });
+            return Err(Refused { error, report: Box::new(report) });
         }
     }
     let Next { encoded, added, removed, before, .. } = next;
