@@ -9,6 +9,9 @@ use crate::domain::Register;
 /// Where the embedded default database lives.
 pub const DEFAULT_DATABASE_URL: &str = "data/suppress.db";
 
+/// The share of a register's entries a full file may remove unless forced (CONTRACT §4).
+pub const DEFAULT_MAX_REMOVAL_PERCENT: f64 = 10.0;
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: String,
@@ -27,7 +30,8 @@ pub struct Settings {
     pub pool_size: u32,
     /// How long a key's role is trusted from memory before the database is asked again.
     pub key_cache: Duration,
-    /// A full register file that would remove more than this share of entries is refused.
+    /// A full register file that would remove more than this share of entries is refused
+    /// (`SUPPRESS_MAX_REMOVAL_PERCENT`; the HTTP and the CLI imports alike).
     pub max_removal_percent: f64,
     /// How often the server looks for register snapshots imported elsewhere.
     pub register_poll: Duration,
@@ -48,7 +52,7 @@ impl Default for Settings {
             workers: 0,
             pool_size: 8,
             key_cache: Duration::from_secs(5),
-            max_removal_percent: 10.0,
+            max_removal_percent: DEFAULT_MAX_REMOVAL_PERCENT,
             register_poll: Duration::from_secs(1),
             lead_times: HashMap::new(),
         }

@@ -10,10 +10,12 @@
 //! - `scrubs`: scrub a list and store the result (the API's and `suppress scrub --store`), and read
 //!   stored results back (summary, downloads, revocations).
 //! - `keys`: create, list and revoke API keys.
+//! - `imports`: import a register file (CLI, HTTP, spool), undo an import, bulk-load statements.
 //! - `error`: the errors use cases answer, and the closed list of error codes.
 
 pub mod check;
 pub mod error;
+pub mod imports;
 pub mod keys;
 pub mod params;
 pub mod preferences;

@@ -3,13 +3,12 @@
 use anyhow::Context;
 
 use super::ServeArgs;
-use crate::app::{keys, ErrorCode};
+use crate::app::{imports, keys, ErrorCode};
 use crate::config::DEFAULT_DATABASE_URL;
 use crate::domain::access::Role;
 use crate::domain::time::today_uk;
 use crate::domain::Register;
-use crate::inhouse::bulk_load;
-use crate::registers::import::{self, Kind, Request};
+use crate::registers::import::{Kind, Request};
 use crate::store::Store;
 
 /// The sample statements shipped in the repository (`imports/sample/opt-outs.csv`).
@@ -30,21 +29,22 @@ pub fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
     let store = Store::open(url, settings.pool_size)?;
     let fresh = keys::list(&store)?.iter().all(|k| !k.name.starts_with("demo-"));
     if fresh {
-        let report = bulk_load::load(&store, SAMPLE.as_bytes(), false, "demo")
+        let report = imports::bulk_load(&store, SAMPLE.as_bytes(), false, "demo")
             .map_err(|e| anyhow::anyhow!("{e}"))
             .context("loading the sample statements")?;
         println!("loaded {} sample statements into {url}", report.statements);
     }
     for (register, kind, bytes) in SAMPLE_REGISTERS {
         let req = Request { register, as_of: today_uk(), kind, force: true, max_removal_percent: 100.0 };
-        let report =
-            import::run(&store, &req, bytes, |_| {}).map_err(|e| anyhow::anyhow!("{e}")).context("loading the sample registers")?;
+        let report = imports::import_register(&store, &req, bytes, |_| {})
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .context("loading the sample registers")?;
         if !report.already_imported {
             println!("loaded the sample {register} {kind} file as of {}: {} entries", report.as_of, report.entries_after);
         }
     }
     println!("demo keys (new each start; earlier demo keys are revoked):");
-    for role in [Role::Admin, Role::Agent, Role::Campaign] {
+    for role in [Role::Admin, Role::Agent, Role::Campaign, Role::Compliance] {
         let name = format!("demo-{role}");
         keys::revoke(&store, &name).or_else(|e| if e.code == ErrorCode::NotFound { Ok(()) } else { Err(e) })?;
         let key = keys::create(&store, &name, role)?;

@@ -9,6 +9,8 @@ use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::RemovalLimitArgs;
+use crate::app::imports;
 use crate::domain::Register;
 use crate::inhouse::bulk_load::{self, LoadError, Report};
 use crate::registers::import::{self, as_of_from_name, ImportError, Kind, Request};
@@ -52,14 +54,14 @@ pub struct ImportArgs {
     /// moving each to DIR/done or DIR/failed (with a .error file).
     #[arg(long, conflicts_with_all = ["what", "file"])]
     pub spool: Option<PathBuf>,
-    #[arg(long, env = "SUPPRESS_MAX_REMOVAL_PERCENT", default_value_t = 10.0)]
-    pub max_removal_percent: f64,
+    #[command(flatten)]
+    pub limit: RemovalLimitArgs,
 }
 
 pub fn run(database_url: &str, args: ImportArgs) -> anyhow::Result<()> {
     let store = super::open_store(database_url)?;
     if let Some(dir) = &args.spool {
-        return spool(&store, dir, args.max_removal_percent);
+        return spool(&store, dir, args.limit.max_removal_percent);
     }
     let (Some(what), Some(file)) = (args.what, args.file.as_ref()) else { bail!("name what to import and the file") };
     let register = match what {
@@ -78,7 +80,7 @@ pub fn run(database_url: &str, args: ImportArgs) -> anyhow::Result<()> {
         as_of,
         kind: if args.delta { Kind::Delta } else { Kind::Full },
         force: args.force,
-        max_removal_percent: args.max_removal_percent,
+        max_removal_percent: args.limit.max_removal_percent,
     };
     let report = import_register(&store, &req, file)?;
     if args.json {
@@ -91,7 +93,7 @@ pub fn run(database_url: &str, args: ImportArgs) -> anyhow::Result<()> {
 
 fn undo(store: &Store, register: &Path, json: bool) -> anyhow::Result<()> {
     let register: Register = register.to_string_lossy().parse().map_err(|e: String| anyhow::anyhow!("{e}"))?;
-    let r = crate::registers::undo::run(store, register).map_err(anyhow::Error::new)?;
+    let r = imports::undo(store, register).map_err(anyhow::Error::new)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());
@@ -137,7 +139,7 @@ fn import_register(store: &Store, req: &Request, file: &Path) -> anyhow::Result<
         ProgressStyle::with_template("{spinner} {human_pos} records ({per_sec}) {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
-    let result = import::run(store, req, f, |records| bar.set_position(records));
+    let result = imports::import_register(store, req, f, |records| bar.set_position(records));
     bar.finish_and_clear();
     result.map_err(|e| {
         if let ImportError::Corrupt { report, .. } | ImportError::TooManyRemovals { report, .. } = &e {
@@ -154,7 +156,7 @@ fn opt_outs(store: &Store, file: &Path, skip_rejected: bool, json: bool) -> anyh
     let f = bulk_load::open(file)?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = super::file_bar(Some(len));
-    let result = bulk_load::load(store, bar.wrap_read(f), skip_rejected, &format!("cli:{}", file.display()));
+    let result = imports::bulk_load(store, bar.wrap_read(f), skip_rejected, &format!("cli:{}", file.display()));
     bar.finish_and_clear();
     match result {
         Ok(report) => print_report(&report, json),

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::config::{Settings, DEFAULT_DATABASE_URL};
+use crate::config::{Settings, DEFAULT_DATABASE_URL, DEFAULT_MAX_REMOVAL_PERCENT};
 use crate::domain::time::parse_duration;
 use crate::domain::Register;
 use crate::store::Store;
@@ -72,6 +72,8 @@ pub struct ServeArgs {
     pub workers: usize,
     #[command(flatten)]
     pub lead_times: LeadTimeArgs,
+    #[command(flatten)]
+    pub limit: RemovalLimitArgs,
     /// Database connections in the pool.
     #[arg(long, env = "SUPPRESS_DB_POOL_SIZE", default_value_t = 8)]
     pub pool_size: u32,
@@ -99,6 +101,20 @@ impl LeadTimeArgs {
             .map(|(r, v)| v.parse().map(|l| (r, l)).map_err(|e: String| anyhow::anyhow!("lead time for {r}: {e}")))
             .collect()
     }
+}
+
+/// The removal limit of full register files, shared by every command that imports them (the
+/// server's HTTP imports, `import`, the spool).
+#[derive(Debug, Clone, clap::Args)]
+pub struct RemovalLimitArgs {
+    /// A full register file that would remove more than this percentage of the entries is
+    /// refused unless forced (0 to 100).
+    #[arg(long, env = "SUPPRESS_MAX_REMOVAL_PERCENT", default_value_t = DEFAULT_MAX_REMOVAL_PERCENT, value_parser = removal_percent)]
+    pub max_removal_percent: f64,
+}
+
+fn removal_percent(s: &str) -> Result<f64, String> {
+    s.trim().parse::<f64>().ok().filter(|p| (0.0..=100.0).contains(p)).ok_or_else(|| format!("{s:?} is not a percentage from 0 to 100"))
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -198,6 +214,7 @@ impl ServeArgs {
             workers: self.workers,
             pool_size: self.pool_size,
             lead_times: self.lead_times.parse()?,
+            max_removal_percent: self.limit.max_removal_percent,
             ..Settings::default()
         })
     }

@@ -4,8 +4,8 @@ use std::fmt;
 
 use phonenumber::{country, Mode};
 
-/// A phone number in E.164 form, e.g. `+442079460018`. Only [`PhoneKey::parse`] and
-/// [`PhoneKey::from_register`] make one, so every value is a key the contract accepts.
+/// A phone number in E.164 form, e.g. `+442079460018`. Only [`PhoneKey::parse`] (and
+/// [`PhoneKey::from_stored`] for keys it made) make one, so every value is a key the contract accepts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PhoneKey(String);
 
@@ -44,14 +44,6 @@ impl PhoneKey {
         slow(precheck(input)?)
     }
 
-    /// A number from a TPS/CTPS file: UK national digits with the leading 0. The register is
-    /// authoritative, so no validity check beyond the shape is made.
-    pub fn from_register(national: &str) -> Option<Self> {
-        let digits = national.strip_prefix('0')?;
-        let ok = (9..=10).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
-        ok.then(|| PhoneKey(format!("+44{digits}")))
-    }
-
     /// Re-make a key that was stored by this service (already canonical).
     pub fn from_stored(key: &str) -> Option<Self> {
         let digits = key.strip_prefix('+')?;
@@ -73,6 +65,38 @@ impl PhoneKey {
 impl fmt::Display for PhoneKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// Why a TPS/CTPS file's number is not a register number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RegisterNumberError {
+    #[error("no number")]
+    Empty,
+    #[error("the character {0:?} is not a digit")]
+    NotADigit(char),
+    #[error("does not start with 0 (a UK national number)")]
+    NoTrunkZero,
+    #[error("{0} digits; a UK number has 10 or 11 with its leading 0")]
+    Length(usize),
+    #[error("the digits after the leading 0 start with 0")]
+    ZeroAfterTrunk,
+}
+
+/// The register number rule: a TPS/CTPS number is a UK national number written with its trunk 0,
+/// 10 or 11 digits, the digit after the 0 not another 0. The register is authoritative, so no
+/// validity check beyond that shape is made. Gives the national significant number as an
+/// integer, the compact form the registers are kept in (as [`PhoneKey::uk_national`] reads a key).
+pub fn register_national(digits: &[u8]) -> Result<u64, RegisterNumberError> {
+    if let Some(b) = digits.iter().find(|b| !b.is_ascii_digit()) {
+        return Err(RegisterNumberError::NotADigit(char::from(*b)));
+    }
+    match digits {
+        [] => Err(RegisterNumberError::Empty),
+        [first, ..] if *first != b'0' => Err(RegisterNumberError::NoTrunkZero),
+        _ if !(10..=11).contains(&digits.len()) => Err(RegisterNumberError::Length(digits.len())),
+        [_, b'0', ..] => Err(RegisterNumberError::ZeroAfterTrunk),
+        [_, rest @ ..] => Ok(rest.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'))),
     }
 }
 
@@ -487,12 +511,16 @@ mod tests {
 
     #[test]
     fn register_numbers_keep_the_digits_after_the_trunk_zero() {
-        assert_eq!(PhoneKey::from_register("02073787244").map(|k| k.0).as_deref(), Some("+442073787244"));
-        // The register is authoritative: a number phonenumber calls invalid is still a key.
-        assert_eq!(PhoneKey::from_register("01632960001").map(|k| k.0).as_deref(), Some("+441632960001"));
-        assert_eq!(PhoneKey::from_register("2073787244"), None);
-        assert_eq!(PhoneKey::from_register("0207378724x"), None);
-        assert_eq!(PhoneKey::from_register("0123"), None);
+        assert_eq!(register_national(b"02073787244"), Ok(2073787244));
+        // The register is authoritative: a number phonenumber calls invalid is still listed.
+        assert_eq!(register_national(b"01632960001"), Ok(1632960001));
+        // The same number as a key reads back as the same integer.
+        assert_eq!(PhoneKey::parse("020 7378 7244").ok().and_then(|k| k.uk_national()), Some(2073787244));
+        assert_eq!(register_national(b"2073787244"), Err(RegisterNumberError::NoTrunkZero));
+        assert_eq!(register_national(b"0207378724x"), Err(RegisterNumberError::NotADigit('x')));
+        assert_eq!(register_national(b"0123"), Err(RegisterNumberError::Length(4)));
+        assert_eq!(register_national(b"00207378724"), Err(RegisterNumberError::ZeroAfterTrunk));
+        assert_eq!(register_national(b""), Err(RegisterNumberError::Empty));
     }
 
     #[test]

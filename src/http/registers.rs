@@ -10,10 +10,10 @@ use serde_json::json;
 use super::auth::{Authorized, Import, ReadImports, ReadRegisters};
 use super::error::{ApiError, ErrorCode};
 use super::{AppState, Deferred};
+use crate::app::imports;
 use crate::domain::time::{parse_date, rfc3339};
 use crate::domain::Register;
-use crate::registers::import::{self, ImportError, Kind, Request};
-use crate::registers::undo;
+use crate::registers::import::{ImportError, Kind, Request};
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/v1/registers").route(web::get().to(list)))
@@ -35,10 +35,12 @@ async fn history(_auth: Authorized<ReadImports>, state: web::Data<AppState>, nam
     let items: Vec<serde_json::Value> = rows
         .into_iter()
         .map(|row| {
-            let report: serde_json::Value = serde_json::from_str(&row.report).unwrap_or(serde_json::Value::Null);
-            json!({"id": row.id, "kind": row.kind, "status": row.status, "error": row.error, "undoes": row.undoes, "imported_at": rfc3339(row.imported_at), "report": report})
+            // Every row's report was written as JSON: one that does not read is damage, not null.
+            let report: serde_json::Value = serde_json::from_str(&row.report)
+                .map_err(|e| ApiError::internal(format!("the stored report of import {} does not read: {e}", row.id)))?;
+            Ok(json!({"id": row.id, "kind": row.kind, "status": row.status, "error": row.error, "undoes": row.undoes, "imported_at": rfc3339(row.imported_at), "report": report}))
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     Ok(HttpResponse::Ok().json(json!({ "register": r, "imports": items })))
 }
 
@@ -101,7 +103,7 @@ async fn import_file(
     let report = actix_web::web::block(move || -> Result<_, ImportError> {
         use std::io::Seek;
         file.rewind().map_err(anyhow::Error::from)?;
-        import::run(&store, &req, file, |_| {})
+        imports::import_register(&store, &req, file, |_| {})
     })
     .await?
     .map_err(import_error)?;
@@ -120,7 +122,7 @@ async fn serve_now(state: &web::Data<AppState>) -> Result<(), ApiError> {
 async fn undo_import(_auth: Authorized<Import>, state: web::Data<AppState>, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let r = register(&name)?;
     let store = state.store.clone();
-    let report = actix_web::web::block(move || undo::run(&store, r)).await?.map_err(import_error)?;
+    let report = actix_web::web::block(move || imports::undo(&store, r)).await?.map_err(import_error)?;
     serve_now(&state).await?;
     Ok(HttpResponse::Ok().json(report))
 }

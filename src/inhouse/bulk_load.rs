@@ -1,4 +1,5 @@
-//! `suppress import opt-outs FILE.csv`: legacy statements loaded in one transaction.
+//! `suppress import opt-outs FILE.csv`: legacy statements, read here into batches of rows that
+//! the store writes in one transaction (`app::imports::bulk_load`, `store::statements::insert_bulk`).
 //!
 //! The file must be well formed as a whole (a header of known columns, UTF-8); a row whose
 //! content cannot be used is rejected with its line number. By default one rejected row stops the
@@ -8,26 +9,16 @@
 use std::io::Read;
 
 use anyhow::{bail, Context};
-use diesel::Connection;
 use serde::Serialize;
 
 use crate::domain::headers::{self, Field};
 use crate::domain::preference::{AddressInput, Said};
 use crate::domain::text;
 use crate::domain::time::{now_utc, parse_timestamp};
-use crate::domain::{Channel, Contacts, Source, StatementKind};
-use crate::store::statements::{insert_many, refresh_statistics, NewStatement};
-use crate::store::{QueryError, Store};
+use crate::domain::{Channel, Contacts, Rejected, Source, StatementKind};
+use crate::store::statements::NewStatement;
 
-/// Rejected rows kept in a report.
-pub const SAMPLE_LIMIT: usize = 100;
 const BATCH: usize = 1_000;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Rejected {
-    pub line: u64,
-    pub error: String,
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -145,132 +136,148 @@ pub enum LoadError {
     File(#[from] anyhow::Error),
 }
 
-enum Abort {
-    Db(QueryError),
+/// Why a file's rows stop being read: nothing of it may be written.
+#[derive(Debug)]
+pub enum Stop {
+    /// Some rows were rejected and the rest may not be loaded without them.
+    Rejected,
+    /// The file cannot be read on, or holds no rows.
     File(anyhow::Error),
 }
 
-impl From<QueryError> for Abort {
-    fn from(e: QueryError) -> Self {
-        Abort::Db(e)
+/// A legacy file being read: its header taken, its rows read a batch at a time (an iterator of
+/// batches; a `Stop` ends it, and then nothing may be written).
+pub struct Loader<R> {
+    reader: csv::Reader<R>,
+    columns: Vec<Column>,
+    record: csv::ByteRecord,
+    skip_rejected: bool,
+    via: String,
+    report: Report,
+    done: bool,
+}
+
+impl<R: Read> Loader<R> {
+    /// Read and check the header. `via` names who loads the file (kept with each statement).
+    pub fn new(input: R, skip_rejected: bool, via: &str) -> anyhow::Result<Loader<R>> {
+        let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(input);
+        let headers = reader.byte_headers().context("cannot read the header row")?.clone();
+        let headers: Vec<String> = headers
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let h = std::str::from_utf8(h).map_err(|_| anyhow::anyhow!("the header row is not UTF-8"))?;
+                Ok(if i == 0 { h.trim_start_matches('\u{feff}').to_owned() } else { h.to_owned() })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let columns: Vec<Column> = headers
+            .iter()
+            .map(|h| column(h).ok_or_else(|| anyhow::anyhow!("unknown column {h:?} in the header; known columns: {KNOWN_COLUMNS}")))
+            .collect::<anyhow::Result<_>>()?;
+        // Two columns for one contact point would make a statement about a guessed one.
+        for field in [Field::Phone, Field::Email, Field::Postcode, Field::Surname] {
+            headers::unique(&headers, field).map_err(|e| anyhow::anyhow!("{e}; keep one of them"))?;
+        }
+        if !columns.iter().any(|c| matches!(c, Column::Phone | Column::Email | Column::Postcode)) {
+            bail!("the header has no phone, email or postcode column; found: {}", headers.join(", "));
+        }
+        for needed in [Column::Kind, Column::RecordedAt] {
+            if !columns.contains(&needed) {
+                let name = if needed == Column::Kind { "kind" } else { "recorded_at" };
+                bail!("the header has no {name} column; found: {}", headers.join(", "));
+            }
+        }
+        Ok(Loader {
+            reader,
+            columns,
+            record: csv::ByteRecord::new(),
+            skip_rejected,
+            via: via.to_owned(),
+            report: Report { rows: 0, statements: 0, rejected: 0, rejected_samples: vec![], loaded: false },
+            done: false,
+        })
+    }
+
+    /// The report (whole once the batches have run out).
+    pub fn into_report(self) -> Report {
+        self.report
+    }
+
+    /// The statements of the row just read, or why it is rejected.
+    fn row(&self) -> Result<Vec<NewStatement>, String> {
+        let record = &self.record;
+        if record.len() != self.columns.len() {
+            return Err(format!("the row has {} fields; the header has {}", record.len(), self.columns.len()));
+        }
+        let fields: Vec<&str> =
+            record.iter().map(std::str::from_utf8).collect::<Result<_, _>>().map_err(|_| "the row is not UTF-8".to_owned())?;
+        let mut row = Row::default();
+        for (c, f) in self.columns.iter().zip(&fields) {
+            let v = nonempty(f);
+            match c {
+                Column::Phone => row.phone = row.phone.or(v),
+                Column::Email => row.email = row.email.or(v),
+                Column::Postcode => row.postcode = v,
+                Column::Surname => row.surname = v,
+                Column::Line => row.lines.extend(v),
+                Column::Address => row.lines.extend(v.into_iter().flat_map(|a| a.split(','))),
+                Column::Ignored => {}
+                Column::Channel => row.channel = v,
+                Column::Kind => row.kind = v,
+                Column::RecordedAt => row.recorded_at = v,
+                Column::Source => row.source = v,
+                Column::RecordedBy => row.recorded_by = v,
+                Column::Note => row.note = v,
+                Column::Evidence => row.evidence = v,
+            }
+        }
+        statements_of(&row, &self.via)
     }
 }
 
-/// Load a legacy file. `via` names who loaded it (kept with each statement).
-pub fn load<R: Read>(store: &Store, input: R, skip_rejected: bool, via: &str) -> Result<Report, LoadError> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(input);
-    let headers = reader.byte_headers().context("cannot read the header row")?.clone();
-    let headers: Vec<String> = headers
-        .iter()
-        .enumerate()
-        .map(|(i, h)| {
-            let h = std::str::from_utf8(h).map_err(|_| anyhow::anyhow!("the header row is not UTF-8"))?;
-            Ok(if i == 0 { h.trim_start_matches('\u{feff}').to_owned() } else { h.to_owned() })
-        })
-        .collect::<anyhow::Result<_>>()?;
-    let columns: Vec<Column> = headers
-        .iter()
-        .map(|h| column(h).ok_or_else(|| anyhow::anyhow!("unknown column {h:?} in the header; known columns: {KNOWN_COLUMNS}")))
-        .collect::<anyhow::Result<_>>()?;
-    // Two columns for one contact point would make a statement about a guessed one.
-    for field in [Field::Phone, Field::Email, Field::Postcode, Field::Surname] {
-        headers::unique(&headers, field).map_err(|e| anyhow::anyhow!("{e}; keep one of them"))?;
-    }
-    if !columns.iter().any(|c| matches!(c, Column::Phone | Column::Email | Column::Postcode)) {
-        return Err(anyhow::anyhow!("the header has no phone, email or postcode column; found: {}", headers.join(", ")).into());
-    }
-    for needed in [Column::Kind, Column::RecordedAt] {
-        if !columns.contains(&needed) {
-            let name = if needed == Column::Kind { "kind" } else { "recorded_at" };
-            return Err(anyhow::anyhow!("the header has no {name} column; found: {}", headers.join(", ")).into());
-        }
-    }
+impl<R: Read> Iterator for Loader<R> {
+    type Item = Result<Vec<NewStatement>, Stop>;
 
-    let mut report = Report { rows: 0, statements: 0, rejected: 0, rejected_samples: vec![], loaded: false };
-    let mut conn = store.conn()?;
-    let result = conn.transaction::<(), Abort, _>(|conn| {
+    /// The next batch of statements (the last may be short, or empty).
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
         let mut batch: Vec<NewStatement> = Vec::with_capacity(BATCH);
-        let mut record = csv::ByteRecord::new();
         loop {
-            match reader.read_byte_record(&mut record) {
+            match self.reader.read_byte_record(&mut self.record) {
                 Ok(false) => break,
                 Ok(true) => {}
                 Err(e) => {
+                    self.done = true;
                     let line = e.position().map_or(0, |p| p.line());
-                    return Err(Abort::File(anyhow::anyhow!("the file is not readable CSV at line {line}: {e}")));
+                    return Some(Err(Stop::File(anyhow::anyhow!("the file is not readable CSV at line {line}: {e}"))));
                 }
             }
-            report.rows += 1;
-            let line = record.position().map_or(0, |p| p.line());
-            let row_result = (|| -> Result<Vec<NewStatement>, String> {
-                if record.len() != columns.len() {
-                    return Err(format!("the row has {} fields; the header has {}", record.len(), columns.len()));
-                }
-                let fields: Vec<&str> =
-                    record.iter().map(std::str::from_utf8).collect::<Result<_, _>>().map_err(|_| "the row is not UTF-8".to_owned())?;
-                let mut row = Row::default();
-                for (c, f) in columns.iter().zip(&fields) {
-                    let v = nonempty(f);
-                    match c {
-                        Column::Phone => row.phone = row.phone.or(v),
-                        Column::Email => row.email = row.email.or(v),
-                        Column::Postcode => row.postcode = v,
-                        Column::Surname => row.surname = v,
-                        Column::Line => row.lines.extend(v),
-                        Column::Address => row.lines.extend(v.into_iter().flat_map(|a| a.split(','))),
-                        Column::Ignored => {}
-                        Column::Channel => row.channel = v,
-                        Column::Kind => row.kind = v,
-                        Column::RecordedAt => row.recorded_at = v,
-                        Column::Source => row.source = v,
-                        Column::RecordedBy => row.recorded_by = v,
-                        Column::Note => row.note = v,
-                        Column::Evidence => row.evidence = v,
-                    }
-                }
-                statements_of(&row, via)
-            })();
-            match row_result {
+            self.report.rows += 1;
+            let line = self.record.position().map_or(0, |p| p.line());
+            match self.row() {
                 Ok(rows) => {
-                    report.statements += rows.len() as u64;
+                    self.report.statements += rows.len() as u64;
                     batch.extend(rows);
                     if batch.len() >= BATCH {
-                        insert_many(conn, &batch)?;
-                        batch.clear();
+                        return Some(Ok(batch));
                     }
                 }
                 Err(error) => {
-                    report.rejected += 1;
-                    if report.rejected_samples.len() < SAMPLE_LIMIT {
-                        report.rejected_samples.push(Rejected { line, error });
-                    }
+                    self.report.rejected += 1;
+                    Rejected::keep(&mut self.report.rejected_samples, || Rejected { line, text: None, error });
                 }
             }
         }
-        if report.rejected > 0 && !skip_rejected {
-            return Err(Abort::File(anyhow::anyhow!("rejected rows")));
+        self.done = true;
+        if self.report.rejected > 0 && !self.skip_rejected {
+            return Some(Err(Stop::Rejected));
         }
-        if report.rows == 0 {
-            return Err(Abort::File(anyhow::anyhow!("the file has a header but no rows")));
+        if self.report.rows == 0 {
+            return Some(Err(Stop::File(anyhow::anyhow!("the file has a header but no rows"))));
         }
-        insert_many(conn, &batch)?;
-        Ok(())
-    });
-    match result {
-        Ok(()) => {
-            report.loaded = true;
-            // Committed; fresh statistics keep every instance's catch-up read on its index.
-            if let Err(e) = refresh_statistics(&mut conn) {
-                tracing::warn!(error = %e, "could not refresh the statistics on statements after the load");
-            }
-            Ok(report)
-        }
-        Err(Abort::File(_)) if report.rejected > 0 && !skip_rejected => {
-            report.statements = 0;
-            Err(LoadError::Rejected { rejected: report.rejected, report: Box::new(report) })
-        }
-        Err(Abort::File(e)) => Err(e.into()),
-        Err(Abort::Db(e)) => Err(anyhow::Error::new(e).context("the database refused the statements; nothing was loaded").into()),
+        Some(Ok(batch))
     }
 }
 

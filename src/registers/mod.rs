@@ -9,7 +9,8 @@ pub mod phone_file;
 pub mod undo;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use anyhow::Context;
 use chrono::{NaiveDate, NaiveDateTime};
@@ -183,11 +184,46 @@ pub struct MpsSet {
     metas: Vec<u32>,
 }
 
-/// An address's MPS entry: (listed_since, deceased).
+/// Since when a register entry has been listed, as the sequence of snapshots tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListedSince {
+    /// In the register's first snapshot imported here (and given no date of request): since
+    /// when is not known, so the listing binds at once.
+    BeforeFirstImport,
+    On(NaiveDate),
+}
+
+impl ListedSince {
+    /// `None` is listed before the first import (how snapshots and listings store it).
+    pub fn from_stored(date: Option<NaiveDate>) -> ListedSince {
+        date.map_or(ListedSince::BeforeFirstImport, ListedSince::On)
+    }
+
+    pub fn date(self) -> Option<NaiveDate> {
+        match self {
+            ListedSince::BeforeFirstImport => None,
+            ListedSince::On(d) => Some(d),
+        }
+    }
+}
+
+/// An address's MPS entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MpsEntry {
-    pub listed_since: Option<NaiveDate>,
+    pub listed_since: ListedSince,
     pub deceased: bool,
+}
+
+impl MpsEntry {
+    /// A person's own entry and their household's as one: deceased if either says so, listed
+    /// since the earlier; listed before the first import wins (it binds at once).
+    pub fn merge(self, other: MpsEntry) -> MpsEntry {
+        let listed_since = match (self.listed_since, other.listed_since) {
+            (ListedSince::On(a), ListedSince::On(b)) => ListedSince::On(a.min(b)),
+            _ => ListedSince::BeforeFirstImport,
+        };
+        MpsEntry { listed_since, deceased: self.deceased || other.deceased }
+    }
 }
 
 impl MpsSet {
@@ -211,23 +247,16 @@ impl MpsSet {
     fn get(&self, key: &str) -> Option<MpsEntry> {
         let i = self.hashes.binary_search(&import::mps_hash(key)).ok()?;
         let (listed_since, deceased) = import::mps_meta_parts(self.metas[i]);
-        Some(MpsEntry { listed_since, deceased })
+        Some(MpsEntry { listed_since: ListedSince::from_stored(listed_since), deceased })
     }
 
     /// The entry for an address: a person matches their own (individual) entry and their
-    /// household's; a household matches household entries. Merged: deceased if either says so,
-    /// listed since the earlier date (unknown wins: it binds).
+    /// household's, merged ([`MpsEntry::merge`]); a household matches household entries.
     pub fn lookup(&self, key: &AddressKey) -> Option<MpsEntry> {
         let own = self.get(&key.to_string());
         let household = if key.is_individual() { self.get(&key.household().to_string()) } else { None };
         match (own, household) {
-            (Some(a), Some(b)) => Some(MpsEntry {
-                deceased: a.deceased || b.deceased,
-                listed_since: match (a.listed_since, b.listed_since) {
-                    (Some(x), Some(y)) => Some(x.min(y)),
-                    _ => None,
-                },
-            }),
+            (Some(a), Some(b)) => Some(a.merge(b)),
             (a, b) => a.or(b),
         }
     }
@@ -319,7 +348,7 @@ impl View {
     pub fn address_listings(&self, key: &AddressKey) -> Listings {
         let mut listings = Listings::default();
         if let Some(entry) = self.mps.as_ref().and_then(|m| m.lookup(key)) {
-            listings.add(Listing::new(Register::Mps, entry.listed_since, self.lead_time(Register::Mps), entry.deceased));
+            listings.add(Listing::new(Register::Mps, entry.listed_since.date(), self.lead_time(Register::Mps), entry.deceased));
         }
         listings
     }
@@ -347,6 +376,9 @@ pub struct Registers {
     mps: RwLock<Option<Arc<MpsSet>>>,
     /// Lead times that differ from the registers' defaults.
     lead_times: Arc<HashMap<Register, LeadTime>>,
+    /// A stored snapshot naming a register this service does not know has been logged (once:
+    /// the database is polled every second).
+    told_unknown: AtomicBool,
 }
 
 impl Registers {
@@ -362,11 +394,11 @@ impl Registers {
     }
 
     fn phone(&self, r: Register) -> Option<Arc<PhoneSet>> {
-        self.phones.read().ok()?.get(&r).cloned()
+        read(&self.phones).get(&r).cloned()
     }
 
     pub fn mps(&self) -> Option<Arc<MpsSet>> {
-        self.mps.read().ok()?.clone()
+        read(&self.mps).clone()
     }
 
     /// Reload the registers whose snapshot changed in the database (another import, or an undo
@@ -382,8 +414,8 @@ impl Registers {
                 continue;
             }
             let forgotten = match r {
-                Register::Mps => self.mps.write().ok().and_then(|mut m| m.take()).is_some(),
-                _ => self.phones.write().ok().and_then(|mut p| p.remove(&r)).is_some(),
+                Register::Mps => write(&self.mps).take().is_some(),
+                _ => write(&self.phones).remove(&r).is_some(),
             };
             if forgotten {
                 tracing::info!(register = %r, "register snapshot gone (its only import was undone)");
@@ -392,6 +424,9 @@ impl Registers {
         }
         for head in heads {
             let Ok(register) = head.register.parse::<Register>() else {
+                if !self.told_unknown.swap(true, Ordering::Relaxed) {
+                    tracing::error!(register = %head.register, "a stored snapshot names a register this service does not know; it is not loaded");
+                }
                 continue;
             };
             let loaded = match register {
@@ -415,10 +450,9 @@ impl Registers {
                     hashes,
                     metas,
                 };
-                tracing::info!(register = "mps", as_of = %set.as_of, entries = set.entries(), "register snapshot loaded");
-                if let Ok(mut mps) = self.mps.write() {
-                    *mps = Some(Arc::new(set));
-                }
+                let (as_of, entries) = (set.as_of, set.entries());
+                *write(&self.mps) = Some(Arc::new(set));
+                tracing::info!(register = "mps", as_of = %as_of, entries, "register snapshot loaded");
                 reloaded.push(register);
                 continue;
             }
@@ -437,10 +471,9 @@ impl Registers {
                 index: BucketIndex::default(),
             }
             .indexed();
-            tracing::info!(register = %register, as_of = %set.as_of, entries = set.entries(), "register snapshot loaded");
-            if let Ok(mut phones) = self.phones.write() {
-                phones.insert(register, Arc::new(set));
-            }
+            let (as_of, entries) = (set.as_of, set.entries());
+            write(&self.phones).insert(register, Arc::new(set));
+            tracing::info!(register = %register, as_of = %as_of, entries, "register snapshot loaded");
             reloaded.push(register);
         }
         Ok(reloaded)
@@ -471,6 +504,65 @@ impl Registers {
                 }
             })
             .collect()
+    }
+}
+
+/// A lock that a panicking thread poisoned is taken all the same, and said so: what these locks
+/// guard (a map of snapshots, one snapshot) is only ever replaced whole, so it is never left
+/// half-written, and a register must not vanish, nor a new snapshot be dropped, because of it.
+fn recovered<G>(poisoned: std::sync::PoisonError<G>, clear: impl FnOnce()) -> G {
+    tracing::error!("a register snapshot lock was poisoned by a panic; the snapshots it holds are whole and stay in use");
+    let guard = poisoned.into_inner();
+    clear();
+    guard
+}
+
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|p| recovered(p, || lock.clear_poison()))
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|p| recovered(p, || lock.clear_poison()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
+    }
+
+    /// A panic while a snapshot lock was held neither hides the snapshots in force nor drops
+    /// the next one.
+    #[test]
+    fn a_poisoned_lock_keeps_and_takes_snapshots() {
+        let registers = Registers::default();
+        *write(&registers.mps) = Some(Arc::new(MpsSet::new(d("2026-11-01"), vec![])));
+        std::thread::scope(|s| {
+            let _ = s
+                .spawn(|| {
+                    let _held = registers.mps.write();
+                    let _also = registers.phones.write();
+                    panic!("poison the locks");
+                })
+                .join();
+        });
+        assert!(registers.mps.is_poisoned() && registers.phones.is_poisoned());
+        assert_eq!(registers.mps().map(|m| m.as_of), Some(d("2026-11-01")));
+        write(&registers.phones).insert(Register::Tps, Arc::new(PhoneSet::new(Register::Tps, d("2026-11-02"), vec![1], HashMap::new())));
+        assert_eq!(registers.view().tps.map(|t| t.as_of), Some(d("2026-11-02")));
+    }
+
+    #[test]
+    fn an_address_listed_twice_is_merged_one_way() {
+        let own = MpsEntry { listed_since: ListedSince::On(d("2026-03-01")), deceased: false };
+        let household = MpsEntry { listed_since: ListedSince::On(d("2026-01-01")), deceased: true };
+        assert_eq!(own.merge(household), MpsEntry { listed_since: ListedSince::On(d("2026-01-01")), deceased: true });
+        // Listed before the first import binds at once: it wins over any date.
+        let before = MpsEntry { listed_since: ListedSince::BeforeFirstImport, deceased: false };
+        assert_eq!(own.merge(before).listed_since, ListedSince::BeforeFirstImport);
+        assert_eq!(before.merge(own).listed_since, ListedSince::BeforeFirstImport);
     }
 }
 

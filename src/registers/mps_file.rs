@@ -8,16 +8,53 @@ use std::io::BufRead;
 
 use chrono::NaiveDate;
 
-use super::phone_file::{read_line_capped, FileError, Rejected, LINE_BYTES, SAMPLES, SAMPLE_CHARS};
+use super::phone_file::{read_line_capped, FileError, LINE_BYTES, SAMPLE_CHARS};
 use crate::domain::address::is_address_line_header;
-use crate::domain::AddressKey;
+use crate::domain::{AddressKey, Rejected};
 
-/// One MPS entry: an address key, whether the person is deceased, and the date of request.
+/// One MPS entry: an address key, and what the file says of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub key: String,
+    pub mark: Mark,
+}
+
+/// What an MPS file says of one address: whether the person is deceased, and the date of request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
     pub deceased: bool,
-    pub requested: Option<NaiveDate>,
+    pub requested: Requested,
+}
+
+/// The date of request an MPS record gives, if it gives one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requested {
+    /// The record gives no date of request: it says nothing of since when.
+    Undated,
+    On(NaiveDate),
+}
+
+impl Requested {
+    pub fn date(self) -> Option<NaiveDate> {
+        match self {
+            Requested::Undated => None,
+            Requested::On(d) => Some(d),
+        }
+    }
+}
+
+impl Mark {
+    /// Two records of one address (or of two addresses whose keys share a hash) as one entry
+    /// that suppresses as much as both: deceased if either says so, requested on the earlier
+    /// date; a date wins over none.
+    pub fn merge(self, other: Mark) -> Mark {
+        let requested = match (self.requested, other.requested) {
+            (Requested::On(a), Requested::On(b)) => Requested::On(a.min(b)),
+            (Requested::On(d), Requested::Undated) | (Requested::Undated, Requested::On(d)) => Requested::On(d),
+            (Requested::Undated, Requested::Undated) => Requested::Undated,
+        };
+        Mark { deceased: self.deceased || other.deceased, requested }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -39,14 +76,14 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// `DDMMCCYY` or ISO `YYYY-MM-DD`; empty is none.
-fn date(s: &str) -> Result<Option<NaiveDate>, String> {
+fn date(s: &str) -> Result<Requested, String> {
     let s = s.trim();
     if s.is_empty() {
-        return Ok(None);
+        return Ok(Requested::Undated);
     }
     NaiveDate::parse_from_str(s, "%d%m%Y")
         .or_else(|_| NaiveDate::parse_from_str(s, "%Y-%m-%d"))
-        .map(Some)
+        .map(Requested::On)
         .map_err(|_| "the date of request is neither DDMMCCYY nor YYYY-MM-DD".to_owned())
 }
 
@@ -64,14 +101,12 @@ fn entry(flag_text: &str, date_text: &str, surname: &str, lines: &[&str], postco
     let surname = Some(surname.trim()).filter(|s| !s.is_empty());
     let lines: Vec<&str> = lines.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).collect();
     let key = AddressKey::from_lines(&lines, postcode, surname).map_err(|e| e.to_string())?;
-    Ok(Entry { key: key.to_string(), deceased, requested })
+    Ok(Entry { key: key.to_string(), mark: Mark { deceased, requested } })
 }
 
 fn reject(p: &mut Parsed, line: u64, text: &str, error: String) {
     p.rejected += 1;
-    if p.samples.len() < SAMPLES {
-        p.samples.push(Rejected { line, text: text.chars().take(SAMPLE_CHARS).collect(), error });
-    }
+    Rejected::keep(&mut p.samples, || Rejected { line, text: Some(text.chars().take(SAMPLE_CHARS).collect()), error });
 }
 
 /// One fixed-width record, by character position.
@@ -222,21 +257,11 @@ pub fn parse<R: BufRead>(mut input: R, progress: &mut dyn FnMut(u64)) -> Result<
     }
 }
 
-/// Entries by key, merged: a key listed twice is deceased if either says so, and listed since the
-/// earlier date of request.
+/// Entries by key, a key listed twice merged ([`Mark::merge`]).
 pub fn merge(entries: Vec<Entry>) -> HashMap<String, Entry> {
     let mut by_key: HashMap<String, Entry> = HashMap::with_capacity(entries.len());
     for e in entries {
-        by_key
-            .entry(e.key.clone())
-            .and_modify(|old| {
-                old.deceased |= e.deceased;
-                old.requested = match (old.requested, e.requested) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-            })
-            .or_insert(e);
+        by_key.entry(e.key.clone()).and_modify(|old| old.mark = old.mark.merge(e.mark)).or_insert(e);
     }
     by_key
 }
@@ -244,6 +269,10 @@ pub fn merge(entries: Vec<Entry>) -> HashMap<String, Entry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entry(key: &str, deceased: bool, requested: Option<NaiveDate>) -> Entry {
+        Entry { key: key.into(), mark: Mark { deceased, requested: requested.map_or(Requested::Undated, Requested::On) } }
+    }
 
     fn sample(name: &str) -> Parsed {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("imports/sample").join(name);
@@ -254,12 +283,9 @@ mod tests {
     fn the_fixed_width_sample() {
         let p = sample("mps-2026-11-23.dat");
         assert_eq!((p.records, p.rejected), (3, 0), "{:?}", p.samples);
-        assert_eq!(
-            p.entries[0],
-            Entry { key: "SW1A 1AA|2/10|BLOGGS".into(), deceased: false, requested: NaiveDate::from_ymd_opt(2026, 9, 1) }
-        );
+        assert_eq!(p.entries[0], entry("SW1A 1AA|2/10|BLOGGS", false, NaiveDate::from_ymd_opt(2026, 9, 1)));
         assert_eq!(p.entries[1].key, "LS1 1AA|ROSE COTTAGE|OBRIEN");
-        assert!(p.entries[2].deceased);
+        assert!(p.entries[2].mark.deceased);
         assert_eq!(p.entries[2].key, "M1 1AE|23|SMITH");
     }
 
@@ -268,11 +294,8 @@ mod tests {
         let p = sample("mps-2026-11-24.csv");
         assert_eq!((p.records, p.rejected), (2, 0), "{:?}", p.samples);
         assert_eq!(p.entries[0].key, "CF10 1AA|2B/10|JONES");
-        assert_eq!(p.entries[0].requested, NaiveDate::from_ymd_opt(2026, 11, 2));
-        assert_eq!(
-            p.entries[1],
-            Entry { key: "YO1 7HH|THE OLD MILL".into(), deceased: false, requested: NaiveDate::from_ymd_opt(2026, 11, 20) }
-        );
+        assert_eq!(p.entries[0].mark.requested.date(), NaiveDate::from_ymd_opt(2026, 11, 2));
+        assert_eq!(p.entries[1], entry("YO1 7HH|THE OLD MILL", false, NaiveDate::from_ymd_opt(2026, 11, 20)));
     }
 
     #[test]
@@ -292,9 +315,9 @@ mod tests {
         assert!(e.contains("column 2") && !e.contains("SMITH") && !e.contains("SW1A"), "{e}");
         let huge = format!("postcode,surname\nSW1A 1AA,Smith,{}\n", "x".repeat(100_000));
         let p = parse(huge.as_bytes(), &mut |_| {}).unwrap();
-        assert_eq!(p.samples[0].text.chars().count(), SAMPLE_CHARS);
+        assert_eq!(p.samples[0].text.as_deref().map(|t| t.chars().count()), Some(SAMPLE_CHARS));
         let p = parse(format!("P{}\n", "y".repeat(100_000)).as_bytes(), &mut |_| {}).unwrap();
-        assert_eq!((p.rejected, p.samples[0].text.chars().count()), (1, SAMPLE_CHARS));
+        assert_eq!((p.rejected, p.samples[0].text.as_deref().map(|t| t.chars().count())), (1, Some(SAMPLE_CHARS)));
         let short = "P01092026".to_string() + &" ".repeat(100);
         let p = parse(format!("{short}\n").as_bytes(), &mut |_| {}).unwrap();
         assert!(p.samples[0].error.contains("415"), "{:?}", p.samples);
@@ -304,10 +327,12 @@ mod tests {
     #[test]
     fn duplicates_merge() {
         let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
-        let m = merge(vec![
-            Entry { key: "K".into(), deceased: false, requested: d("2026-03-01") },
-            Entry { key: "K".into(), deceased: true, requested: d("2026-01-01") },
-        ]);
-        assert_eq!(m["K"], Entry { key: "K".into(), deceased: true, requested: d("2026-01-01") });
+        let m = merge(vec![entry("K", false, d("2026-03-01")), entry("K", true, d("2026-01-01"))]);
+        assert_eq!(m["K"], entry("K", true, d("2026-01-01")));
+        // A date of request wins over none, whichever comes first; none and none stay none.
+        let m = merge(vec![entry("K", false, None), entry("K", false, d("2026-03-01")), entry("L", false, None)]);
+        assert_eq!((m["K"].mark.requested.date(), m["L"].mark.requested), (d("2026-03-01"), Requested::Undated));
+        let m = merge(vec![entry("K", false, d("2026-03-01")), entry("K", false, None)]);
+        assert_eq!(m["K"].mark.requested.date(), d("2026-03-01"));
     }
 }

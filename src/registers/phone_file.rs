@@ -3,13 +3,8 @@
 
 use std::io::BufRead;
 
-/// Why one record was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejected {
-    pub line: u64,
-    pub text: String,
-    pub error: String,
-}
+use crate::domain::phone::register_national;
+use crate::domain::Rejected;
 
 /// What a file held: numbers (national significant numbers as integers) and refused records.
 #[derive(Debug, Default)]
@@ -24,8 +19,6 @@ pub struct Parsed {
     pub samples: Vec<Rejected>,
 }
 
-/// Rejected records kept in a report.
-pub const SAMPLES: usize = 100;
 /// Characters of a rejected record kept in its sample (a huge line must not make every read of
 /// the import history huge).
 pub const SAMPLE_CHARS: usize = 200;
@@ -81,17 +74,7 @@ pub fn parse_number(field: &[u8]) -> Result<u64, String> {
     if groups.len() > 2 {
         return Err("more than one number in the record".into());
     }
-    let digits: Vec<u8> = groups.concat();
-    if digits.first() != Some(&b'0') {
-        return Err(if digits.is_empty() { "no number".into() } else { "does not start with 0 (a UK national number)".into() });
-    }
-    if !(10..=11).contains(&digits.len()) {
-        return Err(format!("{} digits; a UK number has 10 or 11 with its leading 0", digits.len()));
-    }
-    if digits[1] == b'0' {
-        return Err("the digits after the leading 0 start with 0".into());
-    }
-    Ok(digits[1..].iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
+    register_national(&groups.concat()).map_err(|e| e.to_string())
 }
 
 /// Read records line by line (CRLF or LF); `each` gets (line number, the line without its end).
@@ -131,9 +114,7 @@ fn for_each_record<R: BufRead>(mut input: R, progress: &mut dyn FnMut(u64), mut 
 
 fn reject(parsed: &mut Parsed, line: u64, record: &[u8], error: String) {
     parsed.rejected += 1;
-    if parsed.samples.len() < SAMPLES {
-        parsed.samples.push(Rejected { line, text: sample_text(record), error });
-    }
+    Rejected::keep(&mut parsed.samples, || Rejected { line, text: Some(sample_text(record)), error });
 }
 
 /// A full file: every record a number.
@@ -198,7 +179,7 @@ mod tests {
         assert_eq!(p.rejected, 5);
         let lines: Vec<u64> = p.samples.iter().map(|s| s.line).collect();
         assert_eq!(lines, vec![2, 3, 4, 5, 6]);
-        assert_eq!(p.samples[0].text, "hello world");
+        assert_eq!(p.samples[0].text.as_deref(), Some("hello world"));
         assert!(p.samples[1].error.contains("does not start with 0"), "{:?}", p.samples[1]);
     }
 
@@ -228,10 +209,10 @@ mod tests {
         let p = full(&huge);
         assert_eq!(p.listed, vec![2073787244, 2073787245]);
         assert_eq!((p.rejected, p.samples[0].line), (1, 2));
-        assert_eq!(p.samples[0].text.chars().count(), SAMPLE_CHARS);
+        assert_eq!(p.samples[0].text.as_deref().map(|t| t.chars().count()), Some(SAMPLE_CHARS));
         // Unterminated at the end of the file: rejected, not read as a cut record.
         let p = full(&format!("0207 3787244\r\n{}", "x".repeat(10_000)));
-        assert_eq!((p.rejected, p.samples[0].text.len()), (1, SAMPLE_CHARS));
+        assert_eq!((p.rejected, p.samples[0].text.as_deref().map(str::len)), (1, Some(SAMPLE_CHARS)));
     }
 
     #[test]

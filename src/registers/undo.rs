@@ -1,21 +1,18 @@
-//! Undoing a register's latest applied import (CONTRACT §4): the snapshot before it is rebuilt
-//! from the one in force and what the import changed (with each changed entry as it was), written
-//! in one transaction, and kept in the import history as a row of kind `undo` naming the import,
-//! which is marked `undone`. The next import is judged against the restored snapshot.
-
-use std::time::Instant;
+//! Undoing a register's latest applied import (CONTRACT §4), the pure part: the snapshot before
+//! it is rebuilt from the one in force and what the import changed (with each changed entry as it
+//! was). The use case (`app::imports::undo`) reads those from the import history and has the store
+//! write the undo in one transaction (`store::registers::apply_undo`), kept in the import history
+//! as a row of kind `undo` naming the import, which is marked `undone`. The next import is judged
+//! against the restored snapshot.
 
 use anyhow::Context;
 use chrono::NaiveDate;
-use diesel::Connection;
 use serde::{Deserialize, Serialize};
 
 use super::codec;
-use super::import::{mps_meta, ImportError, TxError};
-use crate::domain::time::now_utc;
+use super::import::mps_meta;
 use crate::domain::Register;
-use crate::store::registers::{self as db, Change, ChangeKind, NewImport, NewSnapshot};
-use crate::store::Store;
+use crate::store::registers::{Change, ChangeKind, ImportRow, SnapshotHead, UNDO};
 
 /// What an undo did.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,15 +33,16 @@ pub struct UndoReport {
 }
 
 /// The snapshot before an import, rebuilt.
-struct Restored {
-    encoded: Vec<u8>,
-    entries: usize,
+#[derive(Debug)]
+pub struct Rebuilt {
+    pub encoded: Vec<u8>,
+    pub entries: usize,
     /// Phone registers: listings to drop (the import's additions) and to put back.
-    drop: Vec<u64>,
-    put_back: Vec<(u64, NaiveDate)>,
+    pub drop: Vec<u64>,
+    pub put_back: Vec<(u64, NaiveDate)>,
 }
 
-fn rebuild_phones(current: &[u8], changes: &[Change]) -> anyhow::Result<Restored> {
+fn rebuild_phones(current: &[u8], changes: &[Change]) -> anyhow::Result<Rebuilt> {
     let current = codec::decode(current).context("the stored snapshot is damaged")?;
     let mut added: Vec<u64> = changes.iter().filter(|c| c.kind == ChangeKind::Added).map(|c| c.number).collect();
     added.sort_unstable();
@@ -54,10 +52,10 @@ fn rebuild_phones(current: &[u8], changes: &[Change]) -> anyhow::Result<Restored
     numbers.sort_unstable();
     numbers.dedup();
     let put_back = removed.iter().filter_map(|c| c.listed_since.map(|d| (c.number, d))).collect();
-    Ok(Restored { encoded: codec::encode(&numbers), entries: numbers.len(), drop: added, put_back })
+    Ok(Rebuilt { encoded: codec::encode(&numbers), entries: numbers.len(), drop: added, put_back })
 }
 
-fn rebuild_mps(current: &[u8], changes: &[Change]) -> anyhow::Result<Restored> {
+fn rebuild_mps(current: &[u8], changes: &[Change]) -> anyhow::Result<Rebuilt> {
     let current = codec::decode_entries(current).context("the stored MPS snapshot is damaged")?;
     let mut by_hash: std::collections::BTreeMap<u64, u32> = current.into_iter().collect();
     for c in changes {
@@ -71,106 +69,112 @@ fn rebuild_mps(current: &[u8], changes: &[Change]) -> anyhow::Result<Restored> {
         }
     }
     let entries: Vec<(u64, u32)> = by_hash.into_iter().collect();
-    Ok(Restored { encoded: codec::encode_entries(&entries), entries: entries.len(), drop: Vec::new(), put_back: Vec::new() })
+    Ok(Rebuilt { encoded: codec::encode_entries(&entries), entries: entries.len(), drop: Vec::new(), put_back: Vec::new() })
 }
 
-/// Undo the latest applied import of a register.
-pub fn run(store: &Store, register: Register) -> Result<UndoReport, ImportError> {
-    let started = Instant::now();
-    let mut conn = store.conn()?;
-    let name = register.as_str();
-    let Some((head, current)) = db::numbers(&mut conn, name).context("reading the register's snapshot")? else {
-        return Err(ImportError::NothingToUndo(register));
-    };
-    let target = db::import_by_id(&mut conn, head.import_id)
-        .context("reading the import history")?
-        .with_context(|| format!("the {register} snapshot names import {}, which is not in the import history", head.import_id))?;
-    let previous = db::previous_applied(&mut conn, name, target.id).context("reading the import history")?;
-    let changes = db::changes(&mut conn, target.id).context("reading what the import changed")?;
-    let restored = match &previous {
+/// Plan the undo of `target`, the import whose snapshot (`head`, `current`) is in force, given
+/// what it changed and the import before it (`previous`, `None`: it was the register's only one,
+/// and the register is left with no snapshot). The history must rebuild the earlier snapshot
+/// exactly; if not, nothing is restored.
+pub fn plan(
+    register: Register,
+    head: &SnapshotHead,
+    current: &[u8],
+    target: &ImportRow,
+    previous: Option<&ImportRow>,
+    changes: &[Change],
+) -> anyhow::Result<(UndoReport, Option<Rebuilt>)> {
+    let rebuilt = match previous {
         None => None,
         Some(prev) => {
-            let r = if register == Register::Mps { rebuild_mps(&current, &changes)? } else { rebuild_phones(&current, &changes)? };
-            // The history must rebuild the earlier snapshot exactly; if not, restore nothing.
+            let r = if register == Register::Mps { rebuild_mps(current, changes)? } else { rebuild_phones(current, changes)? };
             if r.entries as i64 != prev.entries_after {
-                return Err(anyhow::anyhow!(
+                anyhow::bail!(
                     "the import history rebuilds {} {register} entries for import {}, which had {}; nothing was undone",
                     r.entries,
                     prev.id,
                     prev.entries_after
-                )
-                .into());
+                );
             }
             Some(r)
         }
     };
-    drop(current);
     let taken_out = changes.iter().filter(|c| c.kind == ChangeKind::Added).count() as u64;
-    let mut report = UndoReport {
+    let report = UndoReport {
         register,
-        kind: db::UNDO.to_owned(),
+        kind: UNDO.to_owned(),
         undone_import: target.id,
         undone_as_of: target.as_of,
-        restored_import: previous.as_ref().map(|p| p.id),
-        as_of: previous.as_ref().map(|p| p.as_of),
+        restored_import: previous.map(|p| p.id),
+        as_of: previous.map(|p| p.as_of),
         added: changes.iter().filter(|c| c.kind == ChangeKind::Removed).count() as u64,
         removed: if previous.is_some() { taken_out } else { head.entries as u64 },
-        entries_after: restored.as_ref().map_or(0, |r| r.entries as u64),
-        duration_ms: started.elapsed().as_millis() as u64,
+        entries_after: rebuilt.as_ref().map_or(0, |r| r.entries as u64),
+        duration_ms: 0,
     };
-    let outcome = conn.transaction::<_, TxError, _>(|c| {
-        // The first write (SQLite: the write lock), then the head, locked on PostgreSQL.
-        let row = NewImport {
-            register: register.to_string(),
-            as_of: target.as_of,
-            kind: db::UNDO.to_owned(),
-            file_sha256: target.file_sha256.clone(),
-            status: "applied".to_owned(),
+    Ok((report, rebuilt))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn import(id: i64, as_of: &str, entries_after: i64) -> ImportRow {
+        ImportRow {
+            id,
+            register: "tps".into(),
+            as_of: d(as_of),
+            kind: "full".into(),
+            file_sha256: format!("{id:064}"),
+            status: "applied".into(),
             error: None,
-            records: 0,
-            added: report.added as i64,
-            removed: report.removed as i64,
-            unchanged: report.entries_after.saturating_sub(report.added) as i64,
+            records: entries_after,
+            added: 0,
+            removed: 0,
+            unchanged: 0,
             rejected: 0,
-            entries_after: report.entries_after as i64,
-            duration_ms: report.duration_ms as i64,
-            imported_at: now_utc(),
-            report: serde_json::to_string(&report)?,
-            undoes: Some(target.id),
+            entries_after,
+            duration_ms: 0,
+            imported_at: d(as_of).and_hms_opt(0, 0, 0).unwrap_or_default(),
+            report: "{}".into(),
+            undoes: None,
+        }
+    }
+
+    /// Without a database: the snapshot before an import is its snapshot with the additions
+    /// taken out and the removals put back (with their listed_since), and a history that does not
+    /// add up to the earlier import's entries restores nothing.
+    #[test]
+    fn an_undo_rebuilds_the_snapshot_before_the_import() {
+        let (before, after) = (import(1, "2026-11-01", 3), import(2, "2026-11-02", 3));
+        let head = SnapshotHead {
+            register: "tps".into(),
+            import_id: 2,
+            as_of: after.as_of,
+            entries: 3,
+            file_sha256: after.file_sha256.clone(),
+            imported_at: after.imported_at,
         };
-        db::insert_import(c, &row)?;
-        if db::lock_head(c, name)? != Some(target.id) || db::mark_undone(c, target.id)? != 1 {
-            return Err(TxError::Raced);
-        }
-        match (&previous, restored) {
-            (Some(prev), Some(r)) => {
-                db::drop_listings(c, name, &r.drop)?;
-                db::add_listings(c, name, &r.put_back)?;
-                let snapshot = NewSnapshot {
-                    register: register.to_string(),
-                    import_id: prev.id,
-                    as_of: prev.as_of,
-                    entries: r.entries as i64,
-                    file_sha256: prev.file_sha256.clone(),
-                    imported_at: prev.imported_at,
-                    numbers: r.encoded,
-                };
-                db::put_snapshot(c, &snapshot, true)?;
-            }
-            _ => db::delete_snapshot(c, name)?,
-        }
-        Ok(())
-    });
-    match outcome {
-        Ok(()) => {
-            report.duration_ms = started.elapsed().as_millis() as u64;
-            tracing::info!(register = %register, undone_import = target.id, as_of = ?report.as_of, entries = report.entries_after, "register import undone");
-            Ok(report)
-        }
-        Err(TxError::Raced | TxError::SameFile) => Err(ImportError::Raced(register)),
-        Err(TxError::Db(e)) => {
-            Err(anyhow::Error::new(e).context("the database refused the undo; the snapshot in force is unchanged").into())
-        }
-        Err(TxError::Json(e)) => Err(anyhow::Error::new(e).into()),
+        let current = codec::encode(&[2, 3, 4]);
+        let changes = [
+            Change { number: 4, kind: ChangeKind::Added, listed_since: None, deceased: false },
+            Change { number: 1, kind: ChangeKind::Removed, listed_since: Some(d("2026-10-02")), deceased: false },
+        ];
+        let (report, rebuilt) = plan(Register::Tps, &head, &current, &after, Some(&before), &changes).unwrap_or_else(|e| panic!("{e:#}"));
+        let rebuilt = rebuilt.unwrap_or_else(|| panic!("a snapshot to restore"));
+        assert_eq!(codec::decode(&rebuilt.encoded), Some(vec![1, 2, 3]));
+        assert_eq!((rebuilt.drop, rebuilt.put_back), (vec![4], vec![(1, d("2026-10-02"))]));
+        assert_eq!((report.undone_import, report.restored_import, report.as_of), (2, Some(1), Some(d("2026-11-01"))));
+        assert_eq!((report.added, report.removed, report.entries_after), (1, 1, 3));
+        // The import before recorded 4 entries: the history does not add up.
+        let err = plan(Register::Tps, &head, &current, &after, Some(&import(1, "2026-11-01", 4)), &changes).err();
+        assert!(err.is_some_and(|e| e.to_string().contains("rebuilds 3")));
+        // The register's only import: nothing to restore, every entry taken out.
+        let (report, rebuilt) = plan(Register::Tps, &head, &current, &after, None, &changes).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!((rebuilt.is_none(), report.removed, report.entries_after), (true, 3, 0));
     }
 }

@@ -225,7 +225,36 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::Target;
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
+
+    /// Only this module uses diesel, and so only it runs queries and transactions: no other
+    /// source file names diesel outside its comments.
+    #[test]
+    fn only_the_store_uses_diesel() {
+        fn walk(dir: &Path, store: &Path, found: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).flatten() {
+                let path = entry.path();
+                if path == store {
+                    continue;
+                }
+                if path.is_dir() {
+                    walk(&path, store, found);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    for (i, line) in text.lines().enumerate() {
+                        let code = line.split("//").next().unwrap_or_default();
+                        if code.contains("diesel") {
+                            found.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
+                        }
+                    }
+                }
+            }
+        }
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut found = Vec::new();
+        walk(&src, &src.join("store"), &mut found);
+        assert!(found.is_empty(), "diesel outside src/store:\n{}", found.join("\n"));
+    }
 
     #[test]
     fn urls_name_their_backend() {

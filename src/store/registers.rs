@@ -6,7 +6,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::schema::{register_changes, register_imports, register_listings, register_snapshots};
-use super::{on_backend, DbConnection, QueryResult};
+use super::{is_unique_violation, on_backend, DbConnection, QueryError, QueryResult};
 
 /// Rows in one multi-row insert (3 columns: well under the bind limits).
 const CHUNK: usize = 5_000;
@@ -279,4 +279,134 @@ pub fn add_listings(conn: &mut DbConnection, register: &str, listings: &[(u64, N
         on_backend!(&mut *conn, |c| diesel::insert_into(register_listings::table).values(&rows).execute(c))?;
     }
     Ok(())
+}
+
+/// What an import changed, as it is kept: enough to rebuild the snapshot before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// A phone register: numbers added (listed since `listed_since`) and removed. Their
+    /// `listed_since` is kept in the listings table; a removed number's is read as it is dropped.
+    Phones { added: Vec<u64>, removed: Vec<u64>, listed_since: NaiveDate },
+    /// MPS (whose `listed_since` is in the snapshot): the entries added, and those removed or
+    /// changed as they were before.
+    Entries { added: Vec<u64>, before: Vec<Change> },
+}
+
+/// An import to write.
+#[derive(Debug, Clone)]
+pub struct ImportWrite {
+    /// Its row in the import history (status `applied`).
+    pub history: NewImport,
+    /// The import whose snapshot it was planned against (`None`: the register had none).
+    pub base: Option<i64>,
+    /// The new snapshot; its `import_id` is set here, to the history row's.
+    pub snapshot: NewSnapshot,
+    /// What changed (`None`: the register's first import, whose entries were all listed before).
+    pub changes: Option<Changed>,
+}
+
+/// Why a transaction that writes a snapshot (an import's or an undo's) was rolled back.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Another import or undo changed the snapshot first: the plan is stale.
+    #[error("another import or undo changed the register's snapshot first")]
+    Raced,
+    /// The same file was applied first by another import.
+    #[error("the same file was applied by another import first")]
+    SameFile,
+    #[error(transparent)]
+    Db(#[from] QueryError),
+}
+
+/// Write an import in one transaction: its history row, what it changed, and the new snapshot;
+/// returns the history row's id. Nothing is written if the snapshot in force is no longer the
+/// one it was planned against (`Raced`), or the same file was applied meanwhile (`SameFile`).
+pub fn apply_import(conn: &mut DbConnection, write: ImportWrite) -> Result<i64, WriteError> {
+    let ImportWrite { history, base, mut snapshot, changes } = write;
+    conn.transaction::<_, WriteError, _>(|c| {
+        // The first write: on SQLite it takes the one write lock; the same file applied meanwhile
+        // by another import is a unique violation here.
+        let id = insert_import(c, &history).map_err(|e| if is_unique_violation(&e) { WriteError::SameFile } else { WriteError::Db(e) })?;
+        // Another import or undo may have been applied since the snapshot was read: then this
+        // diff is stale.
+        if lock_head(c, &snapshot.register)? != base {
+            return Err(WriteError::Raced);
+        }
+        match changes {
+            None => {}
+            Some(Changed::Phones { added, removed, listed_since }) => {
+                let mut dropped = drop_listings(c, &snapshot.register, &removed)?;
+                dropped.sort_unstable();
+                let mut changes = added_changes(&added);
+                changes.extend(removed.iter().map(|&n| Change {
+                    number: n,
+                    kind: ChangeKind::Removed,
+                    listed_since: dropped.binary_search_by_key(&n, |d| d.0).ok().map(|i| dropped[i].1),
+                    deceased: false,
+                }));
+                let new_listings: Vec<(u64, NaiveDate)> = added.iter().map(|&n| (n, listed_since)).collect();
+                add_listings(c, &snapshot.register, &new_listings)?;
+                record_changes(c, id, &changes)?;
+            }
+            Some(Changed::Entries { added, before }) => {
+                let mut changes = added_changes(&added);
+                changes.extend(before);
+                record_changes(c, id, &changes)?;
+            }
+        }
+        snapshot.import_id = id;
+        put_snapshot(c, &snapshot, base.is_some())
+            .map_err(|e| if is_unique_violation(&e) { WriteError::Raced } else { WriteError::Db(e) })?;
+        Ok(id)
+    })
+}
+
+fn added_changes(added: &[u64]) -> Vec<Change> {
+    added.iter().map(|&n| Change { number: n, kind: ChangeKind::Added, listed_since: None, deceased: false }).collect()
+}
+
+/// An undo to write.
+#[derive(Debug, Clone)]
+pub struct UndoWrite {
+    /// Its row in the import history (kind `undo`, naming the import undone).
+    pub history: NewImport,
+    pub register: String,
+    /// The import undone: the one whose snapshot is in force.
+    pub undone: i64,
+    /// The snapshot restored (`None`: the undone import was the register's only one, so the
+    /// register has no snapshot after).
+    pub restored: Option<Restored>,
+}
+
+/// The snapshot an undo restores, and the listings it takes back and puts back.
+#[derive(Debug, Clone)]
+pub struct Restored {
+    pub snapshot: NewSnapshot,
+    /// Phone registers: the listings of the numbers the undone import added.
+    pub drop: Vec<u64>,
+    /// Phone registers: the listings of the numbers it removed.
+    pub put_back: Vec<(u64, NaiveDate)>,
+}
+
+/// Write an undo in one transaction: its history row, the undone import marked `undone`, and
+/// the restored snapshot (or none). Nothing is written if the snapshot in force is no longer the
+/// undone import's (`Raced`).
+pub fn apply_undo(conn: &mut DbConnection, write: UndoWrite) -> Result<(), WriteError> {
+    let UndoWrite { history, register, undone, restored } = write;
+    conn.transaction::<_, WriteError, _>(|c| {
+        // The first write (SQLite: the write lock), then the head, locked on PostgreSQL.
+        insert_import(c, &history)?;
+        if lock_head(c, &register)? != Some(undone) || mark_undone(c, undone)? != 1 {
+            return Err(WriteError::Raced);
+        }
+        match restored {
+            Some(r) => {
+                drop_listings(c, &register, &r.drop)?;
+                add_listings(c, &register, &r.put_back)?;
+                put_snapshot(c, &r.snapshot, true)?;
+            }
+            None => delete_snapshot(c, &register)?,
+        }
+        Ok(())
+    })
 }

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::statements;
-use super::{on_backend, DbConnection, QueryResult};
+use super::{on_backend, DbConnection, QueryError, QueryResult};
 use crate::domain::preference::Said;
 use crate::domain::Channel;
 
@@ -91,6 +91,32 @@ pub fn insert_many(conn: &mut DbConnection, rows: &[NewStatement]) -> QueryResul
         n += on_backend!(&mut *conn, |c| diesel::insert_into(statements::table).values(chunk).execute(c))?;
     }
     Ok(n)
+}
+
+/// Why a bulk insert wrote nothing.
+#[derive(Debug)]
+pub enum BulkError<E> {
+    /// The source of the rows stopped the load.
+    Source(E),
+    Db(QueryError),
+}
+
+impl<E> From<QueryError> for BulkError<E> {
+    fn from(e: QueryError) -> Self {
+        BulkError::Db(e)
+    }
+}
+
+/// Insert every batch of rows a source gives, in one transaction: all of them, or (the source
+/// stopping with an error, or the database refusing a row) none. Returns the rows inserted.
+pub fn insert_bulk<E>(conn: &mut DbConnection, batches: impl Iterator<Item = Result<Vec<NewStatement>, E>>) -> Result<usize, BulkError<E>> {
+    conn.transaction::<_, BulkError<E>, _>(|c| {
+        let mut n = 0;
+        for batch in batches {
+            n += insert_many(c, &batch.map_err(BulkError::Source)?)?;
+        }
+        Ok(n)
+    })
 }
 
 /// After a bulk load, on PostgreSQL: the planner's statistics on statements, so that `since`

@@ -123,10 +123,16 @@ fn the_database_url_decides_and_a_new_sqlite_file_is_announced() {
 
 /// A server process on the database, and the address it listens on.
 fn start_server(db: &str) -> (Child, String) {
+    start_server_with(db, &[])
+}
+
+/// A server process on the database with these environment variables set.
+pub fn start_server_with(db: &str, env: &[(&str, &str)]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_suppress"))
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("SUPPRESS_DATABASE_URL", db)
         .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

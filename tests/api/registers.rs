@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::{Days, NaiveDate};
 use serde_json::{json, Value};
 
-use crate::helpers::{error_code, TestApp};
+use crate::helpers::{error_code, TestApp, TestDb};
 
 /// A TPS-layout number for index `i`: London 020 7946 xxxx and 020 3xxx xxxx ranges, alternating
 /// the two layouts.
@@ -751,4 +751,50 @@ fn the_spool_skips_links_and_leaves_them_in_place() {
     assert!(spool.join("tps-2026-11-01.txt").symlink_metadata().unwrap().file_type().is_symlink(), "the link stays in place");
     assert!(!spool.join("failed/tps-2026-11-01.txt").exists() && !spool.join("done/tps-2026-11-01.txt").exists());
     assert!(history(&app, "tps").is_empty());
+}
+
+/// The removal limit is one setting: `SUPPRESS_MAX_REMOVAL_PERCENT` binds the server's HTTP
+/// imports as it binds the CLI's, and a limit that is not a percentage is refused.
+#[test]
+fn the_removal_limit_binds_http_imports_as_it_binds_the_cli() {
+    let db = TestDb::new();
+    let out = suppress(&db.url, &["keys", "create", "--role", "admin", "--name", "a"]);
+    let key = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let (mut server, base) = crate::cli::start_server_with(&db.url, &[("SUPPRESS_MAX_REMOVAL_PERCENT", "5")]);
+    let post = |as_of: &str, body: &str| -> (u16, Value) {
+        let result = ureq::post(&format!("{base}/v1/registers/tps/imports?as_of={as_of}"))
+            .set("Authorization", &format!("Bearer {key}"))
+            .set("Content-Type", "text/plain")
+            .send_string(body);
+        let response = match result {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("request failed: {e}"),
+        };
+        (response.status(), response.into_json().unwrap())
+    };
+    let (s, r) = post("2026-11-01", &full_file(0..100));
+    assert_eq!(s, 201, "{r}");
+    // 8% removed: within the default 10%, over the 5% set.
+    let (s, b) = post("2026-11-02", &full_file(8..100));
+    server.kill().unwrap();
+    let _ = server.wait();
+    assert_eq!(error_code(s, &b, 409), "too_many_removals");
+    assert_eq!((b["error"]["details"]["limit_percent"].as_f64(), b["error"]["details"]["removed"].as_u64()), (Some(5.0), Some(8)));
+    // The CLI under the same setting refuses the same file, and takes it under the default.
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "tps-2026-11-02.txt", &full_file(8..100));
+    let cli = |limit: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_suppress"));
+        cmd.args(["import", "tps", &file]).env("SUPPRESS_DATABASE_URL", &db.url);
+        if let Some(l) = limit {
+            cmd.env("SUPPRESS_MAX_REMOVAL_PERCENT", l);
+        }
+        cmd.output().unwrap()
+    };
+    let out = cli(Some("5"));
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("limit of 5%"), "{out:?}");
+    let out = cli(Some("150"));
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not a percentage"), "{out:?}");
+    let out = cli(None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -1,0 +1,219 @@
+//! Use cases that load files: import a register file, undo a register's latest import, and
+//! bulk-load legacy statements. The CLI (one file, or the spool), the HTTP API and the demo call
+//! these. Each reads and plans in the pure modules (`registers::import`, `registers::undo`,
+//! `inhouse::bulk_load`), keeps every attempt in the import history, and has the store write
+//! what was planned in one transaction.
+
+use std::io::Read;
+use std::time::Instant;
+
+use anyhow::Context;
+use chrono::NaiveDateTime;
+
+use crate::domain::time::now_utc;
+use crate::domain::Register;
+use crate::inhouse::bulk_load::{LoadError, Loader, Report as LoadReport, Stop};
+use crate::registers::import::{self, ImportError, InForce, Refused, Report, Request};
+use crate::registers::undo::UndoReport;
+use crate::store::registers::{self as db, ImportWrite, NewImport, NewSnapshot, Restored, UndoWrite, WriteError, UNDO};
+use crate::store::statements::{insert_bulk, refresh_statistics, BulkError};
+use crate::store::{DbConnection, Store};
+
+/// Import one register file: read and hash it, refuse what must be refused, plan the next
+/// snapshot against the one in force and write it (CONTRACT §4). The same file applied before
+/// for the same date is a no-op reported `already_imported`. Every attempt, applied, refused or
+/// a no-op, is kept in the import history. `progress` is told the records read so far.
+pub fn import_register<R: Read>(store: &Store, req: &Request, input: R, progress: impl FnMut(u64)) -> Result<Report, ImportError> {
+    let started = Instant::now();
+    let file = import::read(req, input, progress)?;
+    let mut conn = store.conn()?;
+    let (content, report) = match import::check(req, file, import::latest_as_of()) {
+        Ok(checked) => checked,
+        Err(refused) => return Err(record_refusal(&mut conn, req, refused)),
+    };
+    if let Some(done) = already_imported(&mut conn, req, &report.file_sha256, started)? {
+        return Ok(done);
+    }
+    let planned = {
+        let in_force = db::numbers(&mut conn, req.register.as_str()).context("reading the register's snapshot")?;
+        let in_force =
+            in_force.as_ref().map(|(head, encoded)| InForce { import_id: head.import_id, as_of: head.as_of, encoded: encoded.as_slice() });
+        import::plan(req, content, report, in_force)
+    };
+    let mut plan = match planned {
+        Ok(plan) => plan,
+        Err(refused) => return Err(record_refusal(&mut conn, req, refused)),
+    };
+    plan.report.duration_ms = started.elapsed().as_millis() as u64;
+    let imported_at = now_utc();
+    let write = ImportWrite {
+        history: history_row(req, &plan.report, "applied", None, imported_at)?,
+        base: plan.base,
+        snapshot: NewSnapshot {
+            register: req.register.to_string(),
+            import_id: 0,
+            as_of: req.as_of,
+            entries: plan.report.entries_after as i64,
+            file_sha256: plan.report.file_sha256.clone(),
+            imported_at,
+            numbers: plan.encoded,
+        },
+        changes: plan.changes,
+    };
+    let mut report = plan.report;
+    match db::apply_import(&mut conn, write) {
+        Ok(_) => {
+            tracing::info!(register = %req.register, as_of = %req.as_of, added = report.added, removed = report.removed, entries = report.entries_after, "register import applied");
+            report.duration_ms = started.elapsed().as_millis() as u64;
+            Ok(report)
+        }
+        // The same file, applied by an import that ran at the same time: the no-op it is.
+        Err(WriteError::SameFile) => already_imported(&mut conn, req, &report.file_sha256, started)?
+            .ok_or_else(|| anyhow::anyhow!("the import history refused this import and holds no applied import of the file").into()),
+        Err(WriteError::Raced) => {
+            Err(record_refusal(&mut conn, req, Refused { error: ImportError::Raced(req.register), report: Box::new(report) }))
+        }
+        Err(WriteError::Db(e)) => {
+            Err(anyhow::Error::new(e).context("the database refused the import; the previous snapshot stays in force").into())
+        }
+    }
+}
+
+/// Keep a refused import in the history with its reason (a failure to keep it is logged, not
+/// hidden), and give the error to answer with. A failure of ours is not a fact about the file:
+/// it is not kept.
+fn record_refusal(conn: &mut DbConnection, req: &Request, refused: Refused) -> ImportError {
+    let Refused { error, report } = refused;
+    if error.is_refusal() {
+        let kept = history_row(req, &report, "failed", Some(error.to_string()), now_utc())
+            .and_then(|row| db::insert_import(conn, &row).map(drop).map_err(|e| anyhow::Error::new(e).into()));
+        if let Err(e) = kept {
+            tracing::error!(error = %e, "could not record a failed import");
+        }
+    }
+    error
+}
+
+/// The report of this file's applied import for this date, if any, marked `already_imported`;
+/// the attempt is recorded in the history.
+fn already_imported(conn: &mut DbConnection, req: &Request, sha: &str, started: Instant) -> Result<Option<Report>, ImportError> {
+    let Some(done) = db::applied_file(conn, req.register.as_str(), sha, req.as_of).context("reading the import history")? else {
+        return Ok(None);
+    };
+    let mut earlier: Report = serde_json::from_str(&done.report).context("reading an earlier import's report")?;
+    earlier.already_imported = true;
+    earlier.duration_ms = started.elapsed().as_millis() as u64;
+    let note = format!("the same file was applied by import {}; nothing changed", done.id);
+    let row = history_row(req, &earlier, "already_imported", Some(note), now_utc())?;
+    db::insert_import(conn, &row).context("recording the attempt in the import history")?;
+    Ok(Some(earlier))
+}
+
+/// An import's row in the history.
+fn history_row(req: &Request, report: &Report, status: &str, error: Option<String>, at: NaiveDateTime) -> Result<NewImport, ImportError> {
+    Ok(NewImport {
+        register: req.register.to_string(),
+        as_of: req.as_of,
+        kind: req.kind.to_string(),
+        file_sha256: report.file_sha256.clone(),
+        status: status.to_owned(),
+        error,
+        records: report.records as i64,
+        added: report.added as i64,
+        removed: report.removed as i64,
+        unchanged: report.unchanged as i64,
+        rejected: report.rejected as i64,
+        entries_after: report.entries_after as i64,
+        duration_ms: report.duration_ms as i64,
+        imported_at: at,
+        report: serde_json::to_string(report).map_err(anyhow::Error::from)?,
+        undoes: None,
+    })
+}
+
+/// Undo the latest applied import of a register (CONTRACT §4): the snapshot before it is in
+/// force again (or none, if it was the register's only import).
+pub fn undo(store: &Store, register: Register) -> Result<UndoReport, ImportError> {
+    let started = Instant::now();
+    let mut conn = store.conn()?;
+    let name = register.as_str();
+    let Some((head, current)) = db::numbers(&mut conn, name).context("reading the register's snapshot")? else {
+        return Err(ImportError::NothingToUndo(register));
+    };
+    let target = db::import_by_id(&mut conn, head.import_id)
+        .context("reading the import history")?
+        .with_context(|| format!("the {register} snapshot names import {}, which is not in the import history", head.import_id))?;
+    let previous = db::previous_applied(&mut conn, name, target.id).context("reading the import history")?;
+    let changes = db::changes(&mut conn, target.id).context("reading what the import changed")?;
+    let (mut report, rebuilt) = crate::registers::undo::plan(register, &head, &current, &target, previous.as_ref(), &changes)?;
+    drop(current);
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    let history = NewImport {
+        register: register.to_string(),
+        as_of: target.as_of,
+        kind: UNDO.to_owned(),
+        file_sha256: target.file_sha256.clone(),
+        status: "applied".to_owned(),
+        error: None,
+        records: 0,
+        added: report.added as i64,
+        removed: report.removed as i64,
+        unchanged: report.entries_after.saturating_sub(report.added) as i64,
+        rejected: 0,
+        entries_after: report.entries_after as i64,
+        duration_ms: report.duration_ms as i64,
+        imported_at: now_utc(),
+        report: serde_json::to_string(&report).map_err(anyhow::Error::from)?,
+        undoes: Some(target.id),
+    };
+    let restored = previous.zip(rebuilt).map(|(prev, r)| Restored {
+        snapshot: NewSnapshot {
+            register: register.to_string(),
+            import_id: prev.id,
+            as_of: prev.as_of,
+            entries: r.entries as i64,
+            file_sha256: prev.file_sha256,
+            imported_at: prev.imported_at,
+            numbers: r.encoded,
+        },
+        drop: r.drop,
+        put_back: r.put_back,
+    });
+    match db::apply_undo(&mut conn, UndoWrite { history, register: name.to_owned(), undone: target.id, restored }) {
+        Ok(()) => {
+            report.duration_ms = started.elapsed().as_millis() as u64;
+            tracing::info!(register = %register, undone_import = target.id, as_of = ?report.as_of, entries = report.entries_after, "register import undone");
+            Ok(report)
+        }
+        Err(WriteError::Raced | WriteError::SameFile) => Err(ImportError::Raced(register)),
+        Err(WriteError::Db(e)) => {
+            Err(anyhow::Error::new(e).context("the database refused the undo; the snapshot in force is unchanged").into())
+        }
+    }
+}
+
+/// Load a legacy file of statements in one transaction: every row, or (a row rejected without
+/// `skip_rejected`, a file that cannot be read on) none. `via` names who loaded it.
+pub fn bulk_load<R: Read>(store: &Store, input: R, skip_rejected: bool, via: &str) -> Result<LoadReport, LoadError> {
+    let mut loader = Loader::new(input, skip_rejected, via)?;
+    let mut conn = store.conn()?;
+    let result = insert_bulk(&mut conn, &mut loader);
+    let mut report = loader.into_report();
+    let held_back = report.rejected > 0 && !skip_rejected;
+    match result {
+        Ok(_) => {
+            report.loaded = true;
+            // Committed; fresh statistics keep every instance's catch-up read on its index.
+            if let Err(e) = refresh_statistics(&mut conn) {
+                tracing::warn!(error = %e, "could not refresh the statistics on statements after the load");
+            }
+            Ok(report)
+        }
+        Err(BulkError::Source(Stop::File(e))) if !held_back => Err(e.into()),
+        Err(BulkError::Source(_)) => {
+            report.statements = 0;
+            Err(LoadError::Rejected { rejected: report.rejected, report: Box::new(report) })
+        }
+        Err(BulkError::Db(e)) => Err(anyhow::Error::new(e).context("the database refused the statements; nothing was loaded").into()),
+    }
+}
