@@ -25,7 +25,7 @@ async fn answer(state: &web::Data<AppState>, batcher: &Batcher, q: &Question, ph
         return Ok(check::answer(q, &known, &phones));
     }
     let q = q.clone();
-    Ok(web::block(move || check::answer_many(&q, &known, &phones)).await?)
+    Ok(super::blocking(move || check::answer_many(&q, &known, &phones)).await?)
 }
 
 async fn check_one(

@@ -12,6 +12,6 @@ pub fn config(cfg: &mut web::ServiceConfig) {
 
 async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let store = state.store.clone();
-    actix_web::web::block(move || store.ping()).await?.map_err(|e| ApiError::unavailable(format!("{e:#}")))?;
+    super::blocking(move || store.ping()).await?.map_err(|e| ApiError::unavailable(format!("{e:#}")))?;
     Ok(HttpResponse::Ok().json(json!({ "status": "ok", "database": state.store.backend() })))
 }

@@ -100,7 +100,7 @@ async fn import_file(
     let req =
         Request { register: r, as_of, kind, force: query.force.unwrap_or(false), max_removal_percent: state.settings.max_removal_percent };
     let store = state.store.clone();
-    let report = actix_web::web::block(move || -> Result<_, ImportError> {
+    let report = super::blocking(move || -> Result<_, ImportError> {
         use std::io::Seek;
         file.rewind().map_err(anyhow::Error::from)?;
         imports::import_register(&store, &req, file, |_| {})
@@ -115,14 +115,14 @@ async fn import_file(
 /// Serve the register's new snapshot from this instance at once; others notice within their poll.
 async fn serve_now(state: &web::Data<AppState>) -> Result<(), ApiError> {
     let (registers, store) = (state.registers.clone(), state.store.clone());
-    actix_web::web::block(move || registers.refresh(&store)).await?.map_err(|e| ApiError::internal(format!("{e:#}")))?;
+    super::blocking(move || registers.refresh(&store)).await?.map_err(|e| ApiError::internal(format!("{e:#}")))?;
     Ok(())
 }
 
 async fn undo_import(_auth: Authorized<Import>, state: web::Data<AppState>, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let r = register(&name)?;
     let store = state.store.clone();
-    let report = actix_web::web::block(move || imports::undo(&store, r)).await?.map_err(import_error)?;
+    let report = super::blocking(move || imports::undo(&store, r)).await?.map_err(import_error)?;
     serve_now(&state).await?;
     Ok(HttpResponse::Ok().json(report))
 }

@@ -106,12 +106,12 @@ async fn download(
     .await??;
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let mut sender = Sender { buf: Vec::with_capacity(1 << 18), tx: tx.clone() };
-    actix_web::rt::task::spawn_blocking(move || {
+    actix_web::rt::task::spawn_blocking(crate::telemetry::carry(move || {
         if let Err(e) = produce(&mut sender) {
             tracing::error!(error = %e, "a scrub download failed");
             let _ = tx.blocking_send(Err(std::io::Error::other("the download failed; see the server log")));
         }
-    });
+    }));
     let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
     Ok(HttpResponse::Ok().content_type("text/csv; charset=utf-8").streaming(stream))
 }
