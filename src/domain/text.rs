@@ -82,6 +82,15 @@ impl fmt::Display for TextError {
 
 impl std::error::Error for TextError {}
 
+/// Text from a file as people's programs write it: UTF-8, or Windows-1252 where it is not
+/// (CONTRACT §4, §5). Lists and register files are read through this one rule.
+pub fn decode(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0,
+    }
+}
+
 /// Whether `value` may be kept as `field` under `rule`.
 pub fn check(field: &str, value: &str, rule: TextRule) -> Result<(), TextError> {
     let mut chars = 0;

@@ -69,10 +69,7 @@ const RECORD: usize = 415;
 
 /// Decode a line: UTF-8, or Windows-1252 where it is not.
 fn text(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_owned(),
-        Err(_) => encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0.into_owned(),
-    }
+    crate::domain::text::decode(bytes).into_owned()
 }
 
 /// `DDMMCCYY` or ISO `YYYY-MM-DD`; empty is none.

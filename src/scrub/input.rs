@@ -92,13 +92,8 @@ fn at_row(row: u64) -> String {
     }
 }
 
-/// Decode one field: UTF-8, or Windows-1252 where it is not.
-pub fn decode(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => std::borrow::Cow::Borrowed(s),
-        Err(_) => encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0,
-    }
-}
+/// Decode one field: UTF-8, or Windows-1252 where it is not (the rule lives in `domain::text`).
+pub use crate::domain::text::decode;
 
 /// `,` `;` or tab, as given (`;`, `\t`, `tab`, `,`).
 pub fn delimiter(given: &str) -> Result<u8, InputError> {
