@@ -11,6 +11,7 @@ use std::io::Read;
 use anyhow::{bail, Context};
 use serde::Serialize;
 
+use crate::bytes::Watch;
 use crate::domain::headers::{self, Field};
 use crate::domain::preference::{AddressInput, Said};
 use crate::domain::text;
@@ -148,7 +149,7 @@ pub enum Stop {
 /// A legacy file being read: its header taken, its rows read a batch at a time (an iterator of
 /// batches; a `Stop` ends it, and then nothing may be written).
 pub struct Loader<R> {
-    reader: csv::Reader<R>,
+    reader: csv::Reader<Watch<R>>,
     columns: Vec<Column>,
     record: csv::ByteRecord,
     skip_rejected: bool,
@@ -160,7 +161,8 @@ pub struct Loader<R> {
 impl<R: Read> Loader<R> {
     /// Read and check the header. `via` names who loads the file (kept with each statement).
     pub fn new(input: R, skip_rejected: bool, via: &str) -> anyhow::Result<Loader<R>> {
-        let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(input);
+        // A quote that never closes would swallow the rest of the file into one rejected row.
+        let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(Watch::new(input, b','));
         let headers = reader.byte_headers().context("cannot read the header row")?.clone();
         let headers: Vec<String> = headers
             .iter()

@@ -156,7 +156,8 @@ fn columns(header: &csv::StringRecord) -> Result<Columns, String> {
 
 fn parse_csv<R: BufRead>(input: R, progress: &mut dyn FnMut(u64)) -> Result<Parsed, FileError> {
     let mut p = Parsed::default();
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+    // A quote that never closes would swallow the rest of the file into one rejected record.
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(crate::bytes::Watch::new(input, b','));
     let header = reader.byte_headers().map_err(|e| csv_error(&e))?.clone();
     let header = csv::StringRecord::from(header.iter().map(text).collect::<Vec<_>>());
     let cols = columns(&header).map_err(FileError::Unreadable)?;
@@ -198,6 +199,12 @@ fn csv_sample(fields: &[String]) -> String {
 /// A CSV file the reader cannot take, named by line (csv's own message may quote the file).
 fn csv_error(e: &csv::Error) -> FileError {
     match (e.kind(), e.position()) {
+        (csv::ErrorKind::Io(io), at) if io.get_ref().is_some_and(|i| i.is::<crate::bytes::QuoteTrouble>()) => {
+            FileError::Unreadable(format!(
+                "a quoted field opened by line {} is never closed (or runs over more lines than a record may)",
+                at.map_or(0, |p| p.line())
+            ))
+        }
         (csv::ErrorKind::Io(io), _) => FileError::Io(std::io::Error::new(io.kind(), io.to_string())),
         (csv::ErrorKind::Utf8 { pos: Some(pos), .. }, _) | (_, Some(pos)) => {
             FileError::Unreadable(format!("the CSV is not readable at line {}", pos.line()))

@@ -57,7 +57,7 @@ pub enum KeyColumns {
 }
 
 /// A quoted field may span at most this many lines (CONTRACT §5).
-pub const MAX_QUOTED_LINES: u32 = 100;
+pub use crate::bytes::{QuoteTrouble, Watch, MAX_QUOTED_LINES};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum InputError {
@@ -198,116 +198,6 @@ impl<R: Read> BufRead for Source<R> {
         match self {
             Source::Plain(r) => r.consume(n),
             Source::Utf16(r) => r.consume(n),
-        }
-    }
-}
-
-/// Where the bytes watched stand with respect to CSV quoting (as the csv crate reads it: a quote
-/// opens a field only at the field's start; `""` inside is a quote; anywhere else it is text).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Quoting {
-    Outside,
-    Inside,
-    /// Inside, and the last byte was a quote: closed, unless the next byte is another quote.
-    QuoteInside,
-}
-
-/// A quote that never closes, or that spans too many lines: the read fails, the first time at the
-/// byte where that became known, so the record being read when it fails is the one it opened in.
-#[derive(Debug, Clone, Copy, thiserror::Error)]
-#[error("an unclosed quoted field")]
-pub struct QuoteTrouble {
-    pub unterminated: bool,
-}
-
-/// Watches the bytes the CSV reader takes for a quoted field that never closes, or that spans
-/// more than [`MAX_QUOTED_LINES`] lines (CR, LF or CRLF each one line end). Outside quotes it
-/// only looks at quote bytes (`memchr`), so an ordinary list costs next to nothing.
-pub struct Watch<R> {
-    inner: R,
-    delimiter: u8,
-    quoting: Quoting,
-    /// The byte before the current buffer (a line end before the first).
-    last: u8,
-    /// Line ends inside the open quoted field.
-    lines: u32,
-    failed: Option<QuoteTrouble>,
-}
-
-impl<R: Read> Watch<R> {
-    fn new(inner: R, delimiter: u8) -> Watch<R> {
-        Watch { inner, delimiter, quoting: Quoting::Outside, last: b'\n', lines: 0, failed: None }
-    }
-
-    /// Follow the quoting through `buf`; the index of the byte at which a quoted field became
-    /// too long, if one did.
-    fn scan(&mut self, buf: &[u8]) -> Option<usize> {
-        let mut i = 0;
-        while i < buf.len() {
-            match self.quoting {
-                Quoting::Outside => {
-                    let Some(j) = memchr::memchr(b'"', &buf[i..]) else { break };
-                    let at = i + j;
-                    let before = if at == 0 { self.last } else { buf[at - 1] };
-                    if before == self.delimiter || before == b'\n' || before == b'\r' {
-                        (self.quoting, self.lines) = (Quoting::Inside, 0);
-                    }
-                    i = at + 1;
-                }
-                Quoting::Inside => {
-                    let Some(j) = memchr::memchr3(b'"', b'\r', b'\n', &buf[i..]) else { break };
-                    let at = i + j;
-                    let before = if at == 0 { self.last } else { buf[at - 1] };
-                    match buf[at] {
-                        b'"' => self.quoting = Quoting::QuoteInside,
-                        b'\n' if before == b'\r' => {} // the end of a CRLF, counted at its CR
-                        _ => {
-                            self.lines += 1;
-                            if self.lines >= MAX_QUOTED_LINES {
-                                return Some(at);
-                            }
-                        }
-                    }
-                    i = at + 1;
-                }
-                Quoting::QuoteInside => {
-                    self.quoting = if buf[i] == b'"' { Quoting::Inside } else { Quoting::Outside };
-                    i += 1;
-                }
-            }
-        }
-        None
-    }
-}
-
-impl<R: Read> Read for Watch<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let Some(trouble) = self.failed {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, trouble));
-        }
-        let n = self.inner.read(buf)?;
-        if n == 0 {
-            if self.quoting == Quoting::Inside {
-                let trouble = QuoteTrouble { unterminated: true };
-                self.failed = Some(trouble);
-                return Err(io::Error::new(io::ErrorKind::InvalidData, trouble));
-            }
-            return Ok(0);
-        }
-        match self.scan(&buf[..n]) {
-            None => {
-                self.last = buf[n - 1];
-                Ok(n)
-            }
-            // What comes before that byte is read; the next read fails.
-            Some(at) => {
-                let trouble = QuoteTrouble { unterminated: false };
-                self.failed = Some(trouble);
-                if at == 0 {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, trouble));
-                }
-                Ok(at)
-            }
         }
     }
 }

@@ -367,3 +367,24 @@ fn a_bulk_load_reads_headers_as_a_scrub_does() {
     assert!(text(&out.stderr).contains("Home Phone, Mobile Phone"), "{}", text(&out.stderr));
     assert_eq!(app.get("/v1/preferences?phone=07912100002", Some(&app.agent)).1["history"].as_array().unwrap().len(), 0);
 }
+
+/// An opt-out file whose quote never closes stops the load, even with --skip-rejected: the rows
+/// after it are never swallowed into one rejected row and lost.
+#[test]
+fn a_bulk_load_with_an_unclosed_quote_loads_nothing() {
+    let app = TestApp::spawn();
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("phone,channel,kind,recorded_at,note\n07912 100001,call,opt_out,2025-01-02,first\n");
+    csv.push_str("07912 100002,call,opt_out,2025-01-02,\"never closed\n");
+    for i in 3..60 {
+        csv.push_str(&format!("07912 1000{i:02},call,opt_out,2025-01-02,later\n"));
+    }
+    let file = write_csv(&dir, "quote.csv", &csv);
+    let out = suppress(&app.db.url, &["import", "opt-outs", &file, "--skip-rejected"]);
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("unclosed"), "{}", text(&out.stderr));
+    for phone in ["07912100001", "07912100059"] {
+        let (_, p) = app.get(&format!("/v1/preferences?phone={phone}"), Some(&app.agent));
+        assert_eq!(p["history"].as_array().unwrap().len(), 0, "{phone}: {p}");
+    }
+}

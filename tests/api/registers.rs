@@ -798,3 +798,27 @@ fn the_removal_limit_binds_http_imports_as_it_binds_the_cli() {
     let out = cli(None);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// CONTRACT §5's quote rule holds for every CSV the service reads: an MPS CSV whose quote never
+/// closes is refused whole (and recorded), never applied with the rows after it swallowed into
+/// one rejected record under the 1% limit.
+#[test]
+fn an_mps_csv_with_an_unclosed_quote_is_refused_not_applied_short() {
+    let app = TestApp::spawn();
+    let mut body = String::from("flag,date_of_request,surname,address_1,postcode\n");
+    for i in 0..200 {
+        body.push_str(&format!("P,2026-11-01,Bloggs,{} High St,SW1A 1AA\n", i + 1));
+    }
+    body.push_str("P,2026-11-01,\"Smith,7 Low St,SW1A 2AA\n");
+    for i in 0..50 {
+        body.push_str(&format!("P,2026-11-01,Jones,{} Mill Lane,YO1 7HH\n", i + 1));
+    }
+    let (s, b) = app.raw("POST", &format!("/v1/registers/mps/imports?as_of={}", today()), Some(&app.admin), Some("text/csv"), &body);
+    assert_eq!(error_code(s, &b, 422), "register_file_unreadable", "{b}");
+    assert!(!b.to_string().contains("Smith"), "the error echoes file content: {b}");
+    let (_, h) = app.get("/v1/registers/mps/imports", Some(&app.admin));
+    assert_eq!(h["imports"][0]["status"], "failed", "{h}");
+    let (_, r) = app.get("/v1/registers", Some(&app.admin));
+    let mps = r.as_array().unwrap().iter().find(|x| x["name"] == "mps").unwrap().clone();
+    assert!(mps["as_of"].is_null(), "nothing applied: {mps}");
+}
