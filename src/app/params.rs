@@ -8,7 +8,7 @@ use serde_json::json;
 use super::error::{AppError, ErrorCode};
 use crate::domain::{Channel, ContactKind};
 use crate::scrub::engine::{self, ContactDateError, Request};
-use crate::scrub::input::{self, ColumnNames};
+use crate::scrub::input::{self, ColumnNames, MailLevel};
 use crate::scrub::Mode;
 
 /// How a list is to be scrubbed, as given (`POST /v1/scrubs`'s query, `suppress scrub`'s flags).
@@ -59,6 +59,14 @@ impl ScrubParams {
             },
         };
         crate::domain::text::check_opt("name", self.name.as_deref(), crate::domain::text::NAME)?;
+        // A surname named for a list judged at household level would be silently unused.
+        if request.columns.mail_level == MailLevel::Household && request.columns.surname.is_some() {
+            return Err(AppError::field(
+                ErrorCode::InvalidMailLevel,
+                "surname_column",
+                "surname_column names a surname, but mail_level=household judges every row at household level: send one or the other",
+            ));
+        }
         Ok(request)
     }
 }
@@ -133,6 +141,13 @@ mod tests {
         assert_eq!(p(|p| p.mode = Some("lax".into())), Err((ErrorCode::InvalidMode, Some("mode".into()))));
         assert_eq!(p(|p| p.delimiter = Some("|".into())), Err((ErrorCode::InvalidDelimiter, Some("delimiter".into()))));
         assert_eq!(p(|p| p.mail_level = Some("street".into())), Err((ErrorCode::InvalidMailLevel, Some("mail_level".into()))));
+        assert_eq!(
+            p(|p| {
+                p.mail_level = Some("household".into());
+                p.surname_column = Some("Last Name".into());
+            }),
+            Err((ErrorCode::InvalidMailLevel, Some("surname_column".into())))
+        );
         let cols = ScrubParams { channel: "mail".into(), address_columns: Some("line 1, line 2".into()), ..ScrubParams::default() };
         assert_eq!(cols.request().ok().and_then(|r| r.columns.address), Some(vec!["line 1".to_owned(), "line 2".to_owned()]));
         let q = |c: &str, d: Option<&str>| Question::parse(c, d, None).map(|_| ()).map_err(code_field);
