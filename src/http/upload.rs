@@ -173,6 +173,10 @@ where
     Ok(())
 }
 
+/// Bytes a body must bring within each `SUPPRESS_UPLOAD_IDLE_TIMEOUT` (16 KiB: about 550 bytes a
+/// second at the 30 s default; a body that ends sooner is never cut off).
+const MIN_PROGRESS: u64 = 16 << 10;
+
 /// Why a body was cut off.
 #[derive(Debug, Clone, Copy)]
 enum Refusal {
@@ -205,9 +209,9 @@ impl Tally {
             .details(json!({ "limit_bytes": OVERHEAD })),
             Refusal::Idle { after } => ApiError::new(
                 ErrorCode::UploadTimeout,
-                format!("no bytes of the body arrived for {} seconds; the upload was cut off", after.as_secs()),
+                format!("fewer than {MIN_PROGRESS} bytes of the body arrived in {} seconds; the upload was cut off", after.as_secs()),
             )
-            .details(json!({ "idle_timeout_seconds": after.as_secs() })),
+            .details(json!({ "idle_timeout_seconds": after.as_secs(), "min_bytes": MIN_PROGRESS })),
         })
     }
 }
@@ -219,6 +223,8 @@ struct Guarded<S> {
     limit: u64,
     idle: Duration,
     timer: Pin<Box<Sleep>>,
+    /// Bytes received since the timer was last reset.
+    since_reset: u64,
     /// Multipart: the rest of the chunk being handed out.
     rest: Option<Bytes>,
     /// Multipart: a piece went out on the last poll, so the next one waits for the parser.
@@ -234,6 +240,7 @@ impl<S> Guarded<S> {
             limit: rules.limit,
             idle: rules.idle,
             timer: Box::pin(sleep(rules.idle)),
+            since_reset: 0,
             rest: multipart.then(Bytes::new),
             just_handed: false,
             done: false,
@@ -284,7 +291,13 @@ impl<S: Stream<Item = Result<Bytes, PayloadError>> + Unpin> Stream for Guarded<S
                 if received > this.limit {
                     return this.refuse(Refusal::TooLarge { limit: this.limit });
                 }
-                this.timer.as_mut().reset(Instant::now() + this.idle);
+                // Progress is a window's worth of bytes, not a byte: a client trickling a byte
+                // at a time cannot hold an upload slot for ever.
+                this.since_reset += chunk.len() as u64;
+                if this.since_reset >= MIN_PROGRESS {
+                    this.since_reset = 0;
+                    this.timer.as_mut().reset(Instant::now() + this.idle);
+                }
                 match &mut this.rest {
                     None => Poll::Ready(Some(Ok(chunk))),
                     Some(rest) => {

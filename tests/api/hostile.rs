@@ -289,6 +289,29 @@ fn slow_uploads_are_cut_off_and_do_not_crowd_out_other_clients() {
     assert_eq!(s, 201, "{b}");
 }
 
+/// A body trickled a byte at a time keeps no upload slot: progress within each idle window is
+/// 16 KiB, not one byte, so a client cannot hold the slots others need (CONTRACT §9).
+#[test]
+fn a_trickled_upload_is_cut_off() {
+    let app = TestApp::spawn_with(|s| s.upload_idle_timeout = Duration::from_secs(2));
+    let head = upload_head(&app, "/v1/scrubs?channel=sms", "text/csv", "Content-Length: 100000\r\n");
+    let started = Instant::now();
+    let answer = send_raw(
+        &addr(&app),
+        &head,
+        |sent| {
+            if sent > 0 {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Some(if sent == 0 { b"phone\n".to_vec() } else { b"0".to_vec() })
+        },
+        Duration::from_secs(12),
+    )
+    .expect("the trickled upload was answered");
+    assert_eq!(error_code(answer.status, &answer.body, 408), "upload_timeout");
+    assert!(started.elapsed() < Duration::from_secs(8), "cut off after {:?}", started.elapsed());
+}
+
 /// A reader of a CSV download, counting its records and checking each row's wide field.
 fn count_rows(app: &TestApp, path: &str, width: usize) -> usize {
     let response = ureq::get(&format!("{}{path}", app.base)).set("Authorization", &format!("Bearer {}", app.campaign)).call().unwrap();
