@@ -1,4 +1,7 @@
 //! Typed settings, from the environment and flags (flags win), passed explicitly.
+//!
+//! `Settings::default()` is where every default is written: the command line's defaults are
+//! taken from it (`cli::ServeArgs`), never written a second time.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -9,7 +12,7 @@ use crate::domain::Register;
 /// Where the embedded default database lives.
 pub const DEFAULT_DATABASE_URL: &str = "data/suppress.db";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     pub database_url: String,
     pub bind: String,
@@ -31,7 +34,8 @@ pub struct Settings {
     pub max_removal_percent: f64,
     /// How often the server looks for register snapshots imported elsewhere.
     pub register_poll: Duration,
-    /// Lead times set by configuration (CONTRACT §1); the others keep their defaults.
+    /// Lead times (CONTRACT §1): each register's default unless configured; a register left
+    /// out keeps its default.
     pub lead_times: HashMap<Register, LeadTime>,
 }
 
@@ -50,7 +54,7 @@ impl Default for Settings {
             key_cache: Duration::from_secs(5),
             max_removal_percent: 10.0,
             register_poll: Duration::from_secs(1),
-            lead_times: HashMap::new(),
+            lead_times: Register::ALL.iter().map(|&r| (r, r.default_lead_time())).collect(),
         }
     }
 }

@@ -20,7 +20,7 @@ pub fn run(store: &Store, cmd: KeysCommand) -> anyhow::Result<()> {
                 println!(
                     "{:<24} {:<10} {:<26} {}",
                     k.name,
-                    k.role,
+                    k.role.as_str(),
                     rfc3339(k.created_at),
                     k.revoked_at.map(rfc3339).unwrap_or_else(|| "-".into())
                 );
@@ -56,7 +56,7 @@ pub fn create(store: &Store, name: &str, role: Role) -> anyhow::Result<String> {
     crate::domain::text::check("--name", name, crate::domain::text::NAME)?;
     let key = generate_key();
     let mut conn = store.conn()?;
-    match keys::insert(&mut conn, name, role.as_str(), &hash_key(&key), now_utc()) {
+    match keys::insert(&mut conn, name, role, &hash_key(&key), now_utc()) {
         Ok(()) => Ok(key),
         Err(e) if is_unique_violation(&e) => {
             bail!("a key named {name:?} is already in use: revoke it first or choose another name")

@@ -104,10 +104,10 @@ fn statements(body: StatementBody, kind: StatementKind, via: &str) -> Result<Vec
 struct RecordedStatement {
     id: i64,
     key: String,
-    channel: String,
-    kind: String,
+    channel: Channel,
+    kind: StatementKind,
     recorded_at: String,
-    source: String,
+    source: Source,
     recorded_by: Option<String>,
 }
 
@@ -236,10 +236,10 @@ fn register_entry(r: Register, as_of: Option<NaiveDate>, listing: Option<&Listin
 struct HistoryEntry {
     id: i64,
     key: String,
-    channel: String,
-    kind: String,
+    channel: Channel,
+    kind: StatementKind,
     recorded_at: String,
-    source: String,
+    source: Source,
     recorded_by: Option<String>,
     recorded_via: String,
     note: Option<String>,
@@ -251,10 +251,10 @@ impl From<&StatementRow> for HistoryEntry {
         HistoryEntry {
             id: s.id,
             key: s.contact_key.clone(),
-            channel: s.channel.clone(),
-            kind: s.kind.clone(),
+            channel: s.channel,
+            kind: s.kind,
             recorded_at: rfc3339(s.recorded_at),
-            source: s.source.clone(),
+            source: s.source,
             recorded_by: s.recorded_by.clone(),
             recorded_via: s.recorded_via.clone(),
             note: s.note.clone(),

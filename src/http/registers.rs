@@ -35,8 +35,7 @@ async fn history(_auth: Authorized<ReadImports>, state: web::Data<AppState>, nam
     let items: Vec<serde_json::Value> = rows
         .into_iter()
         .map(|row| {
-            let report: serde_json::Value = serde_json::from_str(&row.report).unwrap_or(serde_json::Value::Null);
-            json!({"id": row.id, "kind": row.kind, "status": row.status, "error": row.error, "undoes": row.undoes, "imported_at": rfc3339(row.imported_at), "report": report})
+            json!({"id": row.id, "kind": row.kind, "status": row.status, "error": row.error, "undoes": row.undoes, "imported_at": rfc3339(row.imported_at), "report": row.report})
         })
         .collect();
     Ok(HttpResponse::Ok().json(json!({ "register": r, "imports": items })))

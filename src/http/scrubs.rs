@@ -19,6 +19,7 @@ use crate::scrub::engine::{self, Knowledge, Request, ScrubError, Sink};
 use crate::scrub::input::{self, ColumnNames, InputError};
 use crate::scrub::results::{self, Part, Renderer};
 use crate::store::scrubs::{self as db, NewScrub};
+use crate::store::ScrubState;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/v1/scrubs").route(web::get().to(list)).route(web::post().to(create)))
@@ -151,11 +152,11 @@ async fn create(
         let pending = NewScrub {
             created_at,
             name: name.clone(),
-            channel: scrub_req.channel.to_string(),
+            channel: scrub_req.channel,
             created_by,
             summary: "{}".into(),
             results_expire_at: created_at,
-            state: db::PENDING.into(),
+            state: ScrubState::Pending,
         };
         let id = db::begin(&mut *store.conn()?, &pending)?;
         let finished = (|| -> Result<(Value, std::time::Duration), ApiError> {
@@ -258,7 +259,7 @@ fn scrub_into_store(
 
 async fn list(_auth: Authorized<ReadScrubs>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let rows = super::read(&state.store, |conn| Ok(db::list(conn, 1000)?)).await?;
-    let items: Vec<Value> = rows.iter().map(|r| serde_json::from_str(&r.summary).unwrap_or(Value::Null)).collect();
+    let items: Vec<Value> = rows.into_iter().map(|r| r.summary).collect();
     Ok(HttpResponse::Ok().json(json!({ "scrubs": items })))
 }
 
@@ -274,7 +275,7 @@ async fn find(state: &web::Data<AppState>, id: i64) -> Result<db::ScrubRow, ApiE
 
 async fn summary(_auth: Authorized<ReadScrubs>, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let row = find(&state, scrub_id(&id)?).await?;
-    Ok(HttpResponse::Ok().content_type("application/json").body(row.summary))
+    Ok(HttpResponse::Ok().json(row.summary))
 }
 
 /// What a stored summary says of how its list was scrubbed.
@@ -399,7 +400,7 @@ async fn download(
         Download::Revocations => {
             // Judged against what is known now, taken before the answer starts: refused like a
             // scrub (409) when the registers cannot vouch for the contact date.
-            let stored: StoredRequest = serde_json::from_str(&row.summary).map_err(ApiError::internal)?;
+            let stored = StoredRequest::deserialize(&row.summary).map_err(ApiError::internal)?;
             let req = Request {
                 channel: stored.channel,
                 contact_date: stored.contact_date,

@@ -18,7 +18,7 @@ use super::phone_file::{self, FileError, Rejected};
 use crate::domain::time::{now_utc, today_uk};
 use crate::domain::Register;
 use crate::store::registers::{self as db, Change, ChangeKind, NewImport, NewSnapshot};
-use crate::store::{is_unique_violation, QueryError, Store};
+use crate::store::{is_unique_violation, ImportKind, ImportStatus, QueryError, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -43,6 +43,16 @@ impl std::str::FromStr for Kind {
             "full" => Ok(Kind::Full),
             "delta" => Ok(Kind::Delta),
             other => Err(format!("unknown import kind {other:?}; expected full or delta")),
+        }
+    }
+}
+
+/// How the import history records an import of this kind.
+impl From<Kind> for ImportKind {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::Full => ImportKind::Full,
+            Kind::Delta => ImportKind::Delta,
         }
     }
 }
@@ -418,7 +428,7 @@ pub fn run<R: Read>(store: &Store, req: &Request, input: R, mut progress: impl F
     let outcome = conn.transaction::<_, TxError, _>(|c| {
         // The first write: on SQLite it takes the one write lock; the same file applied meanwhile
         // by another import is a unique violation here.
-        let id = db::insert_import(c, &import_row(req, &report, "applied", None, imported_at)?).map_err(|e| {
+        let id = db::insert_import(c, &import_row(req, &report, ImportStatus::Applied, None, imported_at)?).map_err(|e| {
             if is_unique_violation(&e) {
                 TxError::SameFile
             } else {
@@ -450,7 +460,7 @@ pub fn run<R: Read>(store: &Store, req: &Request, input: R, mut progress: impl F
             db::record_changes(c, id, &changes)?;
         }
         let snapshot = NewSnapshot {
-            register: req.register.to_string(),
+            register: req.register,
             import_id: id,
             as_of: req.as_of,
             entries: report.entries_after as i64,
@@ -485,11 +495,11 @@ fn already_imported(conn: &mut crate::store::DbConnection, req: &Request, sha: &
     let Some(done) = db::applied_file(conn, req.register.as_str(), sha, req.as_of).context("reading the import history")? else {
         return Ok(None);
     };
-    let mut earlier: Report = serde_json::from_str(&done.report).context("reading an earlier import's report")?;
+    let mut earlier: Report = serde_json::from_value(done.report).context("reading an earlier import's report")?;
     earlier.already_imported = true;
     earlier.duration_ms = started.elapsed().as_millis() as u64;
     let note = format!("the same file was applied by import {}; nothing changed", done.id);
-    let row = import_row(req, &earlier, "already_imported", Some(note), now_utc())?;
+    let row = import_row(req, &earlier, ImportStatus::AlreadyImported, Some(note), now_utc())?;
     db::insert_import(conn, &row).context("recording the attempt in the import history")?;
     Ok(Some(earlier))
 }
@@ -520,16 +530,16 @@ impl From<serde_json::Error> for TxError {
 fn import_row(
     req: &Request,
     report: &Report,
-    status: &str,
+    status: ImportStatus,
     error: Option<String>,
     at: chrono::NaiveDateTime,
 ) -> Result<NewImport, serde_json::Error> {
     Ok(NewImport {
-        register: req.register.to_string(),
+        register: req.register,
         as_of: req.as_of,
-        kind: req.kind.to_string(),
+        kind: req.kind.into(),
         file_sha256: report.file_sha256.clone(),
-        status: status.to_owned(),
+        status,
         error,
         records: report.records as i64,
         added: report.added as i64,
@@ -545,7 +555,7 @@ fn import_row(
 }
 
 fn record_failure(conn: &mut crate::store::DbConnection, req: &Request, report: &Report, error: &str) -> anyhow::Result<()> {
-    let row = import_row(req, report, "failed", Some(error.to_owned()), now_utc())?;
+    let row = import_row(req, report, ImportStatus::Failed, Some(error.to_owned()), now_utc())?;
     db::insert_import(conn, &row)?;
     Ok(())
 }
@@ -564,7 +574,7 @@ mod tests {
 
     #[test]
     fn as_of_comes_from_the_file_name() {
-        let d = NaiveDate::from_ymd_opt(2026, 11, 24);
+        let d = Some(crate::domain::time::fixtures::date("2026-11-24"));
         assert_eq!(as_of_from_name("tps-2026-11-24.txt"), d);
         assert_eq!(as_of_from_name("TPS_20261124.txt"), d);
         assert_eq!(as_of_from_name("/var/spool/ctps-2026-11-24-delta.txt"), d);

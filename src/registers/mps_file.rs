@@ -244,6 +244,7 @@ pub fn merge(entries: Vec<Entry>) -> HashMap<String, Entry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::time::fixtures;
 
     fn sample(name: &str) -> Parsed {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("imports/sample").join(name);
@@ -256,7 +257,7 @@ mod tests {
         assert_eq!((p.records, p.rejected), (3, 0), "{:?}", p.samples);
         assert_eq!(
             p.entries[0],
-            Entry { key: "SW1A 1AA|2/10|BLOGGS".into(), deceased: false, requested: NaiveDate::from_ymd_opt(2026, 9, 1) }
+            Entry { key: "SW1A 1AA|2/10|BLOGGS".into(), deceased: false, requested: Some(fixtures::date("2026-09-01")) }
         );
         assert_eq!(p.entries[1].key, "LS1 1AA|ROSE COTTAGE|OBRIEN");
         assert!(p.entries[2].deceased);
@@ -268,10 +269,10 @@ mod tests {
         let p = sample("mps-2026-11-24.csv");
         assert_eq!((p.records, p.rejected), (2, 0), "{:?}", p.samples);
         assert_eq!(p.entries[0].key, "CF10 1AA|2B/10|JONES");
-        assert_eq!(p.entries[0].requested, NaiveDate::from_ymd_opt(2026, 11, 2));
+        assert_eq!(p.entries[0].requested, Some(fixtures::date("2026-11-02")));
         assert_eq!(
             p.entries[1],
-            Entry { key: "YO1 7HH|THE OLD MILL".into(), deceased: false, requested: NaiveDate::from_ymd_opt(2026, 11, 20) }
+            Entry { key: "YO1 7HH|THE OLD MILL".into(), deceased: false, requested: Some(fixtures::date("2026-11-20")) }
         );
     }
 
@@ -303,7 +304,7 @@ mod tests {
 
     #[test]
     fn duplicates_merge() {
-        let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        let d = |s| Some(fixtures::date(s));
         let m = merge(vec![
             Entry { key: "K".into(), deceased: false, requested: d("2026-03-01") },
             Entry { key: "K".into(), deceased: true, requested: d("2026-01-01") },

@@ -15,13 +15,13 @@ use super::import::{mps_meta, ImportError, TxError};
 use crate::domain::time::now_utc;
 use crate::domain::Register;
 use crate::store::registers::{self as db, Change, ChangeKind, NewImport, NewSnapshot};
-use crate::store::Store;
+use crate::store::{ImportKind, ImportStatus, Store};
 
 /// What an undo did.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UndoReport {
     pub register: Register,
-    pub kind: String,
+    pub kind: ImportKind,
     /// The import undone, and its date.
     pub undone_import: i64,
     pub undone_as_of: NaiveDate,
@@ -108,7 +108,7 @@ pub fn run(store: &Store, register: Register) -> Result<UndoReport, ImportError>
     let taken_out = changes.iter().filter(|c| c.kind == ChangeKind::Added).count() as u64;
     let mut report = UndoReport {
         register,
-        kind: db::UNDO.to_owned(),
+        kind: ImportKind::Undo,
         undone_import: target.id,
         undone_as_of: target.as_of,
         restored_import: previous.as_ref().map(|p| p.id),
@@ -121,11 +121,11 @@ pub fn run(store: &Store, register: Register) -> Result<UndoReport, ImportError>
     let outcome = conn.transaction::<_, TxError, _>(|c| {
         // The first write (SQLite: the write lock), then the head, locked on PostgreSQL.
         let row = NewImport {
-            register: register.to_string(),
+            register,
             as_of: target.as_of,
-            kind: db::UNDO.to_owned(),
+            kind: ImportKind::Undo,
             file_sha256: target.file_sha256.clone(),
-            status: "applied".to_owned(),
+            status: ImportStatus::Applied,
             error: None,
             records: 0,
             added: report.added as i64,
@@ -147,7 +147,7 @@ pub fn run(store: &Store, register: Register) -> Result<UndoReport, ImportError>
                 db::drop_listings(c, name, &r.drop)?;
                 db::add_listings(c, name, &r.put_back)?;
                 let snapshot = NewSnapshot {
-                    register: register.to_string(),
+                    register,
                     import_id: prev.id,
                     as_of: prev.as_of,
                     entries: r.entries as i64,
