@@ -1,4 +1,7 @@
 //! Typed settings, from the environment and flags (flags win), passed explicitly.
+//!
+//! `Settings::default()` is where every default is written: the command line's defaults are
+//! taken from it (`cli::ServeArgs`), never written a second time.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -12,7 +15,7 @@ pub const DEFAULT_DATABASE_URL: &str = "data/suppress.db";
 /// The share of a register's entries a full file may remove unless forced (CONTRACT §4).
 pub const DEFAULT_MAX_REMOVAL_PERCENT: f64 = 10.0;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     pub database_url: String,
     pub bind: String,
@@ -35,7 +38,8 @@ pub struct Settings {
     pub max_removal_percent: f64,
     /// How often the server looks for register snapshots imported elsewhere.
     pub register_poll: Duration,
-    /// Lead times set by configuration (CONTRACT §1); the others keep their defaults.
+    /// Lead times (CONTRACT §1): each register's default unless configured; a register left
+    /// out keeps its default.
     pub lead_times: HashMap<Register, LeadTime>,
 }
 
@@ -54,7 +58,7 @@ impl Default for Settings {
             key_cache: Duration::from_secs(5),
             max_removal_percent: DEFAULT_MAX_REMOVAL_PERCENT,
             register_poll: Duration::from_secs(1),
-            lead_times: HashMap::new(),
+            lead_times: Register::ALL.iter().map(|&r| (r, r.default_lead_time())).collect(),
         }
     }
 }

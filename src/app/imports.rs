@@ -15,9 +15,10 @@ use crate::domain::Register;
 use crate::inhouse::bulk_load::{LoadError, Loader, Report as LoadReport, Stop};
 use crate::registers::import::{self, ImportError, InForce, Refused, Report, Request};
 use crate::registers::undo::UndoReport;
-use crate::store::registers::{self as db, ImportWrite, NewImport, NewSnapshot, Restored, UndoWrite, WriteError, UNDO};
+use crate::store::registers::{self as db, ImportWrite, NewImport, NewSnapshot, Restored, UndoWrite, WriteError};
 use crate::store::statements::{insert_bulk, refresh_statistics, BulkError};
 use crate::store::{DbConnection, Store};
+use crate::store::{ImportKind, ImportStatus};
 
 /// Import one register file: read and hash it, refuse what must be refused, plan the next
 /// snapshot against the one in force and write it (CONTRACT §4). The same file applied before
@@ -47,10 +48,10 @@ pub fn import_register<R: Read>(store: &Store, req: &Request, input: R, progress
     plan.report.duration_ms = started.elapsed().as_millis() as u64;
     let imported_at = now_utc();
     let write = ImportWrite {
-        history: history_row(req, &plan.report, "applied", None, imported_at)?,
+        history: history_row(req, &plan.report, ImportStatus::Applied, None, imported_at)?,
         base: plan.base,
         snapshot: NewSnapshot {
-            register: req.register.to_string(),
+            register: req.register,
             import_id: 0,
             as_of: req.as_of,
             entries: plan.report.entries_after as i64,
@@ -85,7 +86,7 @@ pub fn import_register<R: Read>(store: &Store, req: &Request, input: R, progress
 fn record_refusal(conn: &mut DbConnection, req: &Request, refused: Refused) -> ImportError {
     let Refused { error, report } = refused;
     if error.is_refusal() {
-        let kept = history_row(req, &report, "failed", Some(error.to_string()), now_utc())
+        let kept = history_row(req, &report, ImportStatus::Failed, Some(error.to_string()), now_utc())
             .and_then(|row| db::insert_import(conn, &row).map(drop).map_err(|e| anyhow::Error::new(e).into()));
         if let Err(e) = kept {
             tracing::error!(error = %e, "could not record a failed import");
@@ -100,23 +101,29 @@ fn already_imported(conn: &mut DbConnection, req: &Request, sha: &str, started: 
     let Some(done) = db::applied_file(conn, req.register.as_str(), sha, req.as_of).context("reading the import history")? else {
         return Ok(None);
     };
-    let mut earlier: Report = serde_json::from_str(&done.report).context("reading an earlier import's report")?;
+    let mut earlier: Report = serde_json::from_value(done.report).context("reading an earlier import's report")?;
     earlier.already_imported = true;
     earlier.duration_ms = started.elapsed().as_millis() as u64;
     let note = format!("the same file was applied by import {}; nothing changed", done.id);
-    let row = history_row(req, &earlier, "already_imported", Some(note), now_utc())?;
+    let row = history_row(req, &earlier, ImportStatus::AlreadyImported, Some(note), now_utc())?;
     db::insert_import(conn, &row).context("recording the attempt in the import history")?;
     Ok(Some(earlier))
 }
 
 /// An import's row in the history.
-fn history_row(req: &Request, report: &Report, status: &str, error: Option<String>, at: NaiveDateTime) -> Result<NewImport, ImportError> {
+fn history_row(
+    req: &Request,
+    report: &Report,
+    status: ImportStatus,
+    error: Option<String>,
+    at: NaiveDateTime,
+) -> Result<NewImport, ImportError> {
     Ok(NewImport {
-        register: req.register.to_string(),
+        register: req.register,
         as_of: req.as_of,
-        kind: req.kind.to_string(),
+        kind: req.kind.into(),
         file_sha256: report.file_sha256.clone(),
-        status: status.to_owned(),
+        status,
         error,
         records: report.records as i64,
         added: report.added as i64,
@@ -149,11 +156,11 @@ pub fn undo(store: &Store, register: Register) -> Result<UndoReport, ImportError
     drop(current);
     report.duration_ms = started.elapsed().as_millis() as u64;
     let history = NewImport {
-        register: register.to_string(),
+        register,
         as_of: target.as_of,
-        kind: UNDO.to_owned(),
+        kind: ImportKind::Undo,
         file_sha256: target.file_sha256.clone(),
-        status: "applied".to_owned(),
+        status: ImportStatus::Applied,
         error: None,
         records: 0,
         added: report.added as i64,
@@ -168,7 +175,7 @@ pub fn undo(store: &Store, register: Register) -> Result<UndoReport, ImportError
     };
     let restored = previous.zip(rebuilt).map(|(prev, r)| Restored {
         snapshot: NewSnapshot {
-            register: register.to_string(),
+            register,
             import_id: prev.id,
             as_of: prev.as_of,
             entries: r.entries as i64,

@@ -17,7 +17,7 @@ pub fn create(store: &Store, name: &str, role: Role) -> Result<String, AppError>
     crate::domain::text::check("name", name, crate::domain::text::NAME)?;
     let key = generate_key();
     let mut conn = store.conn()?;
-    match keys::insert(&mut conn, name, role.as_str(), &hash_key(&key), now_utc()) {
+    match keys::insert(&mut conn, name, role, &hash_key(&key), now_utc()) {
         Ok(()) => Ok(key),
         Err(e) if is_unique_violation(&e) => Err(AppError::new(
             ErrorCode::KeyNameTaken,

@@ -19,7 +19,7 @@ use crate::scrub::input::{ColumnNames, InputError};
 use crate::scrub::results::{self, Part, Renderer};
 use crate::scrub::Knowledge;
 use crate::store::scrubs::{self as db, NewScrub, ScrubRow};
-use crate::store::{DbConnection, Store};
+use crate::store::{DbConnection, ScrubState, Store};
 
 /// Why a scrub was refused, with the code and details the API answers.
 pub fn scrub_error(e: ScrubError) -> AppError {
@@ -143,11 +143,11 @@ where
     let pending = NewScrub {
         created_at,
         name: origin.name.clone(),
-        channel: req.channel.to_string(),
+        channel: req.channel,
         created_by: origin.created_by,
         summary: "{}".into(),
         results_expire_at: created_at,
-        state: db::PENDING.into(),
+        state: ScrubState::Pending,
     };
     let id = db::begin(&mut *store.conn()?, &pending)?;
     let finished = (|| -> Result<(Value, Duration), AppError> {
@@ -233,7 +233,7 @@ fn scrub_into_store<R: Read + Send, S: Sink>(
 /// The stored summaries, newest first.
 pub fn list(conn: &mut DbConnection) -> Result<Vec<Value>, AppError> {
     let rows = db::list(conn, 1000)?;
-    Ok(rows.iter().map(|r| serde_json::from_str(&r.summary).unwrap_or(Value::Null)).collect())
+    Ok(rows.into_iter().map(|r| r.summary).collect())
 }
 
 /// A scrub named by its id as given (a path segment).
@@ -334,7 +334,7 @@ pub fn download(app: &App, conn: &mut DbConnection, raw_id: &str, part: &str) ->
             Ok(out.flush()?)
         }),
         Download::Revocations => {
-            let stored: StoredRequest = serde_json::from_str(&row.summary).map_err(AppError::internal)?;
+            let stored = StoredRequest::deserialize(&row.summary).map_err(AppError::internal)?;
             let req = Request {
                 channel: stored.channel,
                 contact_date: stored.contact_date,

@@ -18,7 +18,7 @@ pub fn run(store: &Store, cmd: KeysCommand) -> anyhow::Result<()> {
                 println!(
                     "{:<24} {:<10} {:<26} {}",
                     k.name,
-                    k.role.to_string(),
+                    k.role.as_str(),
                     rfc3339(k.created_at),
                     k.revoked_at.map(rfc3339).unwrap_or_else(|| "-".into())
                 );

@@ -13,7 +13,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{Settings, DEFAULT_DATABASE_URL, DEFAULT_MAX_REMOVAL_PERCENT};
-use crate::domain::time::parse_duration;
+use crate::domain::time::{format_duration, parse_duration};
 use crate::domain::Register;
 use crate::store::Store;
 
@@ -50,32 +50,32 @@ pub enum Command {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "SUPPRESS_BIND", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "SUPPRESS_BIND", default_value_t = Settings::default().bind)]
     pub bind: String,
     /// Largest list or register upload, in bytes.
-    #[arg(long, env = "SUPPRESS_MAX_UPLOAD_BYTES", default_value_t = 2 << 30)]
+    #[arg(long, env = "SUPPRESS_MAX_UPLOAD_BYTES", default_value_t = Settings::default().max_upload_bytes)]
     pub max_upload_bytes: u64,
     /// Largest JSON request body, in bytes.
-    #[arg(long, env = "SUPPRESS_MAX_JSON_BYTES", default_value_t = 1 << 20)]
+    #[arg(long, env = "SUPPRESS_MAX_JSON_BYTES", default_value_t = Settings::default().max_json_bytes)]
     pub max_json_bytes: usize,
     /// An upload whose body sends nothing for this long is cut off with 408 (30s, 2m).
-    #[arg(long, env = "SUPPRESS_UPLOAD_IDLE_TIMEOUT", default_value = "30s")]
+    #[arg(long, env = "SUPPRESS_UPLOAD_IDLE_TIMEOUT", default_value_t = format_duration(Settings::default().upload_idle_timeout))]
     pub upload_idle_timeout: String,
     /// Uploads (lists, register files) taken at once; past it 503 with Retry-After.
-    #[arg(long, env = "SUPPRESS_MAX_UPLOADS", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "SUPPRESS_MAX_UPLOADS", default_value_t = Settings::default().max_uploads as u64, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_uploads: u64,
     /// How long scrub results stay downloadable (7d, 12h, 90s).
-    #[arg(long, env = "SUPPRESS_RESULT_RETENTION", default_value = "7d")]
+    #[arg(long, env = "SUPPRESS_RESULT_RETENTION", default_value_t = format_duration(Settings::default().result_retention))]
     pub result_retention: String,
     /// HTTP worker threads (0: half the cores, at least one).
-    #[arg(long, env = "SUPPRESS_WORKERS", default_value_t = 0)]
+    #[arg(long, env = "SUPPRESS_WORKERS", default_value_t = Settings::default().workers)]
     pub workers: usize,
     #[command(flatten)]
     pub lead_times: LeadTimeArgs,
     #[command(flatten)]
     pub limit: RemovalLimitArgs,
     /// Database connections in the pool.
-    #[arg(long, env = "SUPPRESS_DB_POOL_SIZE", default_value_t = 8)]
+    #[arg(long, env = "SUPPRESS_DB_POOL_SIZE", default_value_t = Settings::default().pool_size)]
     pub pool_size: u32,
 }
 
@@ -84,14 +84,19 @@ pub struct ServeArgs {
 pub struct LeadTimeArgs {
     /// TPS lead time: how long after listing a registration binds, and how long a snapshot
     /// vouches for (28d).
-    #[arg(long, env = "SUPPRESS_LEAD_TIME_TPS", default_value = "28d")]
+    #[arg(long, env = "SUPPRESS_LEAD_TIME_TPS", default_value_t = default_lead_time(Register::Tps))]
     pub lead_time_tps: String,
     /// CTPS lead time (28d).
-    #[arg(long, env = "SUPPRESS_LEAD_TIME_CTPS", default_value = "28d")]
+    #[arg(long, env = "SUPPRESS_LEAD_TIME_CTPS", default_value_t = default_lead_time(Register::Ctps))]
     pub lead_time_ctps: String,
     /// MPS lead time in calendar months or days (3m).
-    #[arg(long, env = "SUPPRESS_LEAD_TIME_MPS", default_value = "3m")]
+    #[arg(long, env = "SUPPRESS_LEAD_TIME_MPS", default_value_t = default_lead_time(Register::Mps))]
     pub lead_time_mps: String,
+}
+
+/// A register's lead time in `Settings::default()`, as a flag is written.
+fn default_lead_time(r: Register) -> String {
+    Settings::default().lead_times.get(&r).copied().unwrap_or_else(|| r.default_lead_time()).spec()
 }
 
 impl LeadTimeArgs {
@@ -192,7 +197,7 @@ pub struct ScrubArgs {
     #[arg(long, requires = "store")]
     pub name: Option<String>,
     /// How long a stored result stays downloadable (7d, 12h, 90s).
-    #[arg(long, env = "SUPPRESS_RESULT_RETENTION", default_value = "7d")]
+    #[arg(long, env = "SUPPRESS_RESULT_RETENTION", default_value_t = format_duration(Settings::default().result_retention))]
     pub result_retention: String,
     #[command(flatten)]
     pub lead_times: LeadTimeArgs,
@@ -257,4 +262,23 @@ pub fn file_bar(len: Option<u64>) -> indicatif::ProgressBar {
         indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, FromArgMatches};
+
+    use super::*;
+
+    /// `suppress serve` with no flags runs on `Settings::default()`: the defaults are written
+    /// once. (The `SUPPRESS_*` variables are set aside, so the test does not depend on the
+    /// environment it runs in.)
+    #[test]
+    fn serve_runs_on_the_default_settings() {
+        let cmd = Cli::command().mut_args(|a| a.env(None::<&str>)).mut_subcommand("serve", |s| s.mut_args(|a| a.env(None::<&str>)));
+        let matches = cmd.try_get_matches_from(["suppress", "serve"]).expect("`suppress serve` parses");
+        let cli = Cli::from_arg_matches(&matches).expect("the command line");
+        let Command::Serve(args) = cli.command else { panic!("`suppress serve` parsed as another command") };
+        assert_eq!(args.settings(&cli.database_url).expect("the default settings"), Settings::default());
+    }
 }

@@ -127,6 +127,16 @@ impl std::str::FromStr for LeadTime {
     }
 }
 
+impl LeadTime {
+    /// As [`LeadTime::from_str`](std::str::FromStr) reads it: `28d`, `3m`.
+    pub fn spec(self) -> String {
+        match self {
+            LeadTime::Days(d) => format!("{d}d"),
+            LeadTime::Months(m) => format!("{m}m"),
+        }
+    }
+}
+
 impl fmt::Display for LeadTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -176,6 +186,7 @@ string_enum!(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::time::fixtures::date;
 
     #[test]
     fn parses_and_prints() {
@@ -187,12 +198,12 @@ mod tests {
 
     #[test]
     fn lead_times() {
-        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
-        let nov24 = d("2026-11-24").unwrap_or_default();
+        let d = |s: &str| Some(date(s));
+        let nov24 = date("2026-11-24");
         assert_eq!(Register::Tps.default_lead_time().after(nov24), d("2026-12-22"));
         assert_eq!(Register::Mps.default_lead_time().after(nov24), d("2027-02-24"));
         // Calendar months clamp at the month's end.
-        assert_eq!(LeadTime::Months(3).after(d("2026-11-30").unwrap_or_default()), d("2027-02-28"));
+        assert_eq!(LeadTime::Months(3).after(date("2026-11-30")), d("2027-02-28"));
         assert_eq!(LeadTime::Days(28).before(nov24), d("2026-10-27"));
     }
 
@@ -202,6 +213,9 @@ mod tests {
         assert_eq!("3m".parse::<LeadTime>(), Ok(LeadTime::Months(3)));
         assert!("3 weeks".parse::<LeadTime>().is_err());
         assert!("d".parse::<LeadTime>().is_err());
+        for l in [LeadTime::Days(28), LeadTime::Months(3)] {
+            assert_eq!(l.spec().parse::<LeadTime>(), Ok(l));
+        }
     }
 
     #[test]

@@ -116,9 +116,10 @@ pub struct Facts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::time::fixtures;
 
     fn at(minute: u32, id: i64, kind: StatementKind) -> Statement {
-        let recorded_at = NaiveDate::from_ymd_opt(2026, 11, 25).and_then(|d| d.and_hms_opt(9, minute, 0)).unwrap_or_default();
+        let recorded_at = fixtures::at("2026-11-25", 9, minute);
         Statement { recorded_at, id, kind }
     }
 
@@ -144,7 +145,7 @@ mod tests {
 
     #[test]
     fn a_listing_binds_from_listed_since_plus_the_lead_time() {
-        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        let d = |s: &str| Some(fixtures::date(s));
         let tps = Listing::new(Register::Tps, d("2026-10-02"), LeadTime::Days(28), false);
         assert_eq!((tps.listed_since, tps.binding_from), (d("2026-10-02"), d("2026-10-30")));
         let mps = Listing::new(Register::Mps, d("2026-11-30"), LeadTime::Months(3), true);

@@ -40,7 +40,7 @@ mod tests {
 
     #[test]
     fn later_time_wins_then_later_id() {
-        let t = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap_or_default();
+        let t = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").expect("a fixture time");
         assert!(is_later((t("2026-01-02 00:00:00"), 1), (t("2026-01-01 00:00:00"), 9)));
         assert!(is_later((t("2026-01-01 00:00:00"), 9), (t("2026-01-01 00:00:00"), 1)));
         assert!(!is_later((t("2025-01-01 00:00:00"), 99), (t("2026-01-01 00:00:00"), 1)));

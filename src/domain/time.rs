@@ -64,6 +64,35 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
+/// A duration as [`parse_duration`] reads it, in the largest unit that holds it whole (`7d`,
+/// `12h`, `30m`, `90s`); parts of a second are left out.
+pub fn format_duration(d: Duration) -> String {
+    match d.as_secs() {
+        0 => "0s".into(),
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// Fixtures for unit tests: a date or time written out, or a panic naming it (a typo in a test
+/// never becomes 1970-01-01).
+#[cfg(test)]
+pub mod fixtures {
+    use chrono::{NaiveDate, NaiveDateTime};
+
+    /// `YYYY-MM-DD`.
+    pub fn date(s: &str) -> NaiveDate {
+        super::parse_date(s).expect("a fixture date")
+    }
+
+    /// That day at `hour:minute`.
+    pub fn at(day: &str, hour: u32, minute: u32) -> NaiveDateTime {
+        date(day).and_hms_opt(hour, minute, 0).expect("a fixture time")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +105,20 @@ mod tests {
         assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
         assert!(parse_duration("7 weeks").is_err());
         assert!(parse_duration("d").is_err());
+    }
+
+    #[test]
+    fn durations_print_as_they_are_read() {
+        for (secs, text) in [(604_800, "7d"), (43_200, "12h"), (1_800, "30m"), (90, "90s"), (0, "0s"), (86_460, "1441m")] {
+            assert_eq!(format_duration(Duration::from_secs(secs)), text);
+            assert_eq!(parse_duration(text), Ok(Duration::from_secs(secs)));
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "a fixture date")]
+    fn a_fixture_date_with_a_typo_fails_loudly() {
+        fixtures::date("2026-11-31");
     }
 
     #[test]

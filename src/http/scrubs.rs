@@ -55,7 +55,7 @@ async fn list(_auth: Authorized<ReadScrubs>, state: web::Data<AppState>) -> Resu
 
 async fn summary(_auth: Authorized<ReadScrubs>, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let row = super::call(&state.store, move |conn| scrubs::find(conn, &id)).await?;
-    Ok(HttpResponse::Ok().content_type("application/json").body(row.summary))
+    Ok(HttpResponse::Ok().json(row.summary))
 }
 
 /// Bytes written go to the response in pieces of ~256 KB.

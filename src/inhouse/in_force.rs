@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::domain::{Channel, Statement, StatementKind};
+use crate::domain::{Channel, Statement};
 use crate::store::statements::{since, Change, Cursor};
 use crate::store::{DbConnection, QueryResult};
 
@@ -62,8 +62,8 @@ impl Statements {
     }
 
     /// Take in statements, in any order and any number of times each: for every key the latest
-    /// by (recorded_at, id) stays in force. A statement with an unknown channel or kind is
-    /// skipped and counted in the log (every writer checks both, so none is expected).
+    /// by (recorded_at, id) stays in force. (A stored statement with an unknown channel or kind
+    /// never gets here: reading it is an error, see `store::columns`.)
     pub fn apply(&mut self, changes: impl IntoIterator<Item = Change>) {
         let changes = changes.into_iter();
         let (many, _) = changes.size_hint();
@@ -71,22 +71,14 @@ impl Statements {
         if many > FOLD_AT {
             self.fold();
         }
-        let mut unusable = 0u64;
         for c in changes {
             self.up_to = self.up_to.max(c.id);
-            let (Ok(channel), Ok(kind)) = (c.channel.parse::<Channel>(), c.kind.parse::<StatementKind>()) else {
-                unusable += 1;
-                continue;
-            };
-            let statement = Statement { recorded_at: c.recorded_at, id: c.id, kind };
-            if self.get(channel, &c.contact_key).is_some_and(|s| !statement.is_later_than(s)) {
+            let statement = Statement { recorded_at: c.recorded_at, id: c.id, kind: c.kind };
+            if self.get(c.channel, &c.contact_key).is_some_and(|s| !statement.is_later_than(s)) {
                 continue;
             }
             let maps = if many > FOLD_AT { &mut self.base } else { &mut self.recent };
-            Arc::make_mut(maps)[channel as usize].insert(c.contact_key, statement);
-        }
-        if unusable > 0 {
-            tracing::warn!(statements = unusable, "statements with an unknown channel or kind were left out of the statements in force");
+            Arc::make_mut(maps)[c.channel as usize].insert(c.contact_key, statement);
         }
         let recent: usize = self.recent.iter().map(HashMap::len).sum();
         let base: usize = self.base.iter().map(HashMap::len).sum();
@@ -184,18 +176,17 @@ impl InHouse {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{NaiveDate, NaiveDateTime};
+    use chrono::NaiveDateTime;
     use proptest::prelude::*;
 
     use super::*;
     use crate::domain::preference::is_later;
-
-    fn at(minute: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(2026, 11, 25).and_then(|d| d.and_hms_opt(9, minute, 0)).unwrap_or_default()
-    }
+    use crate::domain::time::fixtures;
+    use crate::domain::StatementKind;
 
     fn change(id: i64, key: &str, channel: &str, minute: u32, kind: &str) -> Change {
-        Change { id, contact_key: key.into(), channel: channel.into(), recorded_at: at(minute), kind: kind.into() }
+        let (channel, kind) = (channel.parse().expect("a channel"), kind.parse().expect("a statement kind"));
+        Change { id, contact_key: key.into(), channel, recorded_at: fixtures::at("2026-11-25", 9, minute), kind }
     }
 
     #[test]
@@ -222,15 +213,6 @@ mod tests {
         assert_eq!(before.up_to(), 1);
         assert_eq!(s.get(Channel::Sms, "a").map(|x| x.kind), Some(StatementKind::Consent));
         assert_eq!(s.on(Channel::Sms).get("b").map(|x| x.id), Some(3));
-    }
-
-    #[test]
-    fn a_statement_of_unknown_kind_or_channel_is_left_out_but_read_past() {
-        let mut s = Statements::default();
-        s.apply([change(1, "a", "call", 1, "opt_out"), change(2, "a", "call", 2, "maybe"), change(3, "a", "fax", 3, "consent")]);
-        assert_eq!(s.get(Channel::Call, "a").map(|x| (x.id, x.kind)), Some((1, StatementKind::OptOut)));
-        assert_eq!(s.len(), 1);
-        assert_eq!(s.up_to(), 3);
     }
 
     #[test]
@@ -261,9 +243,9 @@ mod tests {
                 .map(|(i, &(k, c, m, opt))| change(i as i64 + 1, &format!("k{k}"), channels[c], m, if opt { "opt_out" } else { "consent" }))
                 .collect();
             let truth = |seen: &[Change]| {
-                let mut t: HashMap<(String, String), (NaiveDateTime, i64)> = HashMap::new();
+                let mut t: HashMap<(Channel, String), (NaiveDateTime, i64)> = HashMap::new();
                 for c in seen {
-                    let e = t.entry((c.channel.clone(), c.contact_key.clone())).or_insert((c.recorded_at, c.id));
+                    let e = t.entry((c.channel, c.contact_key.clone())).or_insert((c.recorded_at, c.id));
                     if is_later((c.recorded_at, c.id), *e) {
                         *e = (c.recorded_at, c.id);
                     }
@@ -288,7 +270,7 @@ mod tests {
                 let t = truth(&all[..seen]);
                 for k in 0..40 {
                     for ch in Channel::ALL {
-                        let want = t.get(&(ch.as_str().to_owned(), format!("k{k}"))).copied();
+                        let want = t.get(&(*ch, format!("k{k}"))).copied();
                         prop_assert_eq!(snap.get(*ch, &format!("k{k}")).map(|x| (x.recorded_at, x.id)), want);
                     }
                 }

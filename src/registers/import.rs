@@ -18,6 +18,7 @@ use super::phone_file::{self, FileError};
 use crate::domain::time::today_uk;
 use crate::domain::{Register, Rejected};
 use crate::store::registers::{Change, ChangeKind, Changed};
+use crate::store::ImportKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -42,6 +43,16 @@ impl std::str::FromStr for Kind {
             "full" => Ok(Kind::Full),
             "delta" => Ok(Kind::Delta),
             other => Err(format!("unknown import kind {other:?}; expected full or delta")),
+        }
+    }
+}
+
+/// How the import history records an import of this kind.
+impl From<Kind> for ImportKind {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::Full => ImportKind::Full,
+            Kind::Delta => ImportKind::Delta,
         }
     }
 }
@@ -446,7 +457,7 @@ mod tests {
 
     #[test]
     fn as_of_comes_from_the_file_name() {
-        let d = NaiveDate::from_ymd_opt(2026, 11, 24);
+        let d = Some(crate::domain::time::fixtures::date("2026-11-24"));
         assert_eq!(as_of_from_name("tps-2026-11-24.txt"), d);
         assert_eq!(as_of_from_name("TPS_20261124.txt"), d);
         assert_eq!(as_of_from_name("/var/spool/ctps-2026-11-24-delta.txt"), d);
@@ -464,7 +475,7 @@ mod tests {
     // what changed, or the refusal.
 
     fn d(s: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_else(|e| panic!("{s}: {e}"))
+        crate::domain::time::fixtures::date(s)
     }
 
     /// The national number of test number `i` (020 3xxx xxxx).

@@ -9,7 +9,6 @@ pub mod phone_file;
 pub mod undo;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use anyhow::Context;
@@ -376,9 +375,6 @@ pub struct Registers {
     mps: RwLock<Option<Arc<MpsSet>>>,
     /// Lead times that differ from the registers' defaults.
     lead_times: Arc<HashMap<Register, LeadTime>>,
-    /// A stored snapshot naming a register this service does not know has been logged (once:
-    /// the database is polled every second).
-    told_unknown: AtomicBool,
 }
 
 impl Registers {
@@ -410,7 +406,7 @@ impl Registers {
         let heads = db::heads(&mut conn).context("reading register snapshots")?;
         let mut reloaded = Vec::new();
         for &r in Register::ALL {
-            if heads.iter().any(|h| h.register == r.as_str()) {
+            if heads.iter().any(|h| h.register == r) {
                 continue;
             }
             let forgotten = match r {
@@ -423,12 +419,8 @@ impl Registers {
             }
         }
         for head in heads {
-            let Ok(register) = head.register.parse::<Register>() else {
-                if !self.told_unknown.swap(true, Ordering::Relaxed) {
-                    tracing::error!(register = %head.register, "a stored snapshot names a register this service does not know; it is not loaded");
-                }
-                continue;
-            };
+            // A snapshot row naming no register is not skipped: `heads` refuses it (store::columns).
+            let register = head.register;
             let loaded = match register {
                 Register::Mps => self.mps().map(|m| m.import_id),
                 _ => self.phone(register).map(|p| p.import_id),
@@ -530,7 +522,7 @@ mod tests {
     use super::*;
 
     fn d(s: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
+        crate::domain::time::fixtures::date(s)
     }
 
     /// A panic while a snapshot lock was held neither hides the snapshots in force nor drops
@@ -578,7 +570,7 @@ mod index_tests {
         fn lookups_agree_with_a_plain_binary_search(mut v in proptest::collection::vec(0u64..20_000_000_000, 0..2_000), probes in proptest::collection::vec(0u64..20_000_000_000, 50)) {
             v.sort_unstable();
             v.dedup();
-            let d = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
+            let d = crate::domain::time::fixtures::date("2026-01-01");
             let set = PhoneSet::new(Register::Tps, d, v.clone(), HashMap::new());
             for p in probes.iter().chain(v.iter().take(50)) {
                 prop_assert_eq!(set.lookup(*p).is_some(), v.binary_search(p).is_ok(), "{}", p);

@@ -273,6 +273,7 @@ pub fn merge(entries: Vec<Entry>) -> HashMap<String, Entry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::time::fixtures;
 
     fn entry(key: &str, deceased: bool, requested: Option<NaiveDate>) -> Entry {
         Entry { key: key.into(), mark: Mark { deceased, requested: requested.map_or(Requested::Undated, Requested::On) } }
@@ -287,7 +288,7 @@ mod tests {
     fn the_fixed_width_sample() {
         let p = sample("mps-2026-11-23.dat");
         assert_eq!((p.records, p.rejected), (3, 0), "{:?}", p.samples);
-        assert_eq!(p.entries[0], entry("SW1A 1AA|2/10|BLOGGS", false, NaiveDate::from_ymd_opt(2026, 9, 1)));
+        assert_eq!(p.entries[0], entry("SW1A 1AA|2/10|BLOGGS", false, Some(fixtures::date("2026-09-01"))));
         assert_eq!(p.entries[1].key, "LS1 1AA|ROSE COTTAGE|OBRIEN");
         assert!(p.entries[2].mark.deceased);
         assert_eq!(p.entries[2].key, "M1 1AE|23|SMITH");
@@ -298,8 +299,8 @@ mod tests {
         let p = sample("mps-2026-11-24.csv");
         assert_eq!((p.records, p.rejected), (2, 0), "{:?}", p.samples);
         assert_eq!(p.entries[0].key, "CF10 1AA|2B/10|JONES");
-        assert_eq!(p.entries[0].mark.requested.date(), NaiveDate::from_ymd_opt(2026, 11, 2));
-        assert_eq!(p.entries[1], entry("YO1 7HH|THE OLD MILL", false, NaiveDate::from_ymd_opt(2026, 11, 20)));
+        assert_eq!(p.entries[0].mark.requested.date(), Some(fixtures::date("2026-11-02")));
+        assert_eq!(p.entries[1], entry("YO1 7HH|THE OLD MILL", false, Some(fixtures::date("2026-11-20"))));
     }
 
     #[test]
@@ -330,7 +331,7 @@ mod tests {
 
     #[test]
     fn duplicates_merge() {
-        let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        let d = |s| Some(fixtures::date(s));
         let m = merge(vec![entry("K", false, d("2026-03-01")), entry("K", true, d("2026-01-01"))]);
         assert_eq!(m["K"], entry("K", true, d("2026-01-01")));
         // A date of request wins over none, whichever comes first; none and none stay none.

@@ -12,13 +12,14 @@ use serde::{Deserialize, Serialize};
 use super::codec;
 use super::import::mps_meta;
 use crate::domain::Register;
-use crate::store::registers::{Change, ChangeKind, ImportRow, SnapshotHead, UNDO};
+use crate::store::registers::{Change, ChangeKind, ImportRow, SnapshotHead};
+use crate::store::ImportKind;
 
 /// What an undo did.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UndoReport {
     pub register: Register,
-    pub kind: String,
+    pub kind: ImportKind,
     /// The import undone, and its date.
     pub undone_import: i64,
     pub undone_as_of: NaiveDate,
@@ -102,7 +103,7 @@ pub fn plan(
     let taken_out = changes.iter().filter(|c| c.kind == ChangeKind::Added).count() as u64;
     let report = UndoReport {
         register,
-        kind: UNDO.to_owned(),
+        kind: ImportKind::Undo,
         undone_import: target.id,
         undone_as_of: target.as_of,
         restored_import: previous.map(|p| p.id),
@@ -118,19 +119,22 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::ImportStatus;
+
+    use crate::domain::time::fixtures;
 
     fn d(s: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_else(|e| panic!("{s}: {e}"))
+        fixtures::date(s)
     }
 
     fn import(id: i64, as_of: &str, entries_after: i64) -> ImportRow {
         ImportRow {
             id,
-            register: "tps".into(),
+            register: Register::Tps,
             as_of: d(as_of),
-            kind: "full".into(),
+            kind: ImportKind::Full,
             file_sha256: format!("{id:064}"),
-            status: "applied".into(),
+            status: ImportStatus::Applied,
             error: None,
             records: entries_after,
             added: 0,
@@ -139,8 +143,8 @@ mod tests {
             rejected: 0,
             entries_after,
             duration_ms: 0,
-            imported_at: d(as_of).and_hms_opt(0, 0, 0).unwrap_or_default(),
-            report: "{}".into(),
+            imported_at: fixtures::at(as_of, 0, 0),
+            report: serde_json::json!({}),
             undoes: None,
         }
     }
@@ -152,7 +156,7 @@ mod tests {
     fn an_undo_rebuilds_the_snapshot_before_the_import() {
         let (before, after) = (import(1, "2026-11-01", 3), import(2, "2026-11-02", 3));
         let head = SnapshotHead {
-            register: "tps".into(),
+            register: Register::Tps,
             import_id: 2,
             as_of: after.as_of,
             entries: 3,

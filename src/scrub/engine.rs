@@ -672,28 +672,30 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::domain::time::fixtures;
     use crate::inhouse::in_force::Statements;
     use crate::registers::{PhoneSet, View};
     use crate::store::statements::Change;
 
     fn date() -> NaiveDate {
-        NaiveDate::from_ymd_opt(2026, 11, 24).unwrap_or_default()
+        fixtures::date("2026-11-24")
     }
 
     /// TPS lists 020 3000 0000–0004; 020 3000 0005 is opted out of calls; jo@example.com of email;
     /// the household at 10 High Street, SW1A 1AA of mail.
     fn knowledge(channel: &str) -> Knowledge {
-        let at = date().and_hms_opt(9, 0, 0).unwrap_or_default();
+        let at = fixtures::at("2026-11-24", 9, 0);
+        let channel: Channel = channel.parse().expect("a channel");
         let statement =
-            |id, key: &str| Change { id, contact_key: key.into(), channel: channel.into(), recorded_at: at, kind: "opt_out".into() };
+            |id, key: &str| Change { id, contact_key: key.into(), channel, recorded_at: at, kind: crate::domain::StatementKind::OptOut };
         let mut statements = Statements::default();
         match channel {
-            "call" => statements.apply([statement(1, "+442030000005")]),
-            "email" => statements.apply([statement(2, "jo@example.com")]),
-            "mail" => statements.apply([statement(3, "SW1A 1AA|10")]),
-            _ => {}
+            Channel::Call => statements.apply([statement(1, "+442030000005")]),
+            Channel::Email => statements.apply([statement(2, "jo@example.com")]),
+            Channel::Mail => statements.apply([statement(3, "SW1A 1AA|10")]),
+            Channel::Sms => {}
         }
-        let in_house = statements.on(channel.parse().unwrap_or(Channel::Call));
+        let in_house = statements.on(channel);
         let tps = PhoneSet::new(crate::domain::Register::Tps, date(), (2_030_000_000..2_030_000_005).collect(), HashMap::new());
         let ctps = PhoneSet::new(crate::domain::Register::Ctps, date(), vec![], HashMap::new());
         let mps = crate::registers::MpsSet::new(date(), vec![]);

@@ -91,9 +91,7 @@ mod tests {
     use super::*;
     use crate::domain::{InForce, Listing, Whose};
 
-    fn date(s: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
-    }
+    use crate::domain::time::fixtures::date;
 
     fn listed(register: Register, binding_from: Option<&str>) -> Listing {
         Listing { register, listed_since: None, binding_from: binding_from.map(date), deceased: false }

@@ -72,22 +72,19 @@ mod tests {
 
     use super::*;
     use crate::domain::channel::LeadTime;
+    use crate::domain::time::fixtures::{self, date};
     use crate::domain::{Listing, Register, StatementKind, Whose};
     use crate::inhouse::in_force::Statements;
     use crate::registers::import::{mps_hash, mps_meta};
     use crate::registers::{MpsSet, PhoneSet};
     use crate::store::statements::Change;
 
-    fn date(s: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
-    }
-
     fn at(minute: u32) -> NaiveDateTime {
-        date("2026-11-25").and_hms_opt(9, minute, 0).unwrap_or_default()
+        fixtures::at("2026-11-25", 9, minute)
     }
 
     fn change(id: i64, key: &str, channel: Channel, minute: u32, kind: StatementKind) -> Change {
-        Change { id, contact_key: key.into(), channel: channel.to_string(), recorded_at: at(minute), kind: kind.to_string() }
+        Change { id, contact_key: key.into(), channel, recorded_at: at(minute), kind }
     }
 
     fn address(surname: Option<&str>) -> AddressKey {

@@ -1,6 +1,7 @@
 //! Storage on diesel: one code base for SQLite (embedded default) and PostgreSQL, chosen at run
 //! time from the database URL. Only this module imports diesel.
 
+pub mod columns;
 pub mod keys;
 pub mod registers;
 pub mod schema;
@@ -19,6 +20,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+pub use columns::{CorruptJson, ImportKind, ImportStatus, ScrubState};
 pub use diesel::r2d2::PoolError;
 pub use diesel::result::Error as QueryError;
 pub type QueryResult<T> = Result<T, QueryError>;

@@ -5,8 +5,10 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
+use super::columns::{json, ImportKind, ImportStatus};
 use super::schema::{register_changes, register_imports, register_listings, register_snapshots};
 use super::{is_unique_violation, on_backend, DbConnection, QueryError, QueryResult};
+use crate::domain::Register;
 
 /// Rows in one multi-row insert (3 columns: well under the bind limits).
 const CHUNK: usize = 5_000;
@@ -14,7 +16,7 @@ const CHUNK: usize = 5_000;
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = register_snapshots)]
 pub struct SnapshotHead {
-    pub register: String,
+    pub register: Register,
     pub import_id: i64,
     pub as_of: NaiveDate,
     pub entries: i64,
@@ -25,7 +27,7 @@ pub struct SnapshotHead {
 #[derive(Debug, Clone, Insertable, AsChangeset)]
 #[diesel(table_name = register_snapshots)]
 pub struct NewSnapshot {
-    pub register: String,
+    pub register: Register,
     pub import_id: i64,
     pub as_of: NaiveDate,
     pub entries: i64,
@@ -34,15 +36,15 @@ pub struct NewSnapshot {
     pub numbers: Vec<u8>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = register_imports)]
+/// A row of the import history, its report read as JSON.
+#[derive(Debug, Clone)]
 pub struct ImportRow {
     pub id: i64,
-    pub register: String,
+    pub register: Register,
     pub as_of: NaiveDate,
-    pub kind: String,
+    pub kind: ImportKind,
     pub file_sha256: String,
-    pub status: String,
+    pub status: ImportStatus,
     pub error: Option<String>,
     pub records: i64,
     pub added: i64,
@@ -52,18 +54,73 @@ pub struct ImportRow {
     pub entries_after: i64,
     pub duration_ms: i64,
     pub imported_at: NaiveDateTime,
-    pub report: String,
+    pub report: serde_json::Value,
     pub undoes: Option<i64>,
+}
+
+/// A row of the import history as stored: its report the JSON text.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = register_imports)]
+struct StoredImport {
+    id: i64,
+    register: Register,
+    as_of: NaiveDate,
+    kind: ImportKind,
+    file_sha256: String,
+    status: ImportStatus,
+    error: Option<String>,
+    records: i64,
+    added: i64,
+    removed: i64,
+    unchanged: i64,
+    rejected: i64,
+    entries_after: i64,
+    duration_ms: i64,
+    imported_at: NaiveDateTime,
+    report: String,
+    undoes: Option<i64>,
+}
+
+impl TryFrom<StoredImport> for ImportRow {
+    type Error = diesel::result::Error;
+
+    /// A report that is not JSON is an error naming the import, never a `null`.
+    fn try_from(r: StoredImport) -> QueryResult<ImportRow> {
+        Ok(ImportRow {
+            report: json("register_imports", r.id, "report", &r.report)?,
+            id: r.id,
+            register: r.register,
+            as_of: r.as_of,
+            kind: r.kind,
+            file_sha256: r.file_sha256,
+            status: r.status,
+            error: r.error,
+            records: r.records,
+            added: r.added,
+            removed: r.removed,
+            unchanged: r.unchanged,
+            rejected: r.rejected,
+            entries_after: r.entries_after,
+            duration_ms: r.duration_ms,
+            imported_at: r.imported_at,
+            undoes: r.undoes,
+        })
+    }
+}
+
+/// The first of the rows read, as an [`ImportRow`].
+fn first_import(rows: Vec<StoredImport>) -> QueryResult<Option<ImportRow>> {
+    rows.into_iter().next().map(ImportRow::try_from).transpose()
 }
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = register_imports)]
 pub struct NewImport {
-    pub register: String,
+    pub register: Register,
     pub as_of: NaiveDate,
-    pub kind: String,
+    pub kind: ImportKind,
     pub file_sha256: String,
-    pub status: String,
+    pub status: ImportStatus,
     pub error: Option<String>,
     pub records: i64,
     pub added: i64,
@@ -101,10 +158,6 @@ pub fn heads(conn: &mut DbConnection) -> QueryResult<Vec<SnapshotHead>> {
     register_snapshots::table.select(SnapshotHead::as_select()).load(conn)
 }
 
-pub fn head(conn: &mut DbConnection, register: &str) -> QueryResult<Option<SnapshotHead>> {
-    Ok(heads(conn)?.into_iter().find(|h| h.register == register))
-}
-
 /// The snapshot's numbers as stored (encoded).
 pub fn numbers(conn: &mut DbConnection, register: &str) -> QueryResult<Option<(SnapshotHead, Vec<u8>)>> {
     let rows: Vec<(SnapshotHead, Vec<u8>)> = register_snapshots::table
@@ -124,15 +177,15 @@ pub fn listings(conn: &mut DbConnection, register: &str) -> QueryResult<Vec<(i64
 
 /// The applied import of this file for this date, if any.
 pub fn applied_file(conn: &mut DbConnection, register: &str, sha256: &str, as_of: NaiveDate) -> QueryResult<Option<ImportRow>> {
-    let rows: Vec<ImportRow> = register_imports::table
+    let rows: Vec<StoredImport> = register_imports::table
         .filter(register_imports::register.eq(register))
         .filter(register_imports::file_sha256.eq(sha256))
         .filter(register_imports::as_of.eq(as_of))
-        .filter(register_imports::status.eq("applied"))
-        .filter(register_imports::kind.ne(UNDO))
-        .select(ImportRow::as_select())
+        .filter(register_imports::status.eq(ImportStatus::Applied))
+        .filter(register_imports::kind.ne(ImportKind::Undo))
+        .select(StoredImport::as_select())
         .load(conn)?;
-    Ok(rows.into_iter().next())
+    first_import(rows)
 }
 
 pub fn insert_import(conn: &mut DbConnection, row: &NewImport) -> QueryResult<i64> {
@@ -141,41 +194,39 @@ pub fn insert_import(conn: &mut DbConnection, row: &NewImport) -> QueryResult<i6
 
 /// The import history, newest first.
 pub fn imports(conn: &mut DbConnection, register: Option<&str>, limit: i64) -> QueryResult<Vec<ImportRow>> {
-    let mut q = register_imports::table.select(ImportRow::as_select()).order(register_imports::id.desc()).limit(limit).into_boxed();
+    let mut q = register_imports::table.select(StoredImport::as_select()).order(register_imports::id.desc()).limit(limit).into_boxed();
     if let Some(r) = register {
         q = q.filter(register_imports::register.eq(r.to_owned()));
     }
-    q.load(conn)
+    q.load::<StoredImport>(conn)?.into_iter().map(ImportRow::try_from).collect()
 }
-
-/// The kind of an undo's history row.
-pub const UNDO: &str = "undo";
 
 /// One row of the import history.
 pub fn import_by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<ImportRow>> {
-    let rows: Vec<ImportRow> = register_imports::table.filter(register_imports::id.eq(id)).select(ImportRow::as_select()).load(conn)?;
-    Ok(rows.into_iter().next())
+    let rows: Vec<StoredImport> =
+        register_imports::table.filter(register_imports::id.eq(id)).select(StoredImport::as_select()).load(conn)?;
+    first_import(rows)
 }
 
 /// The latest import of a register applied before `before_id` and not undone: whose snapshot an
 /// undo of `before_id` restores.
 pub fn previous_applied(conn: &mut DbConnection, register: &str, before_id: i64) -> QueryResult<Option<ImportRow>> {
-    let rows: Vec<ImportRow> = register_imports::table
+    let rows: Vec<StoredImport> = register_imports::table
         .filter(register_imports::register.eq(register))
         .filter(register_imports::id.lt(before_id))
-        .filter(register_imports::status.eq("applied"))
-        .filter(register_imports::kind.ne(UNDO))
+        .filter(register_imports::status.eq(ImportStatus::Applied))
+        .filter(register_imports::kind.ne(ImportKind::Undo))
         .order(register_imports::id.desc())
         .limit(1)
-        .select(ImportRow::as_select())
+        .select(StoredImport::as_select())
         .load(conn)?;
-    Ok(rows.into_iter().next())
+    first_import(rows)
 }
 
 /// Mark an applied import undone; 0 when it was not (any longer) applied.
 pub fn mark_undone(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
-    diesel::update(register_imports::table.filter(register_imports::id.eq(id)).filter(register_imports::status.eq("applied")))
-        .set(register_imports::status.eq("undone"))
+    diesel::update(register_imports::table.filter(register_imports::id.eq(id)).filter(register_imports::status.eq(ImportStatus::Applied)))
+        .set(register_imports::status.eq(ImportStatus::Undone))
         .execute(conn)
 }
 
@@ -195,7 +246,7 @@ pub fn lock_head(conn: &mut DbConnection, register: &str) -> QueryResult<Option<
 /// if another transaction made one meanwhile), else a replacement of the row `lock_head` locked.
 pub fn put_snapshot(conn: &mut DbConnection, snapshot: &NewSnapshot, replace: bool) -> QueryResult<()> {
     if replace {
-        diesel::update(register_snapshots::table.filter(register_snapshots::register.eq(&snapshot.register)))
+        diesel::update(register_snapshots::table.filter(register_snapshots::register.eq(snapshot.register)))
             .set(snapshot)
             .execute(conn)
             .map(drop)
@@ -329,13 +380,13 @@ pub fn apply_import(conn: &mut DbConnection, write: ImportWrite) -> Result<i64, 
         let id = insert_import(c, &history).map_err(|e| if is_unique_violation(&e) { WriteError::SameFile } else { WriteError::Db(e) })?;
         // Another import or undo may have been applied since the snapshot was read: then this
         // diff is stale.
-        if lock_head(c, &snapshot.register)? != base {
+        if lock_head(c, snapshot.register.as_str())? != base {
             return Err(WriteError::Raced);
         }
         match changes {
             None => {}
             Some(Changed::Phones { added, removed, listed_since }) => {
-                let mut dropped = drop_listings(c, &snapshot.register, &removed)?;
+                let mut dropped = drop_listings(c, snapshot.register.as_str(), &removed)?;
                 dropped.sort_unstable();
                 let mut changes = added_changes(&added);
                 changes.extend(removed.iter().map(|&n| Change {
@@ -345,7 +396,7 @@ pub fn apply_import(conn: &mut DbConnection, write: ImportWrite) -> Result<i64, 
                     deceased: false,
                 }));
                 let new_listings: Vec<(u64, NaiveDate)> = added.iter().map(|&n| (n, listed_since)).collect();
-                add_listings(c, &snapshot.register, &new_listings)?;
+                add_listings(c, snapshot.register.as_str(), &new_listings)?;
                 record_changes(c, id, &changes)?;
             }
             Some(Changed::Entries { added, before }) => {

@@ -6,17 +6,17 @@ use diesel::prelude::*;
 use super::schema::statements;
 use super::{on_backend, DbConnection, QueryError, QueryResult};
 use crate::domain::preference::Said;
-use crate::domain::Channel;
+use crate::domain::{Channel, Source, StatementKind};
 
 /// A statement to record.
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = statements)]
 pub struct NewStatement {
     pub contact_key: String,
-    pub channel: String,
-    pub kind: String,
+    pub channel: Channel,
+    pub kind: StatementKind,
     pub recorded_at: NaiveDateTime,
-    pub source: String,
+    pub source: Source,
     pub recorded_by: Option<String>,
     pub recorded_via: String,
     pub note: Option<String>,
@@ -30,10 +30,10 @@ impl NewStatement {
             .into_iter()
             .map(|(key, channel)| NewStatement {
                 contact_key: key,
-                channel: channel.to_string(),
-                kind: said.kind.to_string(),
+                channel,
+                kind: said.kind,
                 recorded_at: said.recorded_at,
-                source: said.source.to_string(),
+                source: said.source,
                 recorded_by: said.recorded_by.clone(),
                 recorded_via: via.to_owned(),
                 note: said.note.clone(),
@@ -49,10 +49,10 @@ impl NewStatement {
 pub struct StatementRow {
     pub id: i64,
     pub contact_key: String,
-    pub channel: String,
-    pub kind: String,
+    pub channel: Channel,
+    pub kind: StatementKind,
     pub recorded_at: NaiveDateTime,
-    pub source: String,
+    pub source: Source,
     pub recorded_by: Option<String>,
     pub recorded_via: String,
     pub note: Option<String>,
@@ -194,9 +194,9 @@ impl Cursor {
 pub struct Change {
     pub id: i64,
     pub contact_key: String,
-    pub channel: String,
+    pub channel: Channel,
     pub recorded_at: NaiveDateTime,
-    pub kind: String,
+    pub kind: StatementKind,
 }
 
 /// PostgreSQL's read, `statements_since` (migration 000006), as a query of its own type so the
@@ -205,7 +205,7 @@ pub struct Change {
 #[derive(Debug, Clone, diesel::query_builder::QueryId)]
 struct StatementsSince(String);
 
-type SinceRow = (String, Option<i64>, Option<String>, Option<String>, Option<NaiveDateTime>, Option<String>);
+type SinceRow = (String, Option<i64>, Option<String>, Option<Channel>, Option<NaiveDateTime>, Option<StatementKind>);
 
 impl diesel::query_builder::Query for StatementsSince {
     type SqlType = (

@@ -93,16 +93,34 @@ fn a_batch_of_ten_thousand_is_taken_and_more_is_refused() {
 fn opt_out_elsewhere(conn: &mut suppress::store::DbConnection, key: &str) {
     let row = suppress::store::statements::NewStatement {
         contact_key: key.into(),
-        channel: "sms".into(),
-        kind: "opt_out".into(),
+        channel: suppress::domain::Channel::Sms,
+        kind: suppress::domain::StatementKind::OptOut,
         recorded_at: suppress::domain::time::now_utc(),
-        source: "call_centre".into(),
+        source: suppress::domain::Source::CallCentre,
         recorded_by: Some("agent on another instance".into()),
         recorded_via: "api".into(),
         note: None,
         evidence: None,
     };
     suppress::store::statements::insert_many(conn, &[row]).unwrap();
+}
+
+/// A stored statement whose channel no variant spells (a damaged database, an edit by hand) is an
+/// error naming the value, never a statement silently left out of what is in force.
+#[test]
+fn a_stored_statement_of_unknown_channel_is_an_error_not_skipped() {
+    let app = TestApp::spawn();
+    let (s, b) = app.get("/v1/check?phone=07912345678&channel=sms", Some(&app.agent));
+    assert_eq!((s, b["allowed"].clone()), (200, json!(true)), "{b}");
+    let mut conn = app.store.conn().unwrap();
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut *conn,
+        "INSERT INTO statements (contact_key, channel, kind, recorded_at, source, recorded_via) \
+         VALUES ('+447912345678', 'fax', 'opt_out', '2026-11-25 09:00:00', 'web', 'api')",
+    )
+    .unwrap();
+    let (s, b) = app.get("/v1/check?phone=07912345678&channel=sms", Some(&app.agent));
+    assert_eq!(error_code(s, &b, 500), "internal");
 }
 
 #[test]

@@ -180,6 +180,32 @@ fn the_same_file_twice_is_a_no_op_and_an_older_file_is_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--as-of"));
 }
 
+/// A stored import report that is no longer JSON (a damaged database, an edit by hand) is an
+/// error naming its row: a 500 for the history, never a `null` report; a refusal for the import
+/// that would read it.
+#[test]
+fn a_corrupt_stored_report_is_an_error_not_null() {
+    let app = TestApp::spawn();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "tps-2026-11-20.txt", &full_file(0..50));
+    import_json(&app.db.url, &["tps", &file]);
+    let (s, h) = app.get("/v1/registers/tps/imports", Some(&app.admin));
+    assert_eq!(s, 200, "{h}");
+    let id = h["imports"][0]["id"].as_i64().unwrap();
+    let mut conn = app.store.conn().unwrap();
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut *conn,
+        &format!("UPDATE register_imports SET report = 'not json' WHERE id = {id}"),
+    )
+    .unwrap();
+    let (s, h) = app.get("/v1/registers/tps/imports", Some(&app.admin));
+    assert_eq!(error_code(s, &h, 500), "internal");
+    let out = suppress(&app.db.url, &["import", "tps", &file]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("the report stored in register_imports row {id} is not valid JSON")), "{err}");
+}
+
 #[test]
 fn truncated_corrupt_and_shrinking_files_change_nothing() {
     let app = TestApp::spawn();

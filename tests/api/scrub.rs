@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use chrono::Days;
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
+use crate::helpers::{error_code, TestApp};
 
 fn suppress(db: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_suppress")).args(args).env("SUPPRESS_DATABASE_URL", db).output().unwrap()
@@ -404,6 +404,23 @@ fn results_expire_and_the_summary_stays() {
     assert_eq!(app.get(&format!("/v1/scrubs/{id}"), Some(&app.campaign)).0, 200);
 }
 
+/// A stored summary that is no longer JSON (a damaged database, an edit by hand) is a 500, the
+/// scrub named in the log: never a `null` in the list nor a broken document served.
+#[test]
+fn a_corrupt_stored_summary_is_an_error_not_null() {
+    let app = TestApp::spawn();
+    let (s, summary) = post_list(&app, &app.campaign, "channel=sms", "text/csv", b"phone\n07912 345678\n");
+    assert_eq!(s, 201, "{summary}");
+    let id = summary["id"].as_i64().unwrap();
+    let mut conn = app.store.conn().unwrap();
+    let corrupt = format!("UPDATE scrubs SET summary = '{{\"rows\": 1' WHERE id = {id}");
+    diesel::connection::SimpleConnection::batch_execute(&mut *conn, &corrupt).unwrap();
+    for path in ["/v1/scrubs".to_owned(), format!("/v1/scrubs/{id}"), format!("/v1/scrubs/{id}/revocations")] {
+        let (s, body) = app.get(&path, Some(&app.campaign));
+        assert_eq!(error_code(s, &body, 500), "internal", "{path}");
+    }
+}
+
 #[test]
 fn revocations_list_kept_rows_that_are_now_suppressed() {
     let dir = tempfile::tempdir().unwrap();
@@ -552,7 +569,9 @@ fn scrub_rows(app: &TestApp) -> (i64, i64) {
 
 #[test]
 fn a_scrub_is_invisible_until_finished_and_a_failed_or_abandoned_one_leaves_nothing() {
-    use suppress::store::scrubs::{self as db, NewScrub, PENDING};
+    use suppress::domain::Channel;
+    use suppress::store::scrubs::{self as db, NewScrub};
+    use suppress::store::ScrubState;
     let app = TestApp::spawn();
     // A refused list leaves no row: its pending scrub is removed with whatever it wrote.
     let (s, _) = post_list(&app, &app.campaign, "channel=email", "text/csv", b"phone\n07912 345678\n");
@@ -566,11 +585,11 @@ fn a_scrub_is_invisible_until_finished_and_a_failed_or_abandoned_one_leaves_noth
     let pending = |created_at| NewScrub {
         created_at,
         name: None,
-        channel: "sms".into(),
+        channel: Channel::Sms,
         created_by: "campaign".into(),
         summary: "{}".into(),
         results_expire_at: created_at,
-        state: PENDING.into(),
+        state: ScrubState::Pending,
     };
     let mut conn = app.store.conn().unwrap();
     let old = db::begin(&mut conn, &pending(now - chrono::TimeDelta::hours(7))).unwrap();
