@@ -392,6 +392,13 @@ fn a_list_of_wide_rows_is_downloadable_whole() {
     assert_eq!(count_rows(&app, links["annotated"].as_str().unwrap(), width), rows);
 }
 
+/// A refused list leaves nothing: no scrub is listed.
+fn assert_no_scrub_stored(app: &TestApp) {
+    let (s, b) = app.get("/v1/scrubs", Some(&app.campaign));
+    assert_eq!(s, 200);
+    assert_eq!(b["scrubs"].as_array().map(Vec::len), Some(0), "{b}");
+}
+
 /// Finding 2: a row larger than a row may hold is refused before anything is stored.
 #[test]
 fn a_row_over_the_row_limit_is_refused() {
@@ -401,9 +408,7 @@ fn a_row_over_the_row_limit_is_refused() {
         assert_eq!(error_code(s, &b, 422), "unreadable_list", "{width}");
         assert!(!b.to_string().contains("www"), "the error echoes the list: {b}");
     }
-    let (s, b) = app.get("/v1/scrubs", Some(&app.campaign));
-    assert_eq!(s, 200);
-    assert_eq!(b["scrubs"].as_array().map(Vec::len), Some(0), "{b}");
+    assert_no_scrub_stored(&app);
 }
 
 /// Finding 2, by delimiters: rows of nothing but delimiters (2,100 rows of 140,000 empty fields,
@@ -414,9 +419,7 @@ fn rows_of_empty_fields_are_bounded_like_wide_rows() {
     let app = TestApp::spawn();
     let (s, b) = upload_filled(&app, 2_100, 140_000, b',');
     assert_eq!(error_code(s, &b, 422), "unreadable_list", "{b}");
-    let (s, b) = app.get("/v1/scrubs", Some(&app.campaign));
-    assert_eq!(s, 200);
-    assert_eq!(b["scrubs"].as_array().map(Vec::len), Some(0), "{b}");
+    assert_no_scrub_stored(&app);
 }
 
 /// Finding 7: a request with a body refused before the body is read (no key, a wrong role, a bad
