@@ -41,6 +41,13 @@ pub struct Settings {
     /// Lead times (CONTRACT §1): each register's default unless configured; a register left
     /// out keeps its default.
     pub lead_times: HashMap<Register, LeadTime>,
+    /// A page session ends after this long without use (`SUPPRESS_SESSION_IDLE`).
+    pub session_idle: Duration,
+    /// A page session ends this long after sign-in, used or not.
+    pub session_max: Duration,
+    /// The address people reach the service at (`SUPPRESS_PUBLIC_URL`); `https://` makes the
+    /// session cookie `Secure`. None: `http://` and the bind address.
+    pub public_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -59,6 +66,9 @@ impl Default for Settings {
             max_removal_percent: DEFAULT_MAX_REMOVAL_PERCENT,
             register_poll: Duration::from_secs(1),
             lead_times: Register::ALL.iter().map(|&r| (r, r.default_lead_time())).collect(),
+            session_idle: Duration::from_secs(30 * 60),
+            session_max: Duration::from_secs(12 * 3600),
+            public_url: None,
         }
     }
 }

@@ -8,7 +8,11 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod inhouse;
+pub mod pages;
 pub mod registers;
 pub mod scrub;
 pub mod store;
 pub mod telemetry;
+
+/// The service's version, as pages and certificates state it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -43,6 +43,8 @@ error_codes! {
     BadRequest = "bad_request", 400;
     // 401, 403, 404, 405.
     Unauthorized = "unauthorized", 401;
+    /// A page sign-in (or a password confirmation) whose name and password do not match.
+    SignInFailed = "sign_in_failed", 401;
     Forbidden = "forbidden", 403;
     NotFound = "not_found", 404;
     MethodNotAllowed = "method_not_allowed", 405;
@@ -58,6 +60,7 @@ error_codes! {
     ImportConflict = "import_conflict", 409;
     NothingToUndo = "nothing_to_undo", 409;
     KeyNameTaken = "key_name_taken", 409;
+    UserNameTaken = "user_name_taken", 409;
     // 410.
     ResultsExpired = "results_expired", 410;
     // 413: too large.
@@ -92,6 +95,7 @@ error_codes! {
     InvalidAddress = "invalid_address", 422;
     InvalidSource = "invalid_source", 422;
     EvidenceRequired = "evidence_required", 422;
+    WeakPassword = "weak_password", 422;
     MissingContact = "missing_contact", 422;
     NoChannels = "no_channels", 422;
     ChannelNotAllowed = "channel_not_allowed", 422;
@@ -162,6 +166,13 @@ impl std::error::Error for AppError {}
 impl AppError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> AppError {
         AppError { code, message: message.into(), details: json!({}), retry_after: None }
+    }
+
+    /// Seconds after which the caller may try again (`Retry-After`).
+    pub fn retry_after(mut self, seconds: u64) -> AppError {
+        self.retry_after = Some(seconds);
+        self.details["retry_after_seconds"] = json!(seconds);
+        self
     }
 
     pub fn details(mut self, details: Value) -> AppError {

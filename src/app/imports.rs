@@ -224,3 +224,8 @@ pub fn bulk_load<R: Read>(store: &Store, input: R, skip_rejected: bool, via: &st
         Err(BulkError::Db(e)) => Err(anyhow::Error::new(e).context("the database refused the statements; nothing was loaded").into()),
     }
 }
+
+/// The latest `limit` rows of the import history, of one register or all, newest first.
+pub fn history(conn: &mut DbConnection, register: Option<Register>, limit: i64) -> Result<Vec<db::ImportRow>, super::AppError> {
+    Ok(db::imports(conn, register.map(Register::as_str), limit)?)
+}

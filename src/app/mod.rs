@@ -10,6 +10,7 @@
 //! - `scrubs`: scrub a list and store the result (the API's and `suppress scrub --store`), and read
 //!   stored results back (summary, downloads, revocations).
 //! - `keys`: create, list and revoke API keys.
+//! - `users`: people who sign in to the pages: users, passwords, the sign-in hold, sessions.
 //! - `imports`: import a register file (CLI, HTTP, spool), undo an import, bulk-load statements.
 //! - `error`: the errors use cases answer, and the closed list of error codes.
 
@@ -21,6 +22,7 @@ pub mod params;
 pub mod preferences;
 pub mod scrubs;
 pub mod statements;
+pub mod users;
 
 use std::sync::Arc;
 

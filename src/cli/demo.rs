@@ -3,7 +3,7 @@
 use anyhow::Context;
 
 use super::ServeArgs;
-use crate::app::{imports, keys, ErrorCode};
+use crate::app::{imports, keys, users, ErrorCode};
 use crate::config::DEFAULT_DATABASE_URL;
 use crate::domain::access::Role;
 use crate::domain::time::today_uk;
@@ -48,7 +48,16 @@ pub fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
         let name = format!("demo-{role}");
         keys::revoke(&store, &name).or_else(|e| if e.code == ErrorCode::NotFound { Ok(()) } else { Err(e) })?;
         let key = keys::create(&store, &name, role)?;
-        println!("  {role:<8} {key}");
+        println!("  {:<10} {key}", role.as_str());
+    }
+    println!("demo users for the pages at http://{} (the same passwords at every start):", settings.bind);
+    for role in [Role::Admin, Role::Agent, Role::Campaign, Role::Compliance] {
+        let (name, password) = (format!("demo-{role}"), format!("demo-{role}-password"));
+        match users::create(&store, &name, role, None, Some(&password)) {
+            Err(e) if e.code == ErrorCode::UserNameTaken => users::set_known_password(&store, &name, &password)?,
+            other => drop(other?),
+        }
+        println!("  {:<10} name {name:<16} password {password}", role.as_str());
     }
     println!("try: curl -s -H 'Authorization: Bearer <agent key>' 'http://{}/v1/preferences?phone=020%207946%200018'", settings.bind);
     println!(

@@ -1,9 +1,10 @@
-//! The command line: `suppress serve | migrate | keys | import | scrub | demo`.
+//! The command line: `suppress serve | migrate | keys | users | import | scrub | demo`.
 
 mod demo;
 mod import;
 mod keys;
 mod scrub;
+mod users;
 
 pub use crate::app::keys::create as create_key;
 
@@ -38,6 +39,9 @@ pub enum Command {
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Create, list, disable and reset the users who sign in to the pages.
+    #[command(subcommand)]
+    Users(UsersCommand),
     /// Load files: legacy opt-outs, or register files (TPS, CTPS, MPS).
     Import(import::ImportArgs),
     /// Scrub a campaign list against in-house statements and the registers.
@@ -77,6 +81,13 @@ pub struct ServeArgs {
     /// Database connections in the pool.
     #[arg(long, env = "SUPPRESS_DB_POOL_SIZE", default_value_t = Settings::default().pool_size)]
     pub pool_size: u32,
+    /// A page session ends after this long without use (30m).
+    #[arg(long, env = "SUPPRESS_SESSION_IDLE", default_value_t = format_duration(Settings::default().session_idle))]
+    pub session_idle: String,
+    /// The address people reach the service at; https:// makes the session cookie Secure
+    /// (default: http:// and the bind address).
+    #[arg(long, env = "SUPPRESS_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 /// Register lead times (CONTRACT §1), shared by every command that judges against registers.
@@ -129,6 +140,25 @@ pub enum RoleArg {
     Agent,
     /// Reads preferences, checks, registers and their import histories, and scrubs; records nothing.
     Compliance,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user and print their one-time password alone on one line (changed at first sign-in).
+    Create {
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// List users (names, roles, whether disabled; never passwords).
+    List,
+    /// Disable the user: they cannot sign in, and their sessions end at once.
+    Disable { name: String },
+    /// Give the user a new one-time password (printed alone on one line); their sessions end.
+    Reset { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -220,9 +250,23 @@ impl ServeArgs {
             pool_size: self.pool_size,
             lead_times: self.lead_times.parse()?,
             max_removal_percent: self.limit.max_removal_percent,
+            session_idle: parse_duration(&self.session_idle)
+                .and_then(|d| if d.is_zero() { Err("a session must last at least 1s".into()) } else { Ok(d) })
+                .map_err(anyhow::Error::msg)
+                .context("SUPPRESS_SESSION_IDLE")?,
+            public_url: self.public_url.as_deref().map(public_url).transpose().context("SUPPRESS_PUBLIC_URL")?,
             ..Settings::default()
         })
     }
+}
+
+/// `SUPPRESS_PUBLIC_URL`: an http or https address, kept without a trailing slash.
+fn public_url(given: &str) -> anyhow::Result<String> {
+    let url = url::Url::parse(given.trim()).map_err(|e| anyhow::anyhow!("{given:?} is not an address: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        anyhow::bail!("{given:?} must be an http:// or https:// address");
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 pub fn open_store(url: &str) -> anyhow::Result<Store> {
@@ -239,6 +283,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys(cmd) => keys::run(&open_store(&cli.database_url)?, cmd),
+        Command::Users(cmd) => users::run(&open_store(&cli.database_url)?, cmd),
         Command::Import(args) => import::run(&cli.database_url, args),
         Command::Scrub(args) => scrub::run(&cli.database_url, args),
         Command::Demo(args) => demo::run(&cli.database_url, args),

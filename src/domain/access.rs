@@ -29,6 +29,10 @@ pub enum Capability {
     ReadImports,
     /// Import register files.
     Import,
+    /// Evidence and the data subject's rights (CONTRACT §12): the compliance pages.
+    Evidence,
+    /// Users and API keys.
+    ManageAccess,
 }
 
 impl Role {
@@ -38,7 +42,7 @@ impl Role {
             Role::Admin => true,
             Role::Agent => matches!(what, RecordStatements | ReadPreferences | Check),
             Role::Campaign => matches!(what, Scrub | ReadScrubs | Check | ReadRegisters),
-            Role::Compliance => matches!(what, ReadPreferences | Check | ReadRegisters | ReadImports | ReadScrubs),
+            Role::Compliance => matches!(what, ReadPreferences | Check | ReadRegisters | ReadImports | ReadScrubs | Evidence),
         }
     }
 }
@@ -73,6 +77,10 @@ mod tests {
         assert!(!Role::Compliance.may(Capability::Scrub));
         assert!(!Role::Compliance.may(Capability::RecordStatements));
         assert!(!Role::Compliance.may(Capability::Import));
+        assert!(Role::Compliance.may(Capability::Evidence));
+        assert!(!Role::Compliance.may(Capability::ManageAccess));
+        assert!(!Role::Campaign.may(Capability::Evidence));
+        assert!(Role::Admin.may(Capability::ManageAccess));
     }
 
     #[test]

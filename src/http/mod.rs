@@ -95,8 +95,17 @@ pub(crate) fn resource(path: &str) -> actix_web::Resource {
     }))
 }
 
-async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::not_found(format!("there is no resource at {}", req.path())))
+/// Whether a path is the API's (JSON errors) rather than a page's (HTML errors).
+fn is_api(path: &str) -> bool {
+    path.starts_with("/v1/") || path == "/v1" || path == "/health"
+}
+
+async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, actix_web::Error> {
+    if is_api(req.path()) {
+        Err(ApiError::not_found(format!("there is no resource at {}", req.path())).into())
+    } else {
+        Err(crate::pages::PageError::not_found("There is no page at this address. Use the links at the top of the page.").into())
+    }
 }
 
 /// Poll for snapshots imported by another process or instance, until the server is gone.
@@ -159,7 +168,15 @@ pub fn bind(settings: Settings, store: Store) -> anyhow::Result<Bound> {
     let server = HttpServer::new(move || {
         App::new()
             // Errors actix answers itself (a path it cannot extract, …) in the contract's shape.
-            .wrap(actix_web::middleware::ErrorHandlers::new().default_handler(error::in_contract_shape))
+            // Errors actix answers itself (a path it cannot extract, …) in the contract's shape on
+            // the API, and as a page elsewhere.
+            .wrap(actix_web::middleware::ErrorHandlers::new().default_handler(|res| {
+                if is_api(res.request().path()) {
+                    error::in_contract_shape(res)
+                } else {
+                    crate::pages::in_page_shape(res)
+                }
+            }))
             .wrap(actix_web::middleware::from_fn(request_id::middleware))
             .app_data(state.clone())
             // Made here, so once per worker: the checks a worker holds share one statements read.
@@ -173,6 +190,7 @@ pub fn bind(settings: Settings, store: Store) -> anyhow::Result<Bound> {
             .configure(check::config)
             .configure(registers::config)
             .configure(scrubs::config)
+            .configure(crate::pages::config)
             .default_service(web::to(not_found))
     })
     .workers(workers)

@@ -7,6 +7,7 @@ pub mod registers;
 pub mod schema;
 pub mod scrubs;
 pub mod statements;
+pub mod users;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

@@ -98,6 +98,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        name -> Text,
+        role -> Text,
+        email -> Nullable<Text>,
+        password_hash -> Text,
+        must_change_password -> Bool,
+        created_at -> Timestamp,
+        disabled_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sessions (id_hash) {
+        id_hash -> Text,
+        user_id -> BigInt,
+        csrf -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sign_in_failures (id) {
+        id -> BigInt,
+        name -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     statements,
@@ -106,5 +139,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     register_changes,
     register_listings,
     scrubs,
-    scrub_results
+    scrub_results,
+    users,
+    sessions,
+    sign_in_failures
 );

@@ -1,0 +1,313 @@
+//! HTML pages for people (CONTRACT §10): server-rendered askama templates (checked at compile time,
+//! escaped by default) over the same use cases (`app`) as the API, so a page and the API cannot
+//! disagree. Sessions, sign-in and the CSRF rules are in `session`; each page is a module with a
+//! `config` function. No page needs JavaScript; `assets/app.js` only adds upload progress.
+
+pub mod assets;
+pub mod registers;
+pub mod session;
+pub mod sign_in;
+
+use actix_web::dev::ServiceResponse;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use askama::Template;
+
+use crate::app::{AppError, ErrorCode};
+use crate::domain::access::{Capability, Role};
+use crate::domain::time::today_uk;
+use crate::http::AppState;
+pub use session::Signed;
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.configure(assets::config).configure(sign_in::config).configure(registers::config);
+}
+
+/// A link of the main navigation.
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+/// The pages a person may open, in the order the navigation shows them: a page a role may not use
+/// is not linked (CONTRACT §10).
+pub fn sections(role: Role) -> Vec<(&'static str, &'static str)> {
+    let mut items = vec![("/", "Home")];
+    if role.may(Capability::RecordStatements) || role.may(Capability::ReadPreferences) {
+        items.push(("/people", "Customers"));
+    }
+    if role.may(Capability::Scrub) {
+        items.push(("/lists", "Lists"));
+    }
+    items.push(("/registers", "Registers"));
+    if role.may(Capability::Evidence) {
+        items.push(("/compliance", "Compliance"));
+    }
+    if role.may(Capability::ManageAccess) {
+        items.push(("/admin", "Users and keys"));
+    }
+    items
+}
+
+/// What every page shows around its content: who is signed in, the navigation, the sign-out
+/// form's token, and the registers that are stale.
+pub struct Chrome {
+    pub user: Option<(String, Role)>,
+    pub nav: Vec<NavItem>,
+    pub csrf: String,
+    /// A sentence per stale register (CONTRACT §10: on every page, for every role).
+    pub stale: Vec<String>,
+}
+
+impl Chrome {
+    /// For a signed-in person on the page at `here`.
+    pub fn new(state: &AppState, signed: &Signed, here: &str) -> Chrome {
+        let nav = sections(signed.user.role)
+            .into_iter()
+            .map(|(href, label)| NavItem { href, label, current: if href == "/" { here == "/" } else { here.starts_with(href) } })
+            .collect();
+        Chrome { user: Some((signed.user.name.clone(), signed.user.role)), nav, csrf: signed.csrf.clone(), stale: stale(state) }
+    }
+
+    /// For a page seen without a session (sign-in, errors).
+    pub fn anonymous(state: Option<&AppState>) -> Chrome {
+        Chrome { user: None, nav: Vec::new(), csrf: String::new(), stale: state.map(stale).unwrap_or_default() }
+    }
+}
+
+/// One sentence per register that cannot vouch for today, saying what to import.
+pub fn stale(state: &AppState) -> Vec<String> {
+    let today = today_uk();
+    state
+        .registers
+        .status()
+        .into_iter()
+        .filter(|s| s.stale)
+        .map(|s| {
+            let name = s.name.as_str().to_uppercase();
+            match s.as_of {
+                None => format!("The {name} register has never been imported: {} lists cannot be screened until a {name} file is imported.", s.channel),
+                Some(as_of) => {
+                    let needed = state.registers.lead_time(s.name).before(today).map(|d| format!(" dated {} or later", d.format("%-d %b %Y"))).unwrap_or_default();
+                    format!(
+                        "The {name} register is stale: its snapshot of {} is {} days old. Import a {name} file{needed} before screening {} lists.",
+                        as_of.format("%-d %b %Y"),
+                        (today - as_of).num_days(),
+                        s.channel
+                    )
+                }
+            }
+        })
+        .collect()
+}
+
+/// Render a template as a page with `status`.
+pub fn page(status: StatusCode, t: &impl Template) -> HttpResponse {
+    match t.render() {
+        Ok(html) => HttpResponse::build(status)
+            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(html),
+        Err(e) => PageError::from(AppError::internal(e)).error_response(),
+    }
+}
+
+pub fn ok(t: &impl Template) -> HttpResponse {
+    page(StatusCode::OK, t)
+}
+
+/// After a POST, where to look next (303, so a reload does not post again).
+pub fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish()
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    chrome: Chrome,
+    title: &'a str,
+    sentence: &'a str,
+}
+
+/// A page's refusal or failure, shown as a page that looks like the rest: a title and a sentence
+/// that says what to do; never a stack trace or JSON.
+#[derive(Debug)]
+pub enum PageError {
+    /// No session (or it ended): to the sign-in page, coming back here after.
+    SignIn { back_to: String },
+    /// The user must change their one-time password first.
+    ChangePassword,
+    /// A refusal or failure with its status and sentence.
+    Shown { status: StatusCode, title: &'static str, sentence: String, retry_after: Option<u64> },
+}
+
+impl PageError {
+    pub fn forbidden() -> PageError {
+        PageError::Shown {
+            status: StatusCode::FORBIDDEN,
+            title: "Not for your role",
+            sentence: "Your role does not give you this page. If you need it, ask an administrator.".into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn not_found(sentence: impl Into<String>) -> PageError {
+        PageError::Shown { status: StatusCode::NOT_FOUND, title: "Not found", sentence: sentence.into(), retry_after: None }
+    }
+
+    /// A form that did not come from this site's page in this session.
+    pub fn forged() -> PageError {
+        PageError::Shown {
+            status: StatusCode::FORBIDDEN,
+            title: "Form refused",
+            sentence:
+                "This form did not come from your signed-in page, so nothing was changed. Open the page again and send the form from there."
+                    .into(),
+            retry_after: None,
+        }
+    }
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PageError::SignIn { .. } => f.write_str("sign in first"),
+            PageError::ChangePassword => f.write_str("change the one-time password first"),
+            PageError::Shown { status, sentence, .. } => write!(f, "{status}: {sentence}"),
+        }
+    }
+}
+
+/// A use case's error, as a page: its message is already a sentence a person can act on.
+impl From<AppError> for PageError {
+    fn from(e: AppError) -> Self {
+        let status = StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let title = match e.code.status() {
+            401 => "Not signed in",
+            403 => "Not for your role",
+            404 => "Not found",
+            409 => "Not possible now",
+            410 => "No longer available",
+            413 => "Too large",
+            429 => "Please wait",
+            s if s >= 500 => "Something went wrong",
+            _ => "Cannot do that",
+        };
+        let sentence = if e.code == ErrorCode::Internal {
+            "The server failed to answer. Nothing was changed; try again, and if it happens again tell an administrator (the error is in the server's log).".into()
+        } else {
+            sentence(&e.message)
+        };
+        PageError::Shown { status, title, sentence, retry_after: e.retry_after }
+    }
+}
+
+impl From<crate::http::error::ApiError> for PageError {
+    fn from(e: crate::http::error::ApiError) -> Self {
+        AppError { code: e.code, message: e.message, details: e.details, retry_after: e.retry_after }.into()
+    }
+}
+
+impl From<actix_web::error::BlockingError> for PageError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        AppError::internal(e).into()
+    }
+}
+
+/// A message as a sentence: a capital first letter and a full stop.
+pub fn sentence(message: &str) -> String {
+    let mut chars = message.trim().chars();
+    let mut s: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
+    if !s.ends_with(['.', '!', '?']) {
+        s.push('.');
+    }
+    s
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            PageError::SignIn { .. } | PageError::ChangePassword => StatusCode::SEE_OTHER,
+            PageError::Shown { status, .. } => *status,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            PageError::SignIn { back_to } => {
+                let to = format!("/?next={}", url::form_urlencoded::byte_serialize(back_to.as_bytes()).collect::<String>());
+                see_other(&to)
+            }
+            PageError::ChangePassword => see_other("/password"),
+            PageError::Shown { status, title, sentence, retry_after } => {
+                let mut res = page(*status, &ErrorPage { chrome: Chrome::anonymous(None), title, sentence });
+                if let Some(s) = retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+                    res.headers_mut().insert(header::RETRY_AFTER, s);
+                }
+                res
+            }
+        }
+    }
+}
+
+/// For `ErrorHandlers`, on a page's path: an error actix answered itself (a path that matched no
+/// route, a method not allowed, a body it refused) as a page; ours (already HTML) pass.
+pub fn in_page_shape<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_html = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if is_html || res.status() == StatusCode::SEE_OTHER {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let (req, old) = res.into_parts();
+    let status = old.status();
+    let e = match status {
+        StatusCode::NOT_FOUND => PageError::not_found("There is no page at this address. Use the links at the top of the page."),
+        StatusCode::METHOD_NOT_ALLOWED => PageError::not_found("There is no page at this address for that request."),
+        s => PageError::Shown {
+            status: s,
+            title: if s.is_server_error() { "Something went wrong" } else { "Cannot do that" },
+            sentence: if s.is_server_error() {
+                "The server failed to answer. Try again, and if it happens again tell an administrator.".into()
+            } else {
+                format!("The request was refused ({}). Go back and try again.", s.canonical_reason().unwrap_or("error").to_lowercase())
+            },
+            retry_after: None,
+        },
+    };
+    let mut new = e.error_response();
+    *new.status_mut() = status;
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, new).map_into_right_body()))
+}
+
+/// The 404 page for a path that is no page.
+pub async fn not_found(_req: HttpRequest) -> Result<HttpResponse, PageError> {
+    Err(PageError::not_found("There is no page at this address. Use the links at the top of the page."))
+}
+
+/// Dates as people read them: 27 Nov 2026.
+pub fn day(d: chrono::NaiveDate) -> String {
+    d.format("%-d %b %Y").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_role_sees_home_and_registers_and_only_its_pages() {
+        let hrefs = |r| sections(r).into_iter().map(|(h, _)| h).collect::<Vec<_>>();
+        assert_eq!(hrefs(Role::Agent), ["/", "/people", "/registers"]);
+        assert_eq!(hrefs(Role::Campaign), ["/", "/lists", "/registers"]);
+        assert_eq!(hrefs(Role::Compliance), ["/", "/people", "/registers", "/compliance"]);
+        assert_eq!(hrefs(Role::Admin), ["/", "/people", "/lists", "/registers", "/compliance", "/admin"]);
+    }
+
+    #[test]
+    fn messages_become_sentences() {
+        assert_eq!(sentence("the list has no phone column"), "The list has no phone column.");
+        assert_eq!(sentence("Done."), "Done.");
+        assert_eq!(sentence(""), ".");
+    }
+}
