@@ -188,3 +188,77 @@ pub fn preferences(app: &App, conn: &mut DbConnection, subject: &Subject) -> Res
         "history": history,
     }))
 }
+
+/// What one search box holds (the people page's and the compliance page's): a phone number in any
+/// spelling, an email address, or a premise and a postcode with, after it, a surname
+/// (`12 High Street, SW1A 1AA, Jones`; the commas may be left out). Turned into the query
+/// `GET /v1/preferences` takes, so both answer alike.
+pub fn search(given: &str) -> Result<PreferencesParams, AppError> {
+    use std::sync::LazyLock;
+    static POSTCODE: LazyLock<Option<regex::Regex>> =
+        LazyLock::new(|| regex::Regex::new(r"(?i)(?:^|[\s,])([A-Z]{1,2}[0-9][A-Z0-9]?\s*[0-9][A-Z]{2})(?:$|[\s,])").ok());
+    let q = given.trim();
+    crate::domain::text::check("q", q, crate::domain::text::NAME)?;
+    let none = PreferencesParams { phone: None, email: None, postcode: None, premise: None, surname: None };
+    if q.is_empty() {
+        return Err(AppError::field(
+            ErrorCode::InvalidQuery,
+            "q",
+            "type a phone number, an email address, or a house number or name with a postcode",
+        ));
+    }
+    if q.contains('@') {
+        return Ok(PreferencesParams { email: Some(q.to_owned()), ..none });
+    }
+    let found = POSTCODE.as_ref().and_then(|re| re.captures(q)).and_then(|c| c.get(1));
+    let Some(postcode) = found.filter(|m| crate::domain::address::Postcode::parse(m.as_str()).is_ok()) else {
+        return Ok(PreferencesParams { phone: Some(q.to_owned()), ..none });
+    };
+    let trim = |s: &str| s.trim_matches(|c: char| c == ',' || c.is_whitespace()).to_owned();
+    let premise = trim(&q[..postcode.start()]);
+    let surname = trim(&q[postcode.end()..]);
+    if premise.is_empty() {
+        return Err(AppError::field(
+            ErrorCode::InvalidAddress,
+            "q",
+            "an address needs the house number or name before the postcode, e.g. 12 High Street, SW1A 1AA",
+        ));
+    }
+    Ok(PreferencesParams {
+        postcode: Some(postcode.as_str().to_owned()),
+        premise: Some(premise),
+        surname: Some(surname).filter(|s| !s.is_empty()),
+        ..none
+    })
+}
+
+#[cfg(test)]
+mod search_tests {
+    use super::search;
+
+    fn parts(q: &str) -> (Option<String>, Option<String>, Option<String>, Option<String>, Option<String>) {
+        let p = search(q).unwrap();
+        (p.phone, p.email, p.postcode, p.premise, p.surname)
+    }
+
+    #[test]
+    fn one_box_finds_the_kind_of_contact_point() {
+        assert_eq!(parts(" 020 7946 0018 ").0.as_deref(), Some("020 7946 0018"));
+        assert_eq!(parts("+44 (0)20-7946-0018 ext 12").0.as_deref(), Some("+44 (0)20-7946-0018 ext 12"));
+        assert_eq!(parts("J.Smith@Example.com").1.as_deref(), Some("J.Smith@Example.com"));
+        let (phone, email, postcode, premise, surname) = parts("12 High Street, SW1A 1AA, Jones");
+        assert_eq!((phone, email), (None, None));
+        assert_eq!(postcode.as_deref(), Some("SW1A 1AA"));
+        assert_eq!(premise.as_deref(), Some("12 High Street"));
+        assert_eq!(surname.as_deref(), Some("Jones"));
+        let (_, _, postcode, premise, surname) = parts("Flat 2 Rose Cottage sw1a1aa");
+        assert_eq!((postcode.as_deref(), premise.as_deref(), surname), (Some("sw1a1aa"), Some("Flat 2 Rose Cottage"), None));
+    }
+
+    #[test]
+    fn a_postcode_alone_or_nothing_is_refused_with_what_to_type() {
+        assert!(search("SW1A 1AA").unwrap_err().message.contains("house number or name"));
+        assert!(search("   ").unwrap_err().message.contains("phone number"));
+        assert_eq!(search("a\u{7}b").unwrap_err().code, crate::app::ErrorCode::InvalidText);
+    }
+}

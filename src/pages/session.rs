@@ -122,38 +122,49 @@ impl FromRequest for Signed {
     }
 }
 
-/// A form that carries its session's token.
-pub trait WithToken {
-    fn token(&self) -> &str;
-}
-
-/// A form posted by a signed-in person from this site with this session's token, or refused
-/// (403 page, nothing changed).
+/// A form posted by a signed-in person from this site with this session's token (its `csrf`
+/// field), or refused (403 page, nothing changed). The form's own fields need not name the token.
 pub struct Posted<T> {
     pub signed: Signed,
     pub form: T,
 }
 
-impl<T: DeserializeOwned + WithToken + 'static> FromRequest for Posted<T> {
+/// The largest form a page takes (lists and register files come as uploads, not forms).
+const FORM_LIMIT: usize = 64 << 10;
+
+/// Only the token of a form, read first: a form without it is forged, whatever else it holds.
+#[derive(serde::Deserialize)]
+struct TokenField {
+    #[serde(default)]
+    csrf: String,
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Posted<T> {
     type Error = PageError;
     type Future = Pin<Box<dyn Future<Output = Result<Posted<T>, PageError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let form = web::Form::<T>::from_request(req, payload);
+        let body = web::Bytes::from_request(req, payload);
         let req = req.clone();
         Box::pin(async move {
             let signed = Signed::from_req(req).await?;
-            let form = form.await.map_err(|_| PageError::Shown {
+            let unreadable = || PageError::Shown {
                 status: actix_web::http::StatusCode::BAD_REQUEST,
                 title: "Cannot do that",
                 sentence: "The form could not be read. Open the page again and send it from there.".into(),
                 retry_after: None,
-            })?;
-            if !same_token(form.token(), &signed.csrf) {
+            };
+            let body = body.await.map_err(|_| unreadable())?;
+            if body.len() > FORM_LIMIT {
+                return Err(unreadable());
+            }
+            let token: TokenField = serde_urlencoded::from_bytes(&body).map_err(|_| unreadable())?;
+            if !same_token(&token.csrf, &signed.csrf) {
                 tracing::warn!(user = %signed.user.name, "a form without this session's token was refused");
                 return Err(PageError::forged());
             }
-            Ok(Posted { signed, form: form.into_inner() })
+            let form: T = serde_urlencoded::from_bytes(&body).map_err(|_| unreadable())?;
+            Ok(Posted { signed, form })
         })
     }
 }

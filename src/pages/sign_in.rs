@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::session::{self, Posted, Signed, WithToken};
+use super::session::{self, Posted, Signed};
 use super::{Chrome, PageError};
 use crate::app::{users, ErrorCode};
 use crate::domain::access::generate_key;
@@ -145,19 +145,11 @@ async fn sign_in(state: web::Data<AppState>, req: HttpRequest, form: web::Form<S
     }
 }
 
-/// A form whose only field is the token (sign out, and other one-button forms).
+/// A form with no fields but the token (sign out, and other one-button forms).
 #[derive(Deserialize)]
-pub struct TokenOnly {
-    pub csrf: String,
-}
+pub struct NoFields {}
 
-impl WithToken for TokenOnly {
-    fn token(&self) -> &str {
-        &self.csrf
-    }
-}
-
-async fn sign_out(state: web::Data<AppState>, posted: Posted<TokenOnly>) -> Result<HttpResponse, PageError> {
+async fn sign_out(state: web::Data<AppState>, posted: Posted<NoFields>) -> Result<HttpResponse, PageError> {
     let session = posted.signed.session;
     crate::http::call(&state.store, move |conn| users::sign_out(conn, &session)).await?;
     let mut res = super::see_other("/");
@@ -181,16 +173,9 @@ async fn password_page(state: web::Data<AppState>, signed: Signed) -> Result<Htt
 
 #[derive(Deserialize)]
 struct PasswordForm {
-    csrf: String,
     current: String,
     password: String,
     confirm: String,
-}
-
-impl WithToken for PasswordForm {
-    fn token(&self) -> &str {
-        &self.csrf
-    }
 }
 
 async fn change_password(state: web::Data<AppState>, posted: Posted<PasswordForm>) -> Result<HttpResponse, PageError> {

@@ -166,3 +166,139 @@ pub fn error_code(status: u16, body: &Value, want_status: u16) -> String {
     assert!(err["details"].is_object(), "error details missing: {body}");
     err["code"].as_str().expect("error code").to_owned()
 }
+
+/// A person using the pages over plain HTTP (no browser): a user of a role with a known password,
+/// signed in, keeping the session cookie and the page's form token.
+pub struct Person {
+    pub base: String,
+    pub name: String,
+    pub password: String,
+    pub cookie: Option<String>,
+    /// The form token of the last page read (`csrf` hidden field).
+    pub csrf: String,
+    agent: ureq::Agent,
+}
+
+/// A page's answer: status, headers that matter, body.
+#[derive(Debug)]
+pub struct PageAnswer {
+    pub status: u16,
+    pub location: Option<String>,
+    pub set_cookie: Vec<String>,
+    pub retry_after: Option<String>,
+    pub content_type: String,
+    pub body: String,
+}
+
+impl TestApp {
+    /// A user of `role` named `name` with a chosen password (not one-time), signed in.
+    pub fn person(&self, name: &str, role: Role) -> Person {
+        let password = format!("{name}-password-long");
+        suppress::app::users::create(&self.store, name, role, None, Some(&password)).expect("create user");
+        let mut p = Person::new(&self.base, name, &password);
+        let answer = p.sign_in(&password);
+        assert_eq!(answer.status, 303, "sign-in failed: {}", answer.body);
+        assert_eq!(p.get("/").status, 200, "home after sign-in");
+        p
+    }
+}
+
+impl Person {
+    pub fn new(base: &str, name: &str, password: &str) -> Person {
+        // Redirects are followed by hand, so tests see each 303.
+        let agent = ureq::AgentBuilder::new().redirects(0).build();
+        Person { base: base.into(), name: name.into(), password: password.into(), cookie: None, csrf: String::new(), agent }
+    }
+
+    fn send(&mut self, req: ureq::Request, body: Option<(&str, Vec<u8>)>) -> PageAnswer {
+        let req = match &self.cookie {
+            Some(c) => req.set("Cookie", c),
+            None => req,
+        };
+        let result = match body {
+            Some((ct, bytes)) => req.set("Content-Type", ct).send_bytes(&bytes),
+            None => req.call(),
+        };
+        let r = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("request failed: {e}"),
+        };
+        let set_cookie: Vec<String> = r.all("set-cookie").into_iter().map(str::to_owned).collect();
+        let answer = PageAnswer {
+            status: r.status(),
+            location: r.header("location").map(str::to_owned),
+            retry_after: r.header("retry-after").map(str::to_owned),
+            content_type: r.header("content-type").unwrap_or("").to_owned(),
+            set_cookie,
+            body: r.into_string().expect("page body"),
+        };
+        for c in &answer.set_cookie {
+            let pair = c.split(';').next().unwrap_or("").to_owned();
+            if pair.starts_with("suppress_session=") {
+                self.cookie = if pair == "suppress_session=" { None } else { Some(pair) };
+            }
+        }
+        if let Some(t) = hidden(&answer.body, "csrf") {
+            self.csrf = t;
+        }
+        answer
+    }
+
+    pub fn get(&mut self, path: &str) -> PageAnswer {
+        let req = self.agent.get(&format!("{}{path}", self.base));
+        self.send(req, None)
+    }
+
+    /// POST a urlencoded form from this site (Origin and Sec-Fetch-Site as a browser sends them);
+    /// `csrf` is added with the last page's token unless the fields give one.
+    pub fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> PageAnswer {
+        let mut all: Vec<(String, String)> = fields.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        if !fields.iter().any(|(k, _)| *k == "csrf") {
+            all.push(("csrf".into(), self.csrf.clone()));
+        }
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(all).finish();
+        let req = self.agent.post(&format!("{}{path}", self.base)).set("Origin", &self.base).set("Sec-Fetch-Site", "same-origin");
+        self.send(req, Some(("application/x-www-form-urlencoded", body.into_bytes())))
+    }
+
+    /// POST with the headers given (to forge a cross-site post, say).
+    pub fn post_raw(&mut self, path: &str, headers: &[(&str, &str)], content_type: &str, body: Vec<u8>) -> PageAnswer {
+        let mut req = self.agent.post(&format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.set(k, v);
+        }
+        self.send(req, Some((content_type, body)))
+    }
+
+    /// Sign in with the sign-in page's own token.
+    pub fn sign_in(&mut self, password: &str) -> PageAnswer {
+        let form = self.get("/");
+        let token = hidden(&form.body, "token").expect("the sign-in form has a token");
+        let sign_in_cookie = form.set_cookie.iter().find(|c| c.starts_with("suppress_sign_in=")).expect("sign-in cookie").clone();
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([("name", self.name.as_str()), ("password", password), ("token", &token), ("next", "/")])
+            .finish();
+        let req = self
+            .agent
+            .post(&format!("{}/sign-in", self.base))
+            .set("Cookie", sign_in_cookie.split(';').next().unwrap_or(""))
+            .set("Origin", &self.base)
+            .set("Sec-Fetch-Site", "same-origin");
+        self.send(req, Some(("application/x-www-form-urlencoded", body.into_bytes())))
+    }
+}
+
+/// The value of the hidden field `name` in a page, if any.
+pub fn hidden(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\" value=\""))?;
+    let rest = &html[at + name.len() + 15..];
+    rest.split('"').next().map(|v| v.replace("&#x2b;", "+").replace("&amp;", "&"))
+}
+
+impl PageAnswer {
+    /// The cookie of that name this answer sets, if any (`name=value`).
+    pub fn cookie_named(&self, name: &str) -> Option<String> {
+        self.set_cookie.iter().map(|c| c.split(';').next().unwrap_or("").to_owned()).find(|c| c.starts_with(&format!("{name}=")))
+    }
+}

@@ -9,6 +9,7 @@ mod check;
 mod cli;
 mod errors;
 mod hostile;
+mod pages;
 mod preferences;
 mod registers;
 mod scrub;
