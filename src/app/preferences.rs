@@ -236,7 +236,9 @@ pub fn search(given: &str) -> Result<PreferencesParams, AppError> {
 mod search_tests {
     use super::search;
 
-    fn parts(q: &str) -> (Option<String>, Option<String>, Option<String>, Option<String>, Option<String>) {
+    type Parts = (Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
+
+    fn parts(q: &str) -> Parts {
         let p = search(q).unwrap();
         (p.phone, p.email, p.postcode, p.premise, p.surname)
     }
