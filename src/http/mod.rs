@@ -109,9 +109,26 @@ async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, actix_we
 }
 
 /// Poll for snapshots imported by another process or instance, until the server is gone.
-fn watch_registers(registers: Weak<Registers>, store: Store, every: std::time::Duration) {
+fn watch_registers(
+    registers: Weak<Registers>,
+    store: Store,
+    every: std::time::Duration,
+    sessions: (std::time::Duration, std::time::Duration),
+) {
+    let mut round = 0u64;
     let spawned = std::thread::Builder::new().name("register-watch".into()).spawn(move || loop {
         std::thread::sleep(every);
+        round += 1;
+        // Ended page sessions and old failed sign-ins go, about once a minute.
+        if round % 60 == 1 {
+            let swept = store
+                .conn()
+                .map_err(crate::app::AppError::from)
+                .and_then(|mut c| crate::app::users::expire(&mut c, sessions.0, sessions.1));
+            if let Err(e) = swept {
+                tracing::warn!(error = %e, "could not delete ended sessions");
+            }
+        }
         let Some(registers) = registers.upgrade() else { return };
         if let Err(e) = registers.refresh(&store) {
             tracing::warn!(error = %format!("{e:#}"), "could not refresh the register snapshots; the ones loaded stay in force");
@@ -163,7 +180,7 @@ pub fn bind(settings: Settings, store: Store) -> anyhow::Result<Bound> {
     let (uploads, keys, poll) = (upload::Uploads::new(&settings), KeyCache::new(settings.key_cache), settings.register_poll);
     let app = crate::app::App::open(store, settings)?;
     tracing::info!(keys = app.in_house.keys_in_force(), "in-house statements in force loaded");
-    watch_registers(Arc::downgrade(&app.registers), app.store.clone(), poll);
+    watch_registers(Arc::downgrade(&app.registers), app.store.clone(), poll, (app.settings.session_idle, app.settings.session_max));
     let state = web::Data::new(AppState { app, keys, uploads });
     let server = HttpServer::new(move || {
         App::new()

@@ -242,3 +242,42 @@ fn users_are_managed_on_the_command_line() {
     let row = suppress::store::users::find_by_name(&mut conn, "c.officer").unwrap().unwrap();
     assert!(row.password_hash.starts_with("$argon2id$"), "{}", row.password_hash);
 }
+
+#[test]
+fn a_session_ends_twelve_hours_after_sign_in_however_busy() {
+    let app = TestApp::spawn();
+    let mut p = app.person("long.day", Role::Agent);
+    // A session begun 12 hours and a minute ago, used a second ago.
+    let token = suppress::domain::access::generate_key();
+    let user = suppress::app::users::list(&app.store).unwrap().into_iter().find(|u| u.name == "long.day").unwrap();
+    let now = suppress::domain::time::now_utc();
+    let mut conn = app.store.conn().unwrap();
+    let hash = suppress::domain::access::hash_key(&token);
+    suppress::store::users::insert_session(&mut conn, &hash, user.id, "t", now - chrono::Duration::minutes(12 * 60 + 1)).unwrap();
+    suppress::store::users::touch_session(&mut conn, &hash, now - chrono::Duration::seconds(1)).unwrap();
+    p.cookie = Some(format!("suppress_session={token}"));
+    let answer = p.get("/registers");
+    assert_eq!(answer.status, 303, "a session older than 12 hours has ended");
+    // Eleven hours is still fine.
+    let token = suppress::domain::access::generate_key();
+    let hash = suppress::domain::access::hash_key(&token);
+    suppress::store::users::insert_session(&mut conn, &hash, user.id, "t", now - chrono::Duration::hours(11)).unwrap();
+    suppress::store::users::touch_session(&mut conn, &hash, now).unwrap();
+    p.cookie = Some(format!("suppress_session={token}"));
+    assert_eq!(p.get("/registers").status, 200);
+}
+
+#[test]
+fn pages_load_nothing_from_elsewhere() {
+    let app = TestApp::spawn();
+    let mut p = app.person("strict", Role::Admin);
+    let page = p.get("/registers");
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("http://") && !page.body.contains("https://"), "a page names no other site");
+    let answer = ureq::get(&format!("{}/registers", app.base)).set("Cookie", p.cookie.as_deref().unwrap()).call().unwrap();
+    let csp = answer.header("content-security-policy").unwrap_or("");
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    let css = ureq::get(&format!("{}/assets/style.css", app.base)).call().unwrap();
+    assert!(css.header("content-type").unwrap().starts_with("text/css"));
+    assert!(!css.into_string().unwrap().contains("url("), "the stylesheet fetches nothing");
+}
