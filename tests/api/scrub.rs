@@ -30,7 +30,7 @@ fn world(dir: &Path) -> TestApp {
     let t = today();
     let files = [
         ("tps", format!("tps-{t}.txt"), nums(0..10)),
-        ("ctps", format!("ctps-{t}.txt"), nums(100..105) + &nums(5..6)),
+        ("ctps", format!("ctps-{t}.txt"), nums(100..105) + nums(5..6).as_str()),
         (
             "mps",
             format!("mps-{t}.dat"),
@@ -494,7 +494,7 @@ fn a_check_answers_as_a_one_row_scrub() {
     let t = suppress::domain::time::today_uk();
     let later = (t + Days::new(1)).to_string();
     let nums = |r: std::ops::Range<u32>| r.map(|i| format!("{:<12}\r\n", format!("020{:08}", 30_000_000 + i))).collect::<String>();
-    for (register, text) in [("tps", nums(0..12)), ("ctps", nums(100..106) + &nums(5..6))] {
+    for (register, text) in [("tps", nums(0..12)), ("ctps", nums(100..106) + nums(5..6).as_str())] {
         let path = dir.path().join(format!("{register}-{later}.txt"));
         std::fs::write(&path, text).unwrap();
         ok(&suppress(&app.db.url, &["import", register, path.to_str().unwrap(), "--json"]));
