@@ -40,6 +40,7 @@
 //! and [`Browser`] fails the test if anything reached it.
 
 mod axe;
+mod flows;
 mod harness;
 
 use std::io::{BufRead, BufReader, Read, Write};

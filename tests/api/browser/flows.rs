@@ -1,0 +1,628 @@
+//! End-to-end flows through the pages in a real Chromium (issue 12, CONTRACT §7, §10): each test a
+//! real server on a fresh database (SQLite, or PostgreSQL with `TEST_DATABASE_URL`), one Chrome
+//! session, a screenshot of every page and state it visits and the accessibility check on each.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use suppress::domain::access::Role;
+use thirtyfour::prelude::*;
+
+use super::{accessible, availability, shot, Availability, Browser, Sentinel, CHROMEDRIVER, CHROME_ARGS, CHROMIUM};
+use crate::helpers::{Person, TestApp};
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+/// Chrome's preferences for these tests: no password manager. Once a form with a password field
+/// is sent, Chrome's leak detection asks `passwordsleakcheck-pa.googleapis.com` about the
+/// password (the harness's proxy catches it and fails the test); and a "save password?" bubble
+/// has no place in a screenshot.
+fn prefs() -> serde_json::Value {
+    serde_json::json!({
+        "credentials_enable_service": false,
+        "profile": {"password_manager_enabled": false, "password_manager_leak_detection": false},
+    })
+}
+
+/// [`Browser::open`], with Chrome's password manager switched off by [`prefs`].
+fn open(test: &str, base_url: &str) -> Option<Browser> {
+    let ci = std::env::var("CI").ok();
+    match availability(test, Path::new(CHROMIUM), Path::new(CHROMEDRIVER), ci.as_deref()) {
+        Availability::Ready => {}
+        Availability::Skip(line) => {
+            eprintln!("{line}");
+            return None;
+        }
+        Availability::Fail(sentence) => panic!("{sentence}"),
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime for the browser test");
+    let sentinel = Sentinel::start().expect("a local listener for Chrome's proxy");
+    let driver = rt.block_on(session(sentinel.port)).unwrap_or_else(|e| panic!("browser test {test}: no Chrome session: {e}"));
+    let browser = Browser { test: test.to_owned(), base: base_url.trim_end_matches('/').to_owned(), driver, sentinel, rt };
+    browser.block_on(async {
+        browser.goto(base_url).await.unwrap_or_else(|e| panic!("browser test {test}: cannot open {base_url}: {e}"));
+    });
+    Some(browser)
+}
+
+async fn session(proxy_port: u16) -> WebDriverResult<WebDriver> {
+    let mut caps = DesiredCapabilities::chrome();
+    caps.set_binary(CHROMIUM)?;
+    for arg in CHROME_ARGS {
+        caps.add_arg(arg)?;
+    }
+    caps.add_arg(&format!("--proxy-server=http://127.0.0.1:{proxy_port}"))?;
+    caps.add_experimental_option("prefs", prefs())?;
+    let driver = WebDriver::new(super::chromedriver_url(), caps).await?;
+    driver.set_page_load_timeout(Duration::from_secs(30)).await?;
+    driver.set_script_timeout(Duration::from_secs(30)).await?;
+    Ok(driver)
+}
+
+/// A user with a chosen password (not one-time); returns the password.
+fn user(app: &TestApp, name: &str, role: Role) -> String {
+    let password = format!("{name} long password");
+    suppress::app::users::create(&app.store, name, role, None, Some(&password)).expect("create user");
+    password
+}
+
+/// The text of the page's `h1` ("" when there is none).
+async fn h1(d: &WebDriver) -> String {
+    match d.find_all(By::Css("h1")).await.expect("read the page").first() {
+        Some(h) => h.text().await.unwrap_or_default(),
+        None => String::new(),
+    }
+}
+
+/// The path and query the browser shows.
+async fn here(d: &WebDriver) -> String {
+    let url = d.current_url().await.expect("the current URL");
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    }
+}
+
+/// Waits (up to 10 s) until the page's `h1` reads `want`: a form's answer may still be loading
+/// when the key press that sent it returns.
+async fn wait_for_h1(d: &WebDriver, want: &str) {
+    let started = Instant::now();
+    loop {
+        let now = h1(d).await;
+        if now == want {
+            return;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            panic!("waited 10 s for the page {want:?}; the browser shows {now:?} at {}", here(d).await);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The document shown now, to tell when a form's answer has replaced it.
+async fn document(d: &WebDriver) -> WebElement {
+    d.find(By::Css("html")).await.expect("the document")
+}
+
+/// Waits (up to 10 s) until `old` is gone: the browser shows the next page. A key press or click
+/// that sends a form may return before the answer has loaded, and the answer may have the same
+/// title as the form.
+async fn wait_for_new(d: &WebDriver, old: WebElement) {
+    let started = Instant::now();
+    while old.is_present().await.unwrap_or(false) {
+        if started.elapsed() > Duration::from_secs(10) {
+            panic!("waited 10 s for a new page; the browser still shows {:?} at {}", h1(d).await, here(d).await);
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// Signs in on the sign-in page by keyboard (name, Tab, password, Enter) and waits until the
+/// sign-in form is gone. (The harness's `Browser::sign_in` looks for the form at once after the
+/// click, and may still see the old page.)
+async fn sign_in(b: &Browser, name: &str, password: &str) {
+    b.visit("/").await;
+    b.find(By::Id("name")).await.expect("the sign-in form's name field").send_keys(name).await.expect("type the name");
+    press(b, Key::Tab).await;
+    let old = document(b).await;
+    press(b, password + Key::Enter).await;
+    wait_for_new(b, old).await;
+    let started = Instant::now();
+    while !b.find_all(By::Css("input#name")).await.expect("read the page").is_empty() {
+        if started.elapsed() > Duration::from_secs(10) {
+            let said = match b.find_all(By::Id("sign-in-error")).await.expect("read the page").first() {
+                Some(e) => e.text().await.unwrap_or_default(),
+                None => String::new(),
+            };
+            panic!("signing in as {name} failed: the sign-in form is still shown after 10 s: {said}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The links of the main navigation.
+async fn nav(d: &WebDriver) -> Vec<String> {
+    let mut hrefs = Vec::new();
+    for a in d.find_all(By::Css("nav[aria-label=Main] a")).await.expect("read the navigation") {
+        hrefs.push(a.attr("href").await.expect("a link's href").unwrap_or_default());
+    }
+    hrefs
+}
+
+/// The sentences of the stale-register banner (none when it is not shown).
+async fn banner(d: &WebDriver) -> Vec<String> {
+    let mut lines = Vec::new();
+    for li in d.find_all(By::Css("section.stale li")).await.expect("read the banner") {
+        lines.push(li.text().await.expect("a banner line"));
+    }
+    lines
+}
+
+/// Keys typed into whatever has the focus, as a person at the keyboard types them.
+async fn press(d: &WebDriver, keys: impl Into<TypingData>) {
+    d.active_element().await.expect("the focused element").send_keys(keys).await.expect("type");
+}
+
+/// Presses Tab until the element with `id` has the focus (at most 40 times).
+async fn tab_to(d: &WebDriver, id: &str) {
+    for _ in 0..40 {
+        press(d, Key::Tab).await;
+        let focused = d.active_element().await.expect("the focused element");
+        if focused.id().await.expect("its id").as_deref() == Some(id) {
+            return;
+        }
+    }
+    panic!("40 presses of Tab never reached #{id} on {}", here(d).await);
+}
+
+/// The value of this browser's session cookie (`None` when signed out).
+async fn session_cookie(d: &WebDriver) -> Option<String> {
+    d.get_all_cookies().await.expect("the cookies").into_iter().find(|c| c.name == "suppress_session").map(|c| c.value)
+}
+
+/// The form token of the page shown (the sign-out form's, which every signed-in page has).
+async fn page_token(d: &WebDriver) -> String {
+    d.find(By::Css("form.who input[name=csrf]"))
+        .await
+        .expect("the sign-out form's token")
+        .attr("value")
+        .await
+        .expect("its value")
+        .expect("a token")
+}
+
+/// Signs out with the button at the top of the page.
+async fn sign_out(d: &WebDriver) {
+    d.find(By::Css("form.who button")).await.expect("the sign-out button").click().await.expect("press sign out");
+    wait_for_h1(d, "Sign in").await;
+}
+
+/// The computed style of the page chrome, to tell pages that look alike.
+async fn looks(d: &WebDriver) -> serde_json::Value {
+    let script = r#"
+        const s = (sel, p) => { const e = document.querySelector(sel); return e ? getComputedStyle(e)[p] : null; };
+        return {
+            sheets: document.styleSheets.length,
+            header: s('header.top', 'backgroundColor'),
+            brand: document.querySelector('header.top a.brand') ? document.querySelector('header.top a.brand').textContent : null,
+            font: s('html', 'fontFamily'),
+            main: s('main', 'maxWidth'),
+            footer: s('footer', 'borderTopColor'),
+        };"#;
+    d.execute(script, Vec::new()).await.expect("read the page's style").json().clone()
+}
+
+/// A TPS/CTPS full file (the spaced layout) of London numbers `from..to`.
+fn register_file(from: u32, to: u32) -> String {
+    (from..to)
+        .map(|i| {
+            let national = format!("020{:08}", 30_000_000 + i);
+            format!("{} {}\r\n", &national[..4], &national[4..])
+        })
+        .collect()
+}
+
+fn import(app: &TestApp, register: &str, as_of: NaiveDate, file: &str) {
+    let path = format!("/v1/registers/{register}/imports?as_of={as_of}");
+    let (status, report) = app.raw("POST", &path, Some(&app.admin), Some("text/plain"), file);
+    assert_eq!(status, 201, "{register} import: {report}");
+    crate::registers::wait_for(app, register, &as_of.to_string());
+}
+
+/// A page of another origin (same host, another port: a cross-origin, same-site attacker, the one
+/// that `SameSite` cookies do not stop), served until dropped.
+struct OtherSite {
+    url: String,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl OtherSite {
+    fn serve(html: String) -> OtherSite {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a listener for the other site");
+        let port = listener.local_addr().expect("its address").port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_in = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stop_in.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut reader = BufReader::new(match stream.try_clone() {
+                    Ok(s) => s,
+                    Err(_) => continue,
+                });
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                    line.clear();
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    html.len()
+                );
+                let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(html.as_bytes()));
+            }
+        });
+        OtherSite { url: format!("http://127.0.0.1:{port}/"), stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for OtherSite {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(port) = self.url.trim_end_matches('/').rsplit(':').next() {
+            let _ = TcpStream::connect(format!("127.0.0.1:{port}"));
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Every page that only some roles may use, and the pages of each role's navigation.
+const ROLE_PAGES: [&str; 4] = ["/people", "/lists", "/compliance", "/admin"];
+
+/// The pages of `ROLE_PAGES` merged into main so far: a role may not open the others by URL.
+const LANDED: [&str; 0] = [];
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn each_role_sees_only_its_pages() {
+    let app = TestApp::spawn();
+    let Some(b) = open("each_role_sees_only_its_pages", &app.base) else { return };
+    let roles = [
+        (Role::Agent, "agent", vec!["/", "/people", "/registers"]),
+        (Role::Campaign, "campaign", vec!["/", "/lists", "/registers"]),
+        (Role::Compliance, "compliance", vec!["/", "/people", "/registers", "/compliance"]),
+        (Role::Admin, "admin", vec!["/", "/people", "/lists", "/registers", "/compliance", "/admin"]),
+    ];
+    b.block_on(async {
+        for (role, word, want) in roles {
+            let name = format!("{word}.person");
+            let password = user(&app, &name, role);
+            sign_in(&b, &name, &password).await;
+            wait_for_h1(&b, &format!("Hello, {name}")).await;
+            assert_eq!(nav(&b).await, want, "the navigation of a {word}");
+            // The home page offers the same pages as the navigation.
+            let mut cards = Vec::new();
+            for a in b.find_all(By::Css("main ul.cards a")).await.expect("the home page's cards") {
+                cards.push(a.attr("href").await.expect("href").unwrap_or_default());
+            }
+            assert_eq!(cards, want[1..], "the home page of a {word}");
+            let role_text = b.find(By::Css("form.who .role")).await.expect("who is signed in").text().await.expect("text");
+            assert_eq!(role_text, format!("({word})"));
+            shot(&b, &format!("home-{word}")).await;
+            accessible(&b, &format!("home-{word}")).await;
+            for page in LANDED {
+                b.visit(page).await;
+                let title = h1(&b).await;
+                if want.contains(&page) {
+                    assert!(title != "Not for your role" && title != "Not found", "a {word} must be able to open {page}: {title}");
+                } else {
+                    assert_eq!(title, "Not for your role", "a {word} must get the 403 page at {page}");
+                    shot(&b, &format!("error-403-{word}{}", page.replace('/', "-"))).await;
+                }
+            }
+            // Every page a role may not use is unlinked everywhere on the page, not only in the
+            // navigation.
+            b.visit("/registers").await;
+            for page in ROLE_PAGES.iter().filter(|p| !want.contains(p)) {
+                let links = b.find_all(By::Css(format!("a[href^='{page}']"))).await.expect("links");
+                assert!(links.is_empty(), "a {word} sees a link to {page} on /registers");
+            }
+            sign_out(&b).await;
+            assert_eq!(session_cookie(&b).await, None, "signing out removes the session cookie");
+        }
+    });
+}
+
+#[test]
+fn a_one_time_password_is_changed_at_first_sign_in_by_keyboard_alone() {
+    let app = TestApp::spawn();
+    let one_time = suppress::app::users::create(&app.store, "new.starter", Role::Agent, None, None).expect("create user");
+    let Some(b) = open("a_one_time_password_is_changed_at_first_sign_in_by_keyboard_alone", &app.base) else { return };
+    b.block_on(async {
+        b.visit("/").await;
+        shot(&b, "sign-in").await;
+        accessible(&b, "sign-in").await;
+        // The name field has the focus when the page opens.
+        assert_eq!(b.active_element().await.expect("focus").id().await.expect("id").as_deref(), Some("name"));
+        press(&b, "new.starter").await;
+        press(&b, Key::Tab).await;
+        press(&b, one_time.as_str()).await;
+        let old = document(&b).await;
+        press(&b, Key::Enter).await;
+        wait_for_new(&b, old).await;
+        wait_for_h1(&b, "Change your password").await;
+        assert_eq!(here(&b).await, "/password");
+        shot(&b, "password-change").await;
+        accessible(&b, "password-change").await;
+
+        // No other page opens until the password is changed.
+        b.visit("/registers").await;
+        wait_for_h1(&b, "Change your password").await;
+        assert_eq!(here(&b).await, "/password");
+
+        // Two different new passwords: refused, said on the page.
+        tab_to(&b, "current").await;
+        press(&b, one_time.as_str()).await;
+        press(&b, Key::Tab).await;
+        press(&b, "my own passphrase").await;
+        press(&b, Key::Tab).await;
+        press(&b, "my own passphrase typo").await;
+        let old = document(&b).await;
+        press(&b, Key::Enter).await;
+        wait_for_new(&b, old).await;
+        wait_for_h1(&b, "Change your password").await;
+        let error = b.find(By::Css("main .error[role=alert]")).await.expect("the refusal").text().await.expect("text");
+        assert!(error.contains("type the same password in both"), "{error}");
+        shot(&b, "password-change-refused").await;
+        accessible(&b, "password-change-refused").await;
+
+        tab_to(&b, "current").await;
+        press(&b, one_time.as_str()).await;
+        press(&b, Key::Tab).await;
+        press(&b, "my own passphrase").await;
+        press(&b, Key::Tab).await;
+        press(&b, "my own passphrase").await;
+        let old = document(&b).await;
+        press(&b, Key::Enter).await;
+        wait_for_new(&b, old).await;
+        wait_for_h1(&b, "Hello, new.starter").await;
+        b.visit("/registers").await;
+        wait_for_h1(&b, "Registers").await;
+    });
+    // The one-time password is spent; the new one signs in.
+    assert_eq!(Person::new(&app.base, "new.starter", "").sign_in(&one_time).status, 401);
+    assert_eq!(Person::new(&app.base, "new.starter", "").sign_in("my own passphrase").status, 303);
+}
+
+#[test]
+fn the_stale_banner_is_on_every_page_until_the_registers_are_imported() {
+    let app = TestApp::spawn();
+    let password = user(&app, "banner.reader", Role::Agent);
+    let Some(b) = open("the_stale_banner_is_on_every_page_until_the_registers_are_imported", &app.base) else { return };
+    let never = |register: &str| format!("The {register} register has never been imported");
+    b.block_on(async {
+        // A fresh database: all three registers never imported, said on every page.
+        b.visit("/").await;
+        let lines = banner(&b).await;
+        assert_eq!(lines.len(), 3, "on the sign-in page: {lines:?}");
+        sign_in(&b, "banner.reader", &password).await;
+        for path in ["/", "/registers", "/password"] {
+            b.visit(path).await;
+            let lines = banner(&b).await;
+            assert_eq!(lines.len(), 3, "{path}: {lines:?}");
+            for (line, register) in lines.iter().zip(["TPS", "CTPS", "MPS"]) {
+                assert!(line.starts_with(&never(register)), "{path}: {line}");
+            }
+        }
+        b.visit("/registers").await;
+        let badges = b.find_all(By::Css("main table tbody .badge.stale")).await.expect("badges");
+        assert_eq!(badges.len(), 3, "every register is marked stale");
+        assert_eq!(badges[0].text().await.expect("text"), "never imported");
+        shot(&b, "registers-stale").await;
+        accessible(&b, "registers-stale").await;
+    });
+
+    // TPS 26 days old (valid for 2 more days), CTPS of today.
+    let today = suppress::domain::time::today_uk();
+    import(&app, "tps", today - chrono::Days::new(26), &register_file(0, 40));
+    import(&app, "ctps", today, &register_file(100, 110));
+
+    b.block_on(async {
+        for path in ["/", "/registers", "/password"] {
+            b.visit(path).await;
+            let lines = banner(&b).await;
+            assert_eq!(lines.len(), 1, "{path}: only MPS is still stale: {lines:?}");
+            assert!(lines[0].starts_with(&never("MPS")), "{path}: {lines:?}");
+        }
+        b.visit("/registers").await;
+        let mut rows = Vec::new();
+        for tr in b.find_all(By::Css("main table:first-of-type tbody tr")).await.expect("rows") {
+            let name = tr.find(By::Css("th")).await.expect("name").text().await.expect("text");
+            let badge = tr.find(By::Css(".badge")).await.expect("badge");
+            let class = badge.class_name().await.expect("class").unwrap_or_default();
+            rows.push((name, class, badge.text().await.expect("text")));
+        }
+        let row = |n: &str| rows.iter().find(|r| r.0 == n).cloned().unwrap_or_else(|| panic!("no {n} row in {rows:?}"));
+        assert_eq!(row("TPS"), ("TPS".into(), "badge soon".into(), "2 days left".into()), "{rows:?}");
+        let ctps = row("CTPS");
+        assert_eq!(ctps.1, "badge ok", "{rows:?}");
+        assert!(ctps.2.ends_with(" days left") && ctps.2 != "2 days left", "{rows:?}");
+        assert_eq!(row("MPS").1, "badge stale", "{rows:?}");
+        let history = b.find_all(By::Css("main table:nth-of-type(2) tbody tr")).await.expect("history");
+        assert_eq!(history.len(), 2, "both imports are in the history");
+        shot(&b, "registers-soon").await;
+        accessible(&b, "registers-soon").await;
+    });
+}
+
+#[test]
+fn a_forged_cross_site_post_and_another_session_s_token_change_nothing() {
+    let app = TestApp::spawn();
+    let password = user(&app, "victim", Role::Agent);
+    let mut other = app.person("other.user", Role::Agent);
+    let Some(b) = open("a_forged_cross_site_post_and_another_session_s_token_change_nothing", &app.base) else { return };
+    b.block_on(async {
+        sign_in(&b, "victim", &password).await;
+        let session = session_cookie(&b).await.expect("signed in");
+        // Another origin's page posts the sign-out form, even with the victim's own token, and
+        // Chrome sends the session cookie (same site): the origin check alone refuses it.
+        let token = page_token(&b).await;
+        let evil = OtherSite::serve(format!(
+            r#"<!doctype html><html lang="en"><head><title>You have won</title></head><body>
+            <form id="f" method="post" action="{}/sign-out"><input type="hidden" name="csrf" value="{token}"></form>
+            <script>document.getElementById('f').submit();</script></body></html>"#,
+            app.base
+        ));
+        b.goto(evil.url.as_str()).await.expect("open the other site");
+        wait_for_h1(&b, "Form refused").await;
+        assert_eq!(here(&b).await, "/sign-out");
+        shot(&b, "error-403-cross-site").await;
+        accessible(&b, "error-403-cross-site").await;
+        drop(evil);
+        b.visit("/").await;
+        wait_for_h1(&b, "Hello, victim").await;
+        assert_eq!(session_cookie(&b).await, Some(session.clone()), "still the same session");
+
+        // This site's own form with another session's token: refused, nothing changed.
+        b.visit("/").await;
+        let theirs = other.csrf.clone();
+        assert!(!theirs.is_empty() && theirs != page_token(&b).await);
+        b.execute("document.querySelector('form.who input[name=csrf]').value = arguments[0];", vec![serde_json::json!(theirs)])
+            .await
+            .expect("swap the token");
+        b.find(By::Css("form.who button")).await.expect("sign out").click().await.expect("press sign out");
+        wait_for_h1(&b, "Form refused").await;
+        shot(&b, "error-403-token").await;
+        b.visit("/").await;
+        wait_for_h1(&b, "Hello, victim").await;
+        assert_eq!(session_cookie(&b).await, Some(session.clone()), "still signed in");
+
+        // The password form with another session's token: the password stays.
+        b.visit("/password").await;
+        b.find(By::Id("current")).await.expect("current").send_keys(password.as_str()).await.expect("type");
+        b.find(By::Id("password")).await.expect("new").send_keys("a stolen passphrase").await.expect("type");
+        b.find(By::Id("confirm")).await.expect("confirm").send_keys("a stolen passphrase").await.expect("type");
+        b.execute("document.querySelector('main form input[name=csrf]').value = arguments[0];", vec![serde_json::json!(theirs)])
+            .await
+            .expect("swap the token");
+        b.find(By::Css("main form button[type=submit]")).await.expect("change").click().await.expect("press change");
+        wait_for_h1(&b, "Form refused").await;
+    });
+    assert_eq!(Person::new(&app.base, "victim", "").sign_in(&password).status, 303, "the password is unchanged");
+    assert_eq!(Person::new(&app.base, "victim", "").sign_in("a stolen passphrase").status, 401);
+    assert_eq!(other.get("/").status, 200, "the other session goes on");
+}
+
+#[test]
+fn an_idle_session_ends_and_signing_in_again_goes_back() {
+    let app = TestApp::spawn_with(|s| s.session_idle = Duration::from_secs(3));
+    let password = user(&app, "idler", Role::Agent);
+    let Some(b) = open("an_idle_session_ends_and_signing_in_again_goes_back", &app.base) else { return };
+    b.block_on(async {
+        sign_in(&b, "idler", &password).await;
+        b.visit("/registers").await;
+        wait_for_h1(&b, "Registers").await;
+        std::thread::sleep(Duration::from_secs(4));
+        b.visit("/registers").await;
+        wait_for_h1(&b, "Sign in").await;
+        assert_eq!(here(&b).await, "/?next=%2Fregisters");
+        shot(&b, "sign-in-expired").await;
+        accessible(&b, "sign-in-expired").await;
+        b.find(By::Id("name")).await.expect("name").send_keys("idler").await.expect("type");
+        let old = document(&b).await;
+        b.find(By::Id("password")).await.expect("password").send_keys(password.as_str() + Key::Enter).await.expect("type");
+        wait_for_new(&b, old).await;
+        wait_for_h1(&b, "Registers").await;
+        assert_eq!(here(&b).await, "/registers", "back to the page asked for");
+    });
+}
+
+#[test]
+fn five_failed_sign_ins_hold_the_name() {
+    let app = TestApp::spawn();
+    let password = user(&app, "held.user", Role::Agent);
+    let Some(b) = open("five_failed_sign_ins_hold_the_name", &app.base) else { return };
+    let error = |d: &WebDriver| {
+        let d = d.clone();
+        async move { d.find(By::Id("sign-in-error")).await.expect("the sign-in error").text().await.expect("text") }
+    };
+    b.block_on(async {
+        b.visit("/").await;
+        b.find(By::Id("name")).await.expect("name").send_keys("held.user").await.expect("type");
+        for attempt in 1..=5 {
+            // The name is kept after a failure; only the password is typed again.
+            assert_eq!(b.find(By::Id("name")).await.expect("name").value().await.expect("value").as_deref(), Some("held.user"));
+            let old = document(&b).await;
+            b.find(By::Id("password")).await.expect("password").send_keys("not the password" + Key::Enter).await.expect("type");
+            wait_for_new(&b, old).await;
+            wait_for_h1(&b, "Sign in").await;
+            let said = error(&b).await;
+            if attempt < 5 {
+                assert!(!said.contains("15 minutes"), "attempt {attempt}: {said}");
+            } else {
+                assert!(said.contains("try again in 15 minutes"), "attempt {attempt}: {said}");
+            }
+            if attempt == 1 {
+                shot(&b, "sign-in-failed").await;
+                accessible(&b, "sign-in-failed").await;
+            }
+        }
+        // Held: even the right password is refused, and the page says so.
+        let old = document(&b).await;
+        b.find(By::Id("password")).await.expect("password").send_keys(password.as_str() + Key::Enter).await.expect("type");
+        wait_for_new(&b, old).await;
+        wait_for_h1(&b, "Sign in").await;
+        let said = error(&b).await;
+        assert!(said.contains("try again in 15 minutes"), "{said}");
+        assert_eq!(session_cookie(&b).await, None, "not signed in");
+        shot(&b, "sign-in-held").await;
+        accessible(&b, "sign-in-held").await;
+    });
+}
+
+#[test]
+fn the_404_and_403_pages_look_like_the_rest() {
+    let app = TestApp::spawn();
+    let password = user(&app, "looker", Role::Agent);
+    let Some(b) = open("the_404_and_403_pages_look_like_the_rest", &app.base) else { return };
+    b.block_on(async {
+        sign_in(&b, "looker", &password).await;
+        b.visit("/registers").await;
+        let normal = looks(&b).await;
+        assert!(normal["sheets"].as_u64().is_some_and(|n| n >= 1), "{normal}");
+
+        b.visit("/no-such-page").await;
+        wait_for_h1(&b, "Not found").await;
+        assert_eq!(looks(&b).await, normal, "the 404 page looks like the rest");
+        let sentence = b.find(By::Css("main .error-sentence")).await.expect("the sentence").text().await.expect("text");
+        assert_eq!(sentence, "There is no page at this address. Use the links at the top of the page.");
+        b.find(By::Css("main a[href='/']")).await.expect("a way home");
+        shot(&b, "error-404").await;
+        accessible(&b, "error-404").await;
+
+        // A 403 page: until a page by role lands, the refused form's.
+        b.visit("/").await;
+        b.execute("document.querySelector('form.who input[name=csrf]').value = 'not-a-token';", Vec::new()).await.expect("swap");
+        b.find(By::Css("form.who button")).await.expect("sign out").click().await.expect("press");
+        wait_for_h1(&b, "Form refused").await;
+        assert_eq!(looks(&b).await, normal, "the 403 page looks like the rest");
+        shot(&b, "error-403").await;
+        accessible(&b, "error-403").await;
+    });
+}
