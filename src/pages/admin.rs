@@ -206,6 +206,15 @@ fn refusal(e: AppError) -> Result<(StatusCode, String), PageError> {
     Ok((status, super::sentence(&e.message)))
 }
 
+/// A row's action on a name that is not (or no longer) in use: the use case's message points
+/// at the command line; the page points at its table.
+fn row_refusal(e: AppError, name: &str, what: &str) -> Result<(StatusCode, String), PageError> {
+    if e.code == ErrorCode::NotFound {
+        return Ok((StatusCode::NOT_FOUND, format!("There is no {what} in use named {name:?}: choose one from the table of {what}s.")));
+    }
+    refusal(e)
+}
+
 fn parse_role(given: &str) -> Result<Role, AppError> {
     given.parse::<Role>().map_err(|m| AppError::field(ErrorCode::InvalidBody, "role", m))
 }
@@ -267,7 +276,7 @@ async fn disable_user(state: web::Data<AppState>, posted: Posted<NameForm>) -> R
             Ok(super::see_other(&format!("/admin?disabled={}", encode(&name))))
         }
         Err(e) => {
-            let (status, sentence) = refusal(e)?;
+            let (status, sentence) = row_refusal(e, &name, "user")?;
             render(&state, &signed, status, Shown { error: Some(sentence), ..Shown::default() }).await
         }
     }
@@ -291,7 +300,7 @@ async fn reset_user(state: web::Data<AppState>, posted: Posted<NameForm>) -> Res
             render(&state, &signed, StatusCode::OK, Shown { secret: Some(secret), ..Shown::default() }).await
         }
         Err(e) => {
-            let (status, sentence) = refusal(e)?;
+            let (status, sentence) = row_refusal(e, &name, "user")?;
             render(&state, &signed, status, Shown { error: Some(sentence), ..Shown::default() }).await
         }
     }
@@ -345,7 +354,7 @@ async fn revoke_key(state: web::Data<AppState>, posted: Posted<NameForm>) -> Res
             Ok(super::see_other(&format!("/admin?revoked={}", encode(&name))))
         }
         Err(e) => {
-            let (status, sentence) = refusal(e)?;
+            let (status, sentence) = row_refusal(e, &name, "key")?;
             render(&state, &signed, status, Shown { error: Some(sentence), ..Shown::default() }).await
         }
     }
