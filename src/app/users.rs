@@ -133,6 +133,15 @@ pub fn disable(store: &Store, name: &str) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Disable the user named `name` on behalf of the signed-in `by`: as [`disable`], but no one
+/// disables themself (they would end their own session and might leave no administrator).
+pub fn disable_by(store: &Store, by: &str, name: &str) -> Result<(), AppError> {
+    if name.trim() == by {
+        return Err(AppError::field(ErrorCode::CannotDisableSelf, "name", "you cannot disable yourself: another administrator must do it"));
+    }
+    disable(store, name)
+}
+
 /// A new one-time password for the user (returned), their sessions ended.
 pub fn reset(store: &Store, name: &str) -> Result<String, AppError> {
     let mut conn = store.conn()?;
