@@ -147,6 +147,9 @@ pub fn reset(store: &Store, name: &str) -> Result<String, AppError> {
     let mut conn = store.conn()?;
     let user = users::find_by_name(&mut conn, name.trim())?
         .ok_or_else(|| AppError::not_found(format!("no user is named {name:?} (see suppress users list)")))?;
+    if user.disabled_at.is_some() {
+        return Err(AppError::new(ErrorCode::UserDisabled, format!("{name} is disabled: a new password could not be used to sign in")));
+    }
     let password = one_time_password();
     users::set_password(&mut conn, user.id, &hash_password(&password)?, true, None)?;
     Ok(password)
