@@ -61,6 +61,9 @@ error_codes! {
     NothingToUndo = "nothing_to_undo", 409;
     KeyNameTaken = "key_name_taken", 409;
     UserNameTaken = "user_name_taken", 409;
+    UserDisabled = "user_disabled", 409;
+    /// An administrator asked to disable themself (another administrator must).
+    CannotDisableSelf = "cannot_disable_self", 409;
     // 410.
     ResultsExpired = "results_expired", 410;
     // 413: too large.

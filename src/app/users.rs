@@ -133,11 +133,23 @@ pub fn disable(store: &Store, name: &str) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Disable the user named `name` on behalf of the signed-in `by`: as [`disable`], but no one
+/// disables themself (they would end their own session and might leave no administrator).
+pub fn disable_by(store: &Store, by: &str, name: &str) -> Result<(), AppError> {
+    if name.trim() == by {
+        return Err(AppError::field(ErrorCode::CannotDisableSelf, "name", "you cannot disable yourself: another administrator must do it"));
+    }
+    disable(store, name)
+}
+
 /// A new one-time password for the user (returned), their sessions ended.
 pub fn reset(store: &Store, name: &str) -> Result<String, AppError> {
     let mut conn = store.conn()?;
     let user = users::find_by_name(&mut conn, name.trim())?
         .ok_or_else(|| AppError::not_found(format!("no user is named {name:?} (see suppress users list)")))?;
+    if user.disabled_at.is_some() {
+        return Err(AppError::new(ErrorCode::UserDisabled, format!("{name} is disabled: a new password could not be used to sign in")));
+    }
     let password = one_time_password();
     users::set_password(&mut conn, user.id, &hash_password(&password)?, true, None)?;
     Ok(password)

@@ -3,7 +3,9 @@
 //! disagree. Sessions, sign-in and the CSRF rules are in `session`; each page is a module with a
 //! `config` function. No page needs JavaScript; `assets/app.js` only adds upload progress.
 
+pub mod admin;
 pub mod assets;
+pub mod compliance;
 pub mod registers;
 pub mod session;
 pub mod sign_in;
@@ -22,7 +24,11 @@ use crate::http::AppState;
 pub use session::Signed;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
-    cfg.configure(assets::config).configure(sign_in::config).configure(registers::config);
+    cfg.configure(assets::config)
+        .configure(sign_in::config)
+        .configure(registers::config)
+        .configure(admin::config)
+        .configure(compliance::config);
 }
 
 /// A link of the main navigation.

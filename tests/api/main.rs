@@ -11,6 +11,7 @@ mod cli;
 mod errors;
 mod hostile;
 mod pages;
+mod pages_admin;
 mod preferences;
 mod registers;
 mod scrub;

@@ -233,6 +233,8 @@ fn users_are_managed_on_the_command_line() {
     let (ok, _, _) = run(&["users", "disable", "c.officer"]);
     assert!(ok);
     assert_eq!(Person::new(&app.base, "c.officer", "").sign_in(reset.trim()).status, 401);
+    let (ok, _, err) = run(&["users", "reset", "c.officer"]);
+    assert!(!ok && err.contains("disabled"), "a disabled user gets no new password: {err}");
     let (ok, _, err) = run(&["users", "disable", "nobody"]);
     assert!(!ok && err.contains("no user"), "{err}");
     // Stored as Argon2id, never the password.
