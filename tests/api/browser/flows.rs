@@ -220,6 +220,31 @@ async fn looks(d: &WebDriver) -> serde_json::Value {
     d.execute(script, Vec::new()).await.expect("read the page's style").json().clone()
 }
 
+/// Chooses `value` in the `<select>` with `id` by keyboard: focus it and type the option's text.
+async fn choose(d: &WebDriver, id: &str, value: &str) {
+    let select = d.find(By::Id(id)).await.unwrap_or_else(|_| panic!("the field #{id}"));
+    select.send_keys(value).await.expect("type the choice");
+    let chosen = select.prop("value").await.expect("the choice").unwrap_or_default();
+    assert_eq!(chosen, value, "#{id}");
+}
+
+/// Presses the submit button of the form with `id` and waits for the answer.
+async fn send(d: &WebDriver, form: &str) {
+    let old = document(d).await;
+    d.find(By::Css(format!("form#{form} button[type=submit]")))
+        .await
+        .unwrap_or_else(|_| panic!("the button of #{form}"))
+        .click()
+        .await
+        .expect("press");
+    wait_for_new(d, old).await;
+}
+
+/// The text of the element with `id`.
+async fn text_of(d: &WebDriver, id: &str) -> String {
+    d.find(By::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}")).text().await.expect("text")
+}
+
 /// A TPS/CTPS full file (the spaced layout) of London numbers `from..to`.
 fn register_file(from: u32, to: u32) -> String {
     (from..to)
@@ -293,7 +318,7 @@ impl Drop for OtherSite {
 const ROLE_PAGES: [&str; 4] = ["/people", "/lists", "/compliance", "/admin"];
 
 /// The pages of `ROLE_PAGES` merged into main so far: a role may not open the others by URL.
-const LANDED: [&str; 0] = [];
+const LANDED: [&str; 2] = ["/compliance", "/admin"];
 
 // ---------------------------------------------------------------------------------------------
 // Tests
@@ -616,13 +641,106 @@ fn the_404_and_403_pages_look_like_the_rest() {
         shot(&b, "error-404").await;
         accessible(&b, "error-404").await;
 
-        // A 403 page: until a page by role lands, the refused form's.
+        // The 403 page: a page the role may not use, opened by its address.
+        b.visit("/admin").await;
+        wait_for_h1(&b, "Not for your role").await;
+        assert_eq!(looks(&b).await, normal, "the 403 page looks like the rest");
+        let sentence = b.find(By::Css("main .error-sentence")).await.expect("the sentence").text().await.expect("text");
+        assert_eq!(sentence, "Your role does not give you this page. If you need it, ask an administrator.");
+        shot(&b, "error-403").await;
+        accessible(&b, "error-403").await;
+
+        // And a refused form's 403 page.
         b.visit("/").await;
         b.execute("document.querySelector('form.who input[name=csrf]').value = 'not-a-token';", Vec::new()).await.expect("swap");
         b.find(By::Css("form.who button")).await.expect("sign out").click().await.expect("press");
         wait_for_h1(&b, "Form refused").await;
-        assert_eq!(looks(&b).await, normal, "the 403 page looks like the rest");
-        shot(&b, "error-403").await;
-        accessible(&b, "error-403").await;
+        assert_eq!(looks(&b).await, normal, "the refused form's page looks like the rest");
+        shot(&b, "error-403-form").await;
+        accessible(&b, "error-403-form").await;
+    });
+}
+
+#[test]
+fn an_admin_creates_a_user_and_a_key_and_the_new_user_looks_up_a_customer() {
+    let app = TestApp::spawn();
+    let password = user(&app, "the.admin", Role::Admin);
+    app.opt_out(serde_json::json!({
+        "phone": "020 7946 0018", "channels": ["call"], "source": "call_centre", "recorded_by": "a.agent",
+        "note": "complained about three calls",
+    }));
+    let Some(b) = open("an_admin_creates_a_user_and_a_key_and_the_new_user_looks_up_a_customer", &app.base) else { return };
+    let (one_time, key) = b.block_on(async {
+        sign_in(&b, "the.admin", &password).await;
+        b.visit("/admin").await;
+        wait_for_h1(&b, "Users and keys").await;
+        shot(&b, "admin").await;
+        accessible(&b, "admin").await;
+
+        b.find(By::Id("user-name")).await.expect("name").send_keys("c.officer").await.expect("type");
+        choose(&b, "user-role", "compliance").await;
+        send(&b, "create-user").await;
+        wait_for_h1(&b, "Users and keys").await;
+        let one_time = text_of(&b, "secret-value").await;
+        assert!(one_time.len() >= 12, "a one-time password: {one_time:?}");
+        let mut rows = Vec::new();
+        for tr in b.find_all(By::Css("#users tbody tr")).await.expect("users") {
+            rows.push(tr.text().await.expect("row"));
+        }
+        assert!(rows.iter().any(|r| r.starts_with("c.officer compliance") && r.contains("one-time: not yet changed")), "{rows:?}");
+        shot(&b, "admin-user-created").await;
+        accessible(&b, "admin-user-created").await;
+
+        b.find(By::Id("key-name")).await.expect("name").send_keys("crm-sync").await.expect("type");
+        choose(&b, "key-role", "agent").await;
+        send(&b, "create-key").await;
+        let key = text_of(&b, "secret-value").await;
+        assert!(b.find(By::Css("#keys tbody th")).await.is_ok(), "the keys table lists the key");
+        shot(&b, "admin-key-created").await;
+        accessible(&b, "admin-key-created").await;
+        // Shown once: the page again does not show it.
+        b.visit("/admin").await;
+        assert!(b.find_all(By::Id("secret-value")).await.expect("read").is_empty(), "the secret is shown once");
+        sign_out(&b).await;
+        (one_time, key)
+    });
+    // The new key answers the API as an agent.
+    let (status, body) = app.post("/v1/opt-outs", Some(&key), &serde_json::json!({"phone": "07912 345678", "source": "call_centre"}));
+    assert_eq!(status, 201, "the key made on the page records an opt-out: {body}");
+
+    b.block_on(async {
+        // The new user: one-time password, then their own, then the compliance look-up.
+        b.visit("/").await;
+        b.find(By::Id("name")).await.expect("name").send_keys("c.officer").await.expect("type");
+        let old = document(&b).await;
+        b.find(By::Id("password")).await.expect("password").send_keys(one_time.as_str() + Key::Enter).await.expect("type");
+        wait_for_new(&b, old).await;
+        wait_for_h1(&b, "Change your password").await;
+        b.find(By::Id("current")).await.expect("current").send_keys(one_time.as_str()).await.expect("type");
+        b.find(By::Id("password")).await.expect("new").send_keys("officer's own passphrase").await.expect("type");
+        b.find(By::Id("confirm")).await.expect("confirm").send_keys("officer's own passphrase" + Key::Enter).await.expect("type");
+        wait_for_h1(&b, "Hello, c.officer").await;
+        assert_eq!(nav(&b).await, ["/", "/people", "/registers", "/compliance"]);
+
+        b.visit("/compliance").await;
+        wait_for_h1(&b, "Compliance").await;
+        shot(&b, "compliance").await;
+        accessible(&b, "compliance").await;
+        tab_to(&b, "q").await;
+        let old = document(&b).await;
+        press(&b, "+44 (0)20-7946-0018" + Key::Enter).await;
+        wait_for_new(&b, old).await;
+        assert_eq!(text_of(&b, "held-key").await, "+442079460018");
+        let states = text_of(&b, "held-states").await;
+        assert!(states.contains("Opted out since"), "{states}");
+        let history = text_of(&b, "held-history").await;
+        assert!(history.contains("complained about three calls") && history.contains("a.agent"), "{history}");
+        assert_eq!(
+            b.find(By::Id("q")).await.expect("q").value().await.expect("value").as_deref(),
+            Some("+44 (0)20-7946-0018"),
+            "the search is kept"
+        );
+        shot(&b, "compliance-found").await;
+        accessible(&b, "compliance-found").await;
     });
 }
