@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod assets;
 pub mod compliance;
+pub mod people;
 pub mod registers;
 pub mod session;
 pub mod sign_in;
@@ -28,7 +29,8 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .configure(sign_in::config)
         .configure(registers::config)
         .configure(admin::config)
-        .configure(compliance::config);
+        .configure(compliance::config)
+        .configure(people::config);
 }
 
 /// A link of the main navigation.
