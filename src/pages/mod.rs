@@ -4,6 +4,7 @@
 //! `config` function. No page needs JavaScript; `assets/app.js` only adds upload progress.
 
 pub mod assets;
+pub mod lists;
 pub mod registers;
 pub mod session;
 pub mod sign_in;
@@ -22,7 +23,7 @@ use crate::http::AppState;
 pub use session::Signed;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
-    cfg.configure(assets::config).configure(sign_in::config).configure(registers::config);
+    cfg.configure(assets::config).configure(sign_in::config).configure(registers::config).configure(lists::config);
 }
 
 /// A link of the main navigation.
