@@ -10,6 +10,7 @@ mod cli;
 mod errors;
 mod hostile;
 mod pages;
+mod pages_lists;
 mod preferences;
 mod registers;
 mod scrub;
