@@ -319,3 +319,99 @@ fn expired_results_are_said_in_words_and_their_downloads_are_410() {
     assert_eq!(gone.status, 410);
     assert!(gone.body.contains("screen the file again"), "{}", gone.body);
 }
+
+fn tps_as_of(app: &TestApp) -> Value {
+    let (_, regs) = app.get("/v1/registers", Some(&app.admin));
+    regs.as_array().unwrap().iter().find(|r| r["name"] == "tps").unwrap()["as_of"].clone()
+}
+
+#[test]
+fn an_admin_imports_a_register_file_on_the_registers_page_and_can_undo_it() {
+    let app = TestApp::spawn();
+    let mut admin = app.person("a.admin", Role::Admin);
+    let page = admin.get("/registers");
+    assert!(page.body.contains("id=\"import-form\""), "{}", page.body);
+    // The date from the file's name.
+    let name = format!("tps-{}.txt", today());
+    let answer = upload(
+        &mut admin,
+        "/registers/import",
+        None,
+        &[("register", "tps"), ("kind", "full"), ("as_of", "")],
+        &name,
+        numbers(0..10).as_bytes(),
+    );
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let to = answer.location.unwrap();
+    assert!(to.starts_with("/registers?imported="), "{to}");
+    assert_eq!(tps_as_of(&app), Value::String(today()), "served at once");
+    let page = admin.get(&to);
+    let until = suppress::pages::day(today_uk().checked_add_days(Days::new(28)).unwrap());
+    let want = format!("TPS file of {} imported: +10 \u{2212}0, valid until {until}.", suppress::pages::day(today_uk()));
+    assert!(page.body.contains(&want), "{want}: {}", page.body);
+    // A full file that would empty the register: refused with what to do, the fields kept.
+    admin.get("/registers");
+    let answer = upload(
+        &mut admin,
+        "/registers/import",
+        None,
+        &[("register", "tps"), ("kind", "full"), ("as_of", &today())],
+        "short.txt",
+        numbers(0..1).as_bytes(),
+    );
+    assert_eq!(answer.status, 409, "{}", answer.body);
+    assert!(answer.body.contains("This full file would remove 9 of the 10 TPS entries"), "{}", answer.body);
+    assert!(answer.body.contains("Apply even if it removes many entries"));
+    assert!(answer.body.contains(&format!("value=\"{}\"", today())), "the date is kept");
+    // No date anywhere: said.
+    let answer =
+        upload(&mut admin, "/registers/import", None, &[("register", "tps"), ("kind", "full")], "numbers.txt", numbers(0..10).as_bytes());
+    assert_eq!(answer.status, 422);
+    assert!(answer.body.contains("give the date of the file"), "{}", answer.body);
+    // Undo: the register has no snapshot again.
+    admin.get("/registers");
+    let answer = admin.post("/registers/undo", &[("register", "tps")]);
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let page = admin.get(&answer.location.unwrap());
+    assert!(page.body.contains(&format!("The TPS import of {} was undone", suppress::pages::day(today_uk()))), "{}", page.body);
+    assert_eq!(tps_as_of(&app), Value::Null);
+    let answer = admin.post("/registers/undo", &[("register", "tps")]);
+    assert_eq!(answer.status, 409, "nothing left to undo: {}", answer.body);
+}
+
+#[test]
+fn a_campaign_manager_sees_no_import_form_and_cannot_import_or_undo() {
+    let app = TestApp::spawn();
+    import(&app, "tps", &today(), &numbers(0..10));
+    let mut m = app.person("m.jones", Role::Campaign);
+    let page = m.get("/registers");
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("import-form") && !page.body.contains("/registers/undo"), "{}", page.body);
+    let tomorrow = today_uk().checked_add_days(Days::new(1)).unwrap().to_string();
+    let answer = upload(
+        &mut m,
+        "/registers/import",
+        None,
+        &[("register", "tps"), ("kind", "full"), ("as_of", &tomorrow)],
+        "t.txt",
+        numbers(0..12).as_bytes(),
+    );
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    m.get("/registers");
+    assert_eq!(m.post("/registers/undo", &[("register", "tps")]).status, 403);
+    assert_eq!(tps_as_of(&app), Value::String(today()), "nothing changed");
+    // An admin's upload with another session's token changes nothing either.
+    let mut admin = app.person("a.admin", Role::Admin);
+    admin.get("/registers");
+    let other = m.csrf.clone();
+    let answer = upload(
+        &mut admin,
+        "/registers/import",
+        Some(&other),
+        &[("register", "tps"), ("kind", "full"), ("as_of", &tomorrow)],
+        "t.txt",
+        numbers(0..12).as_bytes(),
+    );
+    assert_eq!(answer.status, 403);
+    assert_eq!(tps_as_of(&app), Value::String(today()));
+}
