@@ -115,7 +115,7 @@ fn a_list_screened_on_the_page_is_the_api_s_list_byte_for_byte() {
     }
     assert_eq!(p.get(&format!("/lists/{id}/clean.csv")).body, "name,phone,notes\nEd,020 3000 0500,clean\nFlo,020 3000 0600,clean\n");
     // The page's scrub is the API's, with its name and who ran it.
-    let summary = stored(&app).into_iter().find(|s| s["id"].to_string() == id).unwrap();
+    let summary = stored(&app).into_iter().find(|s| s["id"].as_i64() == id.parse().ok()).unwrap();
     assert_eq!(summary["name"], "December <calls>");
     assert_eq!(summary["input_sha256"], api["input_sha256"]);
     let by: String = {
@@ -414,4 +414,42 @@ fn a_campaign_manager_sees_no_import_form_and_cannot_import_or_undo() {
     );
     assert_eq!(answer.status, 403);
     assert_eq!(tps_as_of(&app), Value::String(today()));
+}
+
+#[test]
+fn page_uploads_keep_the_api_s_limits_a_refusal_is_a_sentence_and_stores_nothing() {
+    let app = TestApp::spawn_with(|s| s.max_upload_bytes = 4096);
+    let mut p = app.person("m.jones", Role::Campaign);
+    p.get("/lists");
+    // Over the upload limit, as declared: refused before the body is read, connection closed.
+    let big = format!("phone\n{}", "020 3000 0000\n".repeat(400));
+    let answer = upload(&mut p, "/lists", None, &[("channel", "sms")], "l.csv", big.as_bytes());
+    assert_eq!(answer.status, 413, "{}", answer.body);
+    assert!(answer.body.contains("The file is larger than the limit of 1 MB"), "{}", answer.body);
+    // A field over the part limit (64 KiB), on a server whose upload limit allows it.
+    let app2 = TestApp::spawn();
+    let mut q = app2.person("m.jones", Role::Campaign);
+    q.get("/lists");
+    let huge = "x".repeat(70 << 10);
+    let answer = upload(&mut q, "/lists", None, &[("channel", "sms"), ("name", &huge)], "l.csv", b"phone\n020 3000 0000\n");
+    assert_eq!(answer.status, 413, "{}", answer.body);
+    assert!(answer.body.contains("The form&#39;s fields are too long"), "{}", answer.body);
+    // A field that is not UTF-8.
+    q.get("/lists");
+    let token = q.csrf.clone();
+    let mut body = format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{token}\r\n").into_bytes();
+    body.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n").as_bytes());
+    body.extend_from_slice(b"\xff\xfe bad\r\n");
+    body.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"channel\"\r\n\r\nsms\r\n").as_bytes());
+    body.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"l.csv\"\r\n\r\nphone\n020 3000 0000\n\r\n--{BOUNDARY}--\r\n").as_bytes());
+    let origin = q.base.clone();
+    let answer = q.post_raw(
+        "/lists",
+        &[("Origin", &origin), ("Sec-Fetch-Site", "same-origin")],
+        &format!("multipart/form-data; boundary={BOUNDARY}"),
+        body,
+    );
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert!(answer.body.contains("The upload could not be read: nothing was stored"), "{}", answer.body);
+    assert!(stored(&app).is_empty() && stored(&app2).is_empty());
 }
