@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod assets;
 pub mod compliance;
+pub mod lists;
 pub mod people;
 pub mod registers;
 pub mod session;
@@ -30,7 +31,8 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .configure(registers::config)
         .configure(admin::config)
         .configure(compliance::config)
-        .configure(people::config);
+        .configure(people::config)
+        .configure(lists::config);
 }
 
 /// A link of the main navigation.
