@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::error::{AppError, ErrorCode};
-use super::statements::parse_contacts;
+use super::statements::{parse_contacts, AddressParams, StatementParams};
 use super::App;
 use crate::domain::preference::AddressInput;
 use crate::domain::time::rfc3339;
@@ -26,6 +26,23 @@ pub struct PreferencesParams {
     pub postcode: Option<String>,
     pub premise: Option<String>,
     pub surname: Option<String>,
+}
+
+impl PreferencesParams {
+    /// A statement about the contact point this query names, as a page records it from its search
+    /// box: the address's premise is its one line, as [`Subject::parse`] reads it.
+    pub fn statement(
+        self,
+        channels: Option<Vec<String>>,
+        source: String,
+        recorded_by: Option<String>,
+        note: Option<String>,
+        evidence: Option<String>,
+    ) -> StatementParams {
+        let address =
+            self.postcode.map(|postcode| AddressParams { lines: self.premise.into_iter().collect(), postcode, surname: self.surname });
+        StatementParams { phone: self.phone, email: self.email, address, channels, source, recorded_by, note, evidence }
+    }
 }
 
 /// Which contact point a preferences query is about, and which stored keys speak for it.
@@ -86,24 +103,105 @@ impl Subject {
     }
 }
 
-/// A contact point's entry on one register, from the snapshot's date (`None`: never imported)
-/// and the key's listing on it: `as_of` null when the register was never imported;
-/// `listed_since` null (with `listed` true) when listed since before its first import.
-fn register_entry(r: Register, as_of: Option<NaiveDate>, listing: Option<&Listing>) -> Value {
-    let Some(as_of) = as_of else {
-        return json!({ "name": r, "as_of": null, "listed": null, "listed_since": null, "binding_from": null });
-    };
-    let mut entry = json!({
-        "name": r,
-        "as_of": as_of,
-        "listed": listing.is_some(),
-        "listed_since": listing.and_then(|l| l.listed_since),
-        "binding_from": listing.and_then(|l| l.binding_from),
-    });
-    if r == Register::Mps {
-        entry["deceased"] = json!(listing.is_some_and(|l| l.deceased));
+/// A contact point's entry on one register: the snapshot's date (`None`: never imported) and the
+/// key's listing on it (`None`: not listed).
+#[derive(Debug, Clone)]
+pub struct RegisterEntry {
+    pub register: Register,
+    /// The channel it binds.
+    pub channel: Channel,
+    pub as_of: Option<NaiveDate>,
+    pub listing: Option<Listing>,
+}
+
+impl RegisterEntry {
+    /// As `GET /v1/preferences` writes it: `as_of` null when the register was never imported;
+    /// `listed_since` null (with `listed` true) when listed since before its first import.
+    fn to_json(&self) -> Value {
+        let (r, listing) = (self.register, self.listing.as_ref());
+        let Some(as_of) = self.as_of else {
+            return json!({ "name": r, "as_of": null, "listed": null, "listed_since": null, "binding_from": null });
+        };
+        let mut entry = json!({
+            "name": r,
+            "as_of": as_of,
+            "listed": listing.is_some(),
+            "listed_since": listing.and_then(|l| l.listed_since),
+            "binding_from": listing.and_then(|l| l.binding_from),
+        });
+        if r == Register::Mps {
+            entry["deceased"] = json!(listing.is_some_and(|l| l.deceased));
+        }
+        entry
     }
-    entry
+}
+
+/// The in-house statement in force on a channel.
+#[derive(Debug, Clone)]
+pub struct InForceStatement {
+    pub kind: StatementKind,
+    pub id: i64,
+    pub recorded_at: NaiveDateTime,
+    /// The key it was made about (the household's, when a household's statement decides).
+    pub key: String,
+    pub whose: Whose,
+}
+
+/// The state in force on one of the contact point's channels.
+#[derive(Debug, Clone)]
+pub struct ChannelState {
+    pub channel: Channel,
+    /// `None`: no statement (the registers decide).
+    pub in_force: Option<InForceStatement>,
+}
+
+/// What is known about a contact point now, and its history (oldest first).
+#[derive(Debug, Clone)]
+pub struct Preferences {
+    pub contact: ContactKind,
+    pub key: String,
+    /// For a household (an address without a surname): its members' statements are in the history.
+    pub household: bool,
+    /// Each channel the contact point allows, in the contact kind's order.
+    pub channels: Vec<ChannelState>,
+    pub registers: Vec<RegisterEntry>,
+    pub history: Vec<StatementRow>,
+}
+
+impl Preferences {
+    /// A statement of the history by its id (the one in force on a channel, say), if the history holds it.
+    pub fn statement(&self, id: i64) -> Option<&StatementRow> {
+        self.history.iter().rev().find(|r| r.id == id)
+    }
+
+    /// As `GET /v1/preferences` answers.
+    pub fn to_json(&self) -> Value {
+        let channels: BTreeMap<&str, Value> = self
+            .channels
+            .iter()
+            .map(|c| {
+                let state = match &c.in_force {
+                    Some(s) => json!({
+                        "state": if s.kind == StatementKind::OptOut { "opted_out" } else { "consented" },
+                        "statement_id": s.id,
+                        "since": rfc3339(s.recorded_at),
+                        "key": s.key,
+                    }),
+                    None => json!({ "state": "none" }),
+                };
+                (c.channel.as_str(), state)
+            })
+            .collect();
+        let registers: Vec<Value> = self.registers.iter().map(RegisterEntry::to_json).collect();
+        let history: Vec<HistoryEntry> = self.history.iter().map(HistoryEntry::from).collect();
+        json!({
+            "contact": self.contact,
+            "key": self.key,
+            "channels": channels,
+            "registers": registers,
+            "history": history,
+        })
+    }
 }
 
 #[derive(Serialize)]
@@ -137,8 +235,15 @@ impl From<&StatementRow> for HistoryEntry {
     }
 }
 
-/// What is known about the subject now, and its history (a short read: the caller picks the thread).
+/// What is known about the subject now, and its history, as `GET /v1/preferences` answers (a
+/// short read: the caller picks the thread).
 pub fn preferences(app: &App, conn: &mut DbConnection, subject: &Subject) -> Result<Value, AppError> {
+    Ok(lookup(app, conn, subject)?.to_json())
+}
+
+/// What is known about the subject now, and its history: one read of the history, then the
+/// statements in force and the registers from memory.
+pub fn lookup(app: &App, conn: &mut DbConnection, subject: &Subject) -> Result<Preferences, AppError> {
     let mut history = crate::store::statements::history(conn, &subject.deciding)?;
     if let Some(household) = &subject.members {
         history.extend(crate::store::statements::household_members(conn, household)?);
@@ -157,36 +262,34 @@ pub fn preferences(app: &App, conn: &mut DbConnection, subject: &Subject) -> Res
         .iter()
         .map(|&c| (c, Knowledge { in_house: statements.on(c), registers: view.clone() }.facts(key, &subject.key)))
         .collect();
-    let channels: BTreeMap<&str, Value> = facts
+    let channels = facts
         .iter()
-        .map(|(c, f)| {
-            let state = match f.in_house {
-                Some(s) => json!({
-                    "state": if s.kind == StatementKind::OptOut { "opted_out" } else { "consented" },
-                    "statement_id": s.id,
-                    "since": rfc3339(s.recorded_at),
-                    "key": match (s.whose, key) {
-                        (Whose::Household, Key::Address(a)) => a.household().to_string(),
-                        _ => subject.key.clone(),
-                    },
-                }),
-                None => json!({ "state": "none" }),
-            };
-            (c.as_str(), state)
+        .map(|(c, f)| ChannelState {
+            channel: *c,
+            in_force: f.in_house.map(|s| InForceStatement {
+                kind: s.kind,
+                id: s.id,
+                recorded_at: s.recorded_at,
+                key: match (s.whose, key) {
+                    (Whose::Household, Key::Address(a)) => a.household().to_string(),
+                    _ => subject.key.clone(),
+                },
+                whose: s.whose,
+            }),
         })
         .collect();
-    let registers: Vec<Value> = facts
+    let registers = facts
         .iter()
-        .flat_map(|(c, f)| c.registers().iter().map(|&r| register_entry(r, view.head(r).map(|h| h.as_of), f.listings.on(r))))
+        .flat_map(|(c, f)| {
+            c.registers().iter().map(|&r| RegisterEntry {
+                register: r,
+                channel: *c,
+                as_of: view.head(r).map(|h| h.as_of),
+                listing: f.listings.on(r).copied(),
+            })
+        })
         .collect();
-    let history: Vec<HistoryEntry> = history.iter().map(HistoryEntry::from).collect();
-    Ok(json!({
-        "contact": subject.kind,
-        "key": subject.key,
-        "channels": channels,
-        "registers": registers,
-        "history": history,
-    }))
+    Ok(Preferences { contact: subject.kind, key: subject.key.clone(), household: subject.members.is_some(), channels, registers, history })
 }
 
 /// What one search box holds (the people page's and the compliance page's): a phone number in any

@@ -236,6 +236,17 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<Value>, AppError> {
     Ok(rows.into_iter().map(|r| r.summary).collect())
 }
 
+/// Past scrubs, newest first, `per_page` a page: page `page` (from 1), and whether a later page
+/// has any.
+pub fn page(conn: &mut DbConnection, page: u32, per_page: u32) -> Result<(Vec<ScrubRow>, bool), AppError> {
+    let per_page = i64::from(per_page.max(1));
+    let offset = i64::from(page.max(1) - 1) * per_page;
+    let mut rows = db::page(conn, offset, per_page + 1)?;
+    let more = rows.len() as i64 > per_page;
+    rows.truncate(per_page as usize);
+    Ok((rows, more))
+}
+
 /// A scrub named by its id as given (a path segment).
 pub fn find(conn: &mut DbConnection, raw: &str) -> Result<ScrubRow, AppError> {
     let id: i64 = raw.parse().map_err(|_| AppError::not_found(format!("there is no scrub {raw:?}")))?;

@@ -60,6 +60,14 @@ impl PhoneKey {
     pub fn uk_national(&self) -> Option<u64> {
         self.0.strip_prefix("+44")?.parse().ok()
     }
+
+    /// The number as people read it aloud: a UK number in its national form (`020 7946 0018`),
+    /// another country's in international form (`+33 1 23 45 67 89`); the key itself if it cannot
+    /// be formatted.
+    pub fn readable(&self) -> String {
+        let mode = if self.0.starts_with("+44") { Mode::National } else { Mode::International };
+        phonenumber::parse(None, &self.0).map(|n| n.format().mode(mode).to_string()).unwrap_or_else(|_| self.0.clone())
+    }
 }
 
 impl fmt::Display for PhoneKey {
@@ -273,6 +281,14 @@ fn holds_two_numbers(cell: &str) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn keys_read_aloud_in_their_country_s_form() {
+        let readable = |s: &str| PhoneKey::parse(s).unwrap().readable();
+        assert_eq!(readable("+44 (0)20-7946-0018"), "020 7946 0018");
+        assert_eq!(readable("07912-345678"), "07912 345678");
+        assert_eq!(readable("+33 1 23 45 67 89"), "+33 1 23 45 67 89");
+    }
 
     /// UK ranges worth hitting often: London, Birmingham, drama ranges, mobiles, freephone,
     /// non-geographic, Jersey, Guernsey, Isle of Man, and some that are not allocated.

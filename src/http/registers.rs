@@ -110,7 +110,7 @@ async fn import_file(
 }
 
 /// Serve the register's new snapshot from this instance at once; others notice within their poll.
-async fn serve_now(state: &web::Data<AppState>) -> Result<(), ApiError> {
+pub(crate) async fn serve_now(state: &web::Data<AppState>) -> Result<(), ApiError> {
     let (registers, store) = (state.registers.clone(), state.store.clone());
     super::blocking(move || registers.refresh(&store)).await?.map_err(|e| ApiError::internal(format!("{e:#}")))?;
     Ok(())

@@ -97,6 +97,12 @@ async fn download(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, part) = path.into_inner();
+    stream_download(&state, id, part).await
+}
+
+/// A stored scrub's download (`clean.csv`, `suppressed.csv`, `annotated.csv`, `revocations`),
+/// streamed as it is produced: the API's and the pages' one way to send it.
+pub(crate) async fn stream_download(state: &AppState, id: String, part: String) -> Result<HttpResponse, ApiError> {
     let app = state.app.clone();
     // Off the workers: the revocations catch up with the statements in force first.
     let produce = super::blocking(move || -> Result<scrubs::Producer, ApiError> {

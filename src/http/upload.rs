@@ -105,7 +105,13 @@ impl Admitted {
 
     /// The `file` part of a multipart/form-data body as a file; other parts are read past.
     pub async fn file_part(&self, headers: &HeaderMap, payload: web::Payload) -> Result<File, ApiError> {
-        self.read_file_part(headers, payload).await.map_err(ApiError::closing)
+        Ok(self.read_file_part(headers, payload, false).await.map_err(ApiError::closing)?.file)
+    }
+
+    /// The `file` part as a file, with the other parts as text fields (a page's upload form):
+    /// each field within [`PART`], all of them together within [`PART`] too, and UTF-8.
+    pub async fn file_part_and_fields(&self, headers: &HeaderMap, payload: web::Payload) -> Result<Form, ApiError> {
+        self.read_file_part(headers, payload, true).await.map_err(ApiError::closing)
     }
 
     async fn read_body(&self, payload: web::Payload) -> Result<File, ApiError> {
@@ -117,27 +123,64 @@ impl Admitted {
         Ok(file)
     }
 
-    async fn read_file_part(&self, headers: &HeaderMap, payload: web::Payload) -> Result<File, ApiError> {
+    async fn read_file_part(&self, headers: &HeaderMap, payload: web::Payload, keep_fields: bool) -> Result<Form, ApiError> {
         let tally = Rc::new(Tally::default());
         let body = Guarded::new(payload, tally.clone(), self, true);
         let broken = |e: &dyn std::fmt::Display| bad(ErrorCode::BadMultipart, "the multipart body could not be read", e);
         let mut parts = actix_multipart::Multipart::new(headers, body);
         let mut list = None;
+        let mut fields = Vec::new();
+        // What the kept fields hold together: their text, bounded as one part is.
+        let mut kept = Vec::new();
         while let Some(part) = parts.next().await {
             let mut part = part.map_err(|e| tally.refusal().unwrap_or_else(|| broken(&e)))?;
             if part.name() == Some("file") && list.is_none() {
+                let filename = part.content_disposition().and_then(|d| d.get_filename()).map(str::to_owned);
                 let mut file = tempfile::tempfile().map_err(ApiError::internal)?;
                 drain(&mut part, &tally, Some(&mut file), u64::MAX, broken).await?;
                 file.rewind().map_err(ApiError::internal)?;
-                list = Some(file);
+                list = Some((file, filename));
+            } else if keep_fields {
+                let name = part.name().unwrap_or("").to_owned();
+                let from = kept.len();
+                drain(&mut part, &tally, Some(&mut kept), PART, broken).await?;
+                if kept.len() as u64 > PART {
+                    return Err(part_too_large(PART));
+                }
+                let value = std::str::from_utf8(&kept[from..])
+                    .map_err(|_| ApiError::new(ErrorCode::BadMultipart, format!("the form field {name:?} is not UTF-8 text")))?
+                    .to_owned();
+                fields.push((name, value));
             } else {
-                drain(&mut part, &tally, None, PART, broken).await?;
+                drain(&mut part, &tally, None::<&mut File>, PART, broken).await?;
             }
         }
-        list.ok_or_else(|| {
+        let (file, filename) = list.ok_or_else(|| {
             ApiError::new(ErrorCode::MissingFilePart, "the multipart body has no part named `file`: send the list as that part")
-        })
+        })?;
+        Ok(Form { file, filename, fields })
     }
+}
+
+/// A multipart body as a page's form sends it: the `file` part, the name the browser gave it,
+/// and the other parts as text, in order.
+#[derive(Debug)]
+pub struct Form {
+    pub file: File,
+    pub filename: Option<String>,
+    pub fields: Vec<(String, String)>,
+}
+
+impl Form {
+    /// The first field of that name, if any.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+fn part_too_large(cap: u64) -> ApiError {
+    ApiError::new(ErrorCode::PartTooLarge, format!("a part other than the list (`file`) is larger than {cap} bytes"))
+        .details(json!({ "limit_bytes": cap }))
 }
 
 fn bad(code: ErrorCode, what: &str, e: &dyn std::fmt::Display) -> ApiError {
@@ -145,16 +188,17 @@ fn bad(code: ErrorCode, what: &str, e: &dyn std::fmt::Display) -> ApiError {
 }
 
 /// Read a stream of content to its end, into `file` if given, refusing it past `cap` bytes.
-async fn drain<S, E>(
+async fn drain<S, E, W>(
     stream: &mut S,
     tally: &Tally,
-    mut file: Option<&mut File>,
+    mut file: Option<&mut W>,
     cap: u64,
     broken: impl Fn(&dyn std::fmt::Display) -> ApiError,
 ) -> Result<(), ApiError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
+    W: Write,
 {
     let mut size = 0u64;
     while let Some(chunk) = stream.next().await {
@@ -163,8 +207,7 @@ where
         tally.content.set(tally.content.get() + n);
         size += n;
         if size > cap {
-            return Err(ApiError::new(ErrorCode::PartTooLarge, format!("a part other than the list (`file`) is larger than {cap} bytes"))
-                .details(json!({ "limit_bytes": cap })));
+            return Err(part_too_large(cap));
         }
         if let Some(f) = file.as_deref_mut() {
             f.write_all(&chunk).map_err(ApiError::internal)?;

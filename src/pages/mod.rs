@@ -6,6 +6,8 @@
 pub mod admin;
 pub mod assets;
 pub mod compliance;
+pub mod lists;
+pub mod people;
 pub mod registers;
 pub mod session;
 pub mod sign_in;
@@ -28,7 +30,9 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .configure(sign_in::config)
         .configure(registers::config)
         .configure(admin::config)
-        .configure(compliance::config);
+        .configure(compliance::config)
+        .configure(people::config)
+        .configure(lists::config);
 }
 
 /// A link of the main navigation.

@@ -122,6 +122,18 @@ pub fn list(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<ScrubRow>> {
     rows.into_iter().map(ScrubRow::try_from).collect()
 }
 
+/// A page of past scrubs (finished), newest first: `limit` of them after the first `offset`.
+pub fn page(conn: &mut DbConnection, offset: i64, limit: i64) -> QueryResult<Vec<ScrubRow>> {
+    let rows: Vec<StoredScrub> = scrubs::table
+        .filter(scrubs::state.eq(ScrubState::Done))
+        .select(StoredScrub::as_select())
+        .order(scrubs::id.desc())
+        .offset(offset)
+        .limit(limit)
+        .load(conn)?;
+    rows.into_iter().map(ScrubRow::try_from).collect()
+}
+
 /// One block of a scrub's result (None past the last).
 pub fn block(conn: &mut DbConnection, scrub_id: i64, seq: i32) -> QueryResult<Option<Vec<u8>>> {
     let rows: Vec<Vec<u8>> = scrub_results::table

@@ -12,6 +12,8 @@ mod errors;
 mod hostile;
 mod pages;
 mod pages_admin;
+mod pages_lists;
+mod pages_people;
 mod preferences;
 mod registers;
 mod scrub;
