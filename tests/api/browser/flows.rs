@@ -245,6 +245,26 @@ async fn text_of(d: &WebDriver, id: &str) -> String {
     d.find(By::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}")).text().await.expect("text")
 }
 
+/// Presses Tab until the element matched by `css` has the focus (at most 60 times).
+async fn tab_to_el(d: &WebDriver, css: &str) {
+    let target = d.find(By::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    for _ in 0..60 {
+        press(d, Key::Tab).await;
+        if d.active_element().await.expect("the focused element").element_id() == target.element_id() {
+            return;
+        }
+    }
+    panic!("60 presses of Tab never reached {css} on {}", here(d).await);
+}
+
+/// `GET /v1/check` for a phone number on a channel, with the agent's key: (allowed, reason).
+fn check(app: &TestApp, phone: &str, channel: &str) -> (serde_json::Value, serde_json::Value) {
+    let q = url::form_urlencoded::Serializer::new(String::new()).extend_pairs([("phone", phone), ("channel", channel)]).finish();
+    let (status, body) = app.get(&format!("/v1/check?{q}"), Some(&app.agent));
+    assert_eq!(status, 200, "check {phone} {channel}: {body}");
+    (body["allowed"].clone(), body["reason"].clone())
+}
+
 /// A TPS/CTPS full file (the spaced layout) of London numbers `from..to`.
 fn register_file(from: u32, to: u32) -> String {
     (from..to)
@@ -314,11 +334,8 @@ impl Drop for OtherSite {
     }
 }
 
-/// Every page that only some roles may use, and the pages of each role's navigation.
+/// Every page that only some roles may use.
 const ROLE_PAGES: [&str; 4] = ["/people", "/lists", "/compliance", "/admin"];
-
-/// The pages of `ROLE_PAGES` merged into main so far: a role may not open the others by URL.
-const LANDED: [&str; 2] = ["/compliance", "/admin"];
 
 // ---------------------------------------------------------------------------------------------
 // Tests
@@ -351,7 +368,7 @@ fn each_role_sees_only_its_pages() {
             assert_eq!(role_text, format!("({word})"));
             shot(&b, &format!("home-{word}")).await;
             accessible(&b, &format!("home-{word}")).await;
-            for page in LANDED {
+            for page in ROLE_PAGES {
                 b.visit(page).await;
                 let title = h1(&b).await;
                 if want.contains(&page) {
@@ -743,4 +760,186 @@ fn an_admin_creates_a_user_and_a_key_and_the_new_user_looks_up_a_customer() {
         shot(&b, "compliance-found").await;
         accessible(&b, "compliance-found").await;
     });
+}
+
+#[test]
+fn an_agent_records_an_opt_out_by_keyboard_alone_and_the_api_answers_at_once() {
+    let app = TestApp::spawn();
+    let today = suppress::domain::time::today_uk();
+    import(&app, "tps", today, &register_file(0, 40));
+    import(&app, "ctps", today, &register_file(100, 110));
+    let password = user(&app, "p.agent", Role::Agent);
+    let phone = "020 7946 0018";
+    assert_eq!(check(&app, phone, "call"), (serde_json::json!(true), serde_json::Value::Null), "allowed before");
+    let Some(b) = open("an_agent_records_an_opt_out_by_keyboard_alone_and_the_api_answers_at_once", &app.base) else { return };
+    b.block_on(async {
+        sign_in(&b, "p.agent", &password).await;
+        // To the look-up by the navigation, by keyboard.
+        tab_to_el(&b, "nav[aria-label=Main] a[href='/people']").await;
+        let old = document(&b).await;
+        press(&b, Key::Enter).await;
+        wait_for_new(&b, old).await;
+        wait_for_h1(&b, "Customers").await;
+        shot(&b, "people").await;
+        accessible(&b, "people").await;
+        // The search box has the focus: type the number in another spelling, Enter.
+        assert_eq!(b.active_element().await.expect("focus").id().await.expect("id").as_deref(), Some("q"));
+        let old = document(&b).await;
+        press(&b, "+44 (0)20-7946 0018" + Key::Enter).await;
+        wait_for_new(&b, old).await;
+        assert_eq!(text_of(&b, "result-key").await, "+442079460018");
+        let before = text_of(&b, "state-call").await;
+        assert!(b.find_all(By::Id("history-empty")).await.expect("read").len() == 1, "nothing recorded yet");
+        shot(&b, "people-found").await;
+        accessible(&b, "people-found").await;
+
+        // Calls only: Tab into the radio group (on "all", the one checked), an arrow to the next.
+        tab_to_el(&b, "#opt-out-channel-all").await;
+        press(&b, Key::Down).await;
+        assert!(
+            b.find(By::Id("opt-out-channel-call")).await.expect("calls only").is_selected().await.expect("checked"),
+            "calls only chosen"
+        );
+        tab_to_el(&b, "#opt-out-note").await;
+        press(&b, "asked on the phone").await;
+        tab_to_el(&b, "#opt-out-submit").await;
+        let old = document(&b).await;
+        press(&b, Key::Space).await;
+        wait_for_new(&b, old).await;
+        wait_for_h1(&b, "Customers").await;
+        assert_eq!(text_of(&b, "say-sentence").await, "We have stopped marketing calls to 020 7946 0018 from now.");
+        let after = text_of(&b, "state-call").await;
+        assert_ne!(after, before, "the state in force changed");
+        let history = text_of(&b, "history").await;
+        assert!(history.contains("p.agent") && history.contains("web:p.agent") && history.contains("asked on the phone"), "{history}");
+        shot(&b, "people-said").await;
+        accessible(&b, "people-said").await;
+    });
+    // The API answers at once: calls stopped, texts not.
+    assert_eq!(check(&app, phone, "call"), (serde_json::json!(false), serde_json::json!("OPTED_OUT")));
+    assert_eq!(check(&app, phone, "sms").0, serde_json::json!(true), "only calls were stopped");
+
+    b.block_on(async {
+        // A consent without evidence is refused on the page, and nothing is recorded.
+        tab_to_el(&b, "#consent-submit").await;
+        let old = document(&b).await;
+        press(&b, Key::Enter).await;
+        wait_for_new(&b, old).await;
+        wait_for_h1(&b, "Customers").await;
+        let refusal = b.find(By::Css("#consent-form .error[role=alert]")).await.expect("the refusal").text().await.expect("text");
+        assert!(refusal.to_lowercase().contains("evidence"), "{refusal}");
+        assert!(b.find_all(By::Id("say-sentence")).await.expect("read").is_empty(), "no sentence to read");
+        assert_eq!(b.find_all(By::Css("#history tbody tr")).await.expect("rows").len(), 1, "nothing more recorded");
+        shot(&b, "people-consent-refused").await;
+        accessible(&b, "people-consent-refused").await;
+    });
+    assert_eq!(check(&app, phone, "call"), (serde_json::json!(false), serde_json::json!("OPTED_OUT")), "the consent was not recorded");
+}
+
+const CALL_LIST: &str = "name,phone,notes\nAnn,020 3000 0000,tps\nBo,020 3000 0101,ctps\nEd,020 7946 0500,clean\nFlo,020 7946 0600,clean\nGus,02079460600,dup\nHal,12345,bad\n";
+
+/// Fetches `href` in the page itself (with the session's cookie, as a download from the page).
+async fn fetch_in_page(d: &WebDriver, href: &str) -> String {
+    let script = "const done = arguments[arguments.length - 1];
+        fetch(arguments[0], {credentials: 'same-origin'}).then(r => r.ok ? r.text() : Promise.reject(r.status)).then(done, e => done({error: String(e)}));";
+    let got = d.execute_async(script, vec![serde_json::json!(href)]).await.expect("fetch in the page");
+    match got.json() {
+        serde_json::Value::String(text) => text.clone(),
+        other => panic!("fetching {href} failed: {other}"),
+    }
+}
+
+#[test]
+fn a_campaign_manager_screens_a_list_on_the_page_and_gets_the_api_s_files() {
+    let app = TestApp::spawn();
+    let password = user(&app, "m.jones", Role::Campaign);
+    let dir = tempfile::tempdir().expect("a folder for the list");
+    let file = dir.path().join("december.csv");
+    std::fs::write(&file, CALL_LIST).expect("write the list");
+    let file = file.to_string_lossy().into_owned();
+    let Some(b) = open("a_campaign_manager_screens_a_list_on_the_page_and_gets_the_api_s_files", &app.base) else { return };
+    b.block_on(async {
+        sign_in(&b, "m.jones", &password).await;
+        b.visit("/lists").await;
+        wait_for_h1(&b, "Lists").await;
+        b.find(By::Id("list-name")).await.expect("name").send_keys("December calls").await.expect("type");
+        b.find(By::Id("list-file")).await.expect("file").send_keys(file.as_str()).await.expect("choose the file");
+        // Registers never imported: refused with a sentence, the form still there.
+        send(&b, "list-form").await;
+        wait_for_h1(&b, "Lists").await;
+        let refusal = text_of(&b, "list-error").await;
+        assert!(refusal.contains("TPS"), "{refusal}");
+        assert_eq!(
+            b.find(By::Id("list-name")).await.expect("name").value().await.expect("value").as_deref(),
+            Some("December calls"),
+            "kept"
+        );
+        shot(&b, "lists-refused-stale").await;
+        accessible(&b, "lists-refused-stale").await;
+    });
+    let (s, all) = app.get("/v1/scrubs", Some(&app.admin));
+    assert_eq!((s, all["scrubs"].as_array().map(Vec::len)), (200, Some(0)), "a refused list stores nothing: {all}");
+
+    let today = suppress::domain::time::today_uk();
+    import(&app, "tps", today, &register_file(0, 40));
+    import(&app, "ctps", today, &register_file(100, 110));
+    let (id, params, files) = b.block_on(async {
+        b.visit("/lists").await;
+        b.find(By::Id("list-name")).await.expect("name").send_keys("December calls").await.expect("type");
+        b.find(By::Id("list-file")).await.expect("file").send_keys(file.as_str()).await.expect("choose the file");
+        let value = |id: &'static str| {
+            let b = &b;
+            async move { b.find(By::Id(id)).await.expect(id).prop("value").await.expect("value").unwrap_or_default() }
+        };
+        let (channel, date) = (value("list-channel").await, value("list-contact-date").await);
+        let mode =
+            b.find(By::Css("#list-mode input:checked")).await.expect("a mode").prop("value").await.expect("value").unwrap_or_default();
+        assert!(!banner(&b).await.iter().any(|l| l.contains("TPS") || l.contains("CTPS")), "TPS and CTPS are fresh");
+        shot(&b, "lists-upload").await;
+        accessible(&b, "lists-upload").await;
+        send(&b, "list-form").await;
+        wait_for_h1(&b, "December calls").await;
+        let id = text_of(&b, "list-id").await;
+        assert_eq!(here(&b).await, format!("/lists/{id}"));
+        assert_eq!((text_of(&b, "list-rows").await, text_of(&b, "list-kept").await), ("6".to_owned(), "2".to_owned()));
+        let reasons = text_of(&b, "list-reasons").await;
+        assert!(reasons.contains("TPS") && reasons.contains("CTPS"), "{reasons}");
+        shot(&b, "lists-result").await;
+        accessible(&b, "lists-result").await;
+        let mut files = Vec::new();
+        for (link, part) in [
+            ("download-clean", "clean.csv"),
+            ("download-suppressed", "suppressed.csv"),
+            ("download-annotated", "annotated.csv"),
+            ("download-revocations", "revocations"),
+        ] {
+            let href = b.find(By::Id(link)).await.expect(link).attr("href").await.expect("href").unwrap_or_default();
+            assert_eq!(href, format!("/lists/{id}/{part}"));
+            files.push((part, fetch_in_page(&b, &href).await));
+        }
+        // The list is among the past lists.
+        b.visit("/lists").await;
+        let past = text_of(&b, "past-lists").await;
+        assert!(past.contains("December calls") && past.contains("m.jones"), "{past}");
+        (id, (channel, date, mode), files)
+    });
+    assert_eq!(files[0].1, "name,phone,notes\nEd,020 7946 0500,clean\nFlo,020 7946 0600,clean\n", "the clean list");
+    // The API, same file, same parameters: the same files, byte for byte.
+    let (channel, date, mode) = params;
+    let (s, api) = app.raw(
+        "POST",
+        &format!("/v1/scrubs?channel={channel}&contact_date={date}&mode={mode}"),
+        Some(&app.campaign),
+        Some("text/csv"),
+        CALL_LIST,
+    );
+    assert_eq!(s, 201, "{api}");
+    let api_id = api["id"].as_i64().expect("the API's list id");
+    assert_ne!(api_id.to_string(), id);
+    for (part, from_page) in files {
+        let r =
+            ureq::get(&format!("{}/v1/scrubs/{api_id}/{part}", app.base)).set("Authorization", &format!("Bearer {}", app.campaign)).call();
+        let from_api = r.expect("the API's download").into_string().expect("text");
+        assert_eq!(from_page, from_api, "{part}: the page's and the API's differ");
+    }
 }
