@@ -25,15 +25,22 @@ use crate::helpers::{Person, TestApp};
 /// is sent, Chrome's leak detection asks `passwordsleakcheck-pa.googleapis.com` about the
 /// password (the harness's proxy catches it and fails the test); and a "save password?" bubble
 /// has no place in a screenshot.
-fn prefs() -> serde_json::Value {
-    serde_json::json!({
-        "credentials_enable_service": false,
-        "profile": {"password_manager_enabled": false, "password_manager_leak_detection": false},
-    })
+/// With `javascript` false, no page may run a script either.
+fn prefs(javascript: bool) -> serde_json::Value {
+    let mut profile = serde_json::json!({"password_manager_enabled": false, "password_manager_leak_detection": false});
+    if !javascript {
+        profile["managed_default_content_settings"] = serde_json::json!({"javascript": 2});
+    }
+    serde_json::json!({"credentials_enable_service": false, "profile": profile})
 }
 
 /// [`Browser::open`], with Chrome's password manager switched off by [`prefs`].
 fn open(test: &str, base_url: &str) -> Option<Browser> {
+    open_with(test, base_url, true)
+}
+
+/// [`open`], with or without JavaScript in the pages.
+fn open_with(test: &str, base_url: &str, javascript: bool) -> Option<Browser> {
     let ci = std::env::var("CI").ok();
     match availability(test, Path::new(CHROMIUM), Path::new(CHROMEDRIVER), ci.as_deref()) {
         Availability::Ready => {}
@@ -45,7 +52,7 @@ fn open(test: &str, base_url: &str) -> Option<Browser> {
     }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime for the browser test");
     let sentinel = Sentinel::start().expect("a local listener for Chrome's proxy");
-    let driver = rt.block_on(session(sentinel.port)).unwrap_or_else(|e| panic!("browser test {test}: no Chrome session: {e}"));
+    let driver = rt.block_on(session(sentinel.port, javascript)).unwrap_or_else(|e| panic!("browser test {test}: no Chrome session: {e}"));
     let browser = Browser { test: test.to_owned(), base: base_url.trim_end_matches('/').to_owned(), driver, sentinel, rt };
     browser.block_on(async {
         browser.goto(base_url).await.unwrap_or_else(|e| panic!("browser test {test}: cannot open {base_url}: {e}"));
@@ -53,14 +60,14 @@ fn open(test: &str, base_url: &str) -> Option<Browser> {
     Some(browser)
 }
 
-async fn session(proxy_port: u16) -> WebDriverResult<WebDriver> {
+async fn session(proxy_port: u16, javascript: bool) -> WebDriverResult<WebDriver> {
     let mut caps = DesiredCapabilities::chrome();
     caps.set_binary(CHROMIUM)?;
     for arg in CHROME_ARGS {
         caps.add_arg(arg)?;
     }
     caps.add_arg(&format!("--proxy-server=http://127.0.0.1:{proxy_port}"))?;
-    caps.add_experimental_option("prefs", prefs())?;
+    caps.add_experimental_option("prefs", prefs(javascript))?;
     let driver = WebDriver::new(super::chromedriver_url(), caps).await?;
     driver.set_page_load_timeout(Duration::from_secs(30)).await?;
     driver.set_script_timeout(Duration::from_secs(30)).await?;
@@ -373,6 +380,8 @@ fn each_role_sees_only_its_pages() {
                 let title = h1(&b).await;
                 if want.contains(&page) {
                     assert!(title != "Not for your role" && title != "Not found", "a {word} must be able to open {page}: {title}");
+                    let lines = banner(&b).await;
+                    assert_eq!(lines.len(), 3, "the stale banner on {page} for a {word}: {lines:?}");
                 } else {
                     assert_eq!(title, "Not for your role", "a {word} must get the 403 page at {page}");
                     shot(&b, &format!("error-403-{word}{}", page.replace('/', "-"))).await;
@@ -381,6 +390,13 @@ fn each_role_sees_only_its_pages() {
             // Every page a role may not use is unlinked everywhere on the page, not only in the
             // navigation.
             b.visit("/registers").await;
+            assert_eq!(banner(&b).await.len(), 3, "the stale banner on /registers for a {word}");
+            if role == Role::Admin {
+                // The admin's registers page has the import form.
+                b.find(By::Css("main form[method=post]")).await.expect("the import form for an admin");
+                shot(&b, "registers-admin").await;
+                accessible(&b, "registers-admin").await;
+            }
             for page in ROLE_PAGES.iter().filter(|p| !want.contains(p)) {
                 let links = b.find_all(By::Css(format!("a[href^='{page}']"))).await.expect("links");
                 assert!(links.is_empty(), "a {word} sees a link to {page} on /registers");
@@ -942,4 +958,50 @@ fn a_campaign_manager_screens_a_list_on_the_page_and_gets_the_api_s_files() {
         let from_api = r.expect("the API's download").into_string().expect("text");
         assert_eq!(from_page, from_api, "{part}: the page's and the API's differ");
     }
+}
+
+#[test]
+fn the_core_flows_work_without_javascript() {
+    let app = TestApp::spawn();
+    let today = suppress::domain::time::today_uk();
+    import(&app, "tps", today, &register_file(0, 40));
+    import(&app, "ctps", today, &register_file(100, 110));
+    let password = user(&app, "no.script", Role::Admin);
+    let dir = tempfile::tempdir().expect("a folder for the list");
+    let file = dir.path().join("december.csv");
+    std::fs::write(&file, CALL_LIST).expect("write the list");
+    let file = file.to_string_lossy().into_owned();
+    let page = "<!doctype html><html lang=en><head><title>no script</title></head><body><script>document.title = 'script ran'</script></body></html>";
+    let Some(b) = open_with("the_core_flows_work_without_javascript", &app.base, false) else { return };
+    let (cookie, href) = b.block_on(async {
+        b.goto(format!("data:text/html,{page}")).await.expect("open the test page");
+        assert_eq!(b.title().await.expect("the title"), "no script", "JavaScript is off in this browser");
+        sign_in(&b, "no.script", &password).await;
+        // Look up and record.
+        b.visit("/people").await;
+        b.find(By::Id("q")).await.expect("the search box").send_keys("020 7946 0500" + Key::Enter).await.expect("type");
+        wait_for_h1(&b, "Customers").await;
+        let old = document(&b).await;
+        b.find(By::Id("opt-out-submit")).await.expect("record opt-out").click().await.expect("press");
+        wait_for_new(&b, old).await;
+        assert_eq!(text_of(&b, "say-sentence").await, "We have stopped marketing calls and texts to 020 7946 0500 from now.");
+        // Upload: the form is sent by the browser itself, no progress script.
+        b.visit("/lists").await;
+        b.find(By::Id("list-file")).await.expect("file").send_keys(file.as_str()).await.expect("choose the file");
+        send(&b, "list-form").await;
+        let id = text_of(&b, "list-id").await;
+        assert_eq!(here(&b).await, format!("/lists/{id}"));
+        let href = b.find(By::Id("download-clean")).await.expect("the clean list").attr("href").await.expect("href").unwrap_or_default();
+        shot(&b, "lists-result-no-script").await;
+        (session_cookie(&b).await.expect("signed in"), href)
+    });
+    // The download, with the browser's session cookie.
+    let r = ureq::get(&format!("{}{href}", app.base)).set("Cookie", &format!("suppress_session={cookie}")).call().expect("the download");
+    assert!(r.header("content-disposition").is_some_and(|d| d.starts_with("attachment")), "a download");
+    assert_eq!(
+        r.into_string().expect("text"),
+        "name,phone,notes\nFlo,020 7946 0600,clean\n",
+        "the clean list, without the number opted out"
+    );
+    assert_eq!(check(&app, "020 7946 0500", "call"), (serde_json::json!(false), serde_json::json!("OPTED_OUT")));
 }
