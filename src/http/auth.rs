@@ -55,6 +55,14 @@ impl KeyCache {
         self.entries.read().is_ok_and(|entries| entries.contains_key(hash))
     }
 
+    /// Forget every key this instance trusts from memory (after a key is revoked here: it stops
+    /// working at once on this instance, and within the cache's time on the others).
+    pub fn forget_all(&self) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.clear();
+        }
+    }
+
     fn put(&self, hash: String, caller: Caller) {
         if let Ok(mut entries) = self.entries.write() {
             if entries.len() >= CACHE_LIMIT {

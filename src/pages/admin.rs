@@ -350,6 +350,7 @@ async fn revoke_key(state: web::Data<AppState>, posted: Posted<NameForm>) -> Res
     let which = name.clone();
     match crate::http::blocking(move || keys::revoke(&store, &which)).await? {
         Ok(()) => {
+            state.keys.forget_all();
             tracing::info!(by = %signed.user.name, key = %name, "API key revoked on the admin page");
             Ok(super::see_other(&format!("/admin?revoked={}", encode(&name))))
         }

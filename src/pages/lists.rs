@@ -387,15 +387,6 @@ fn register_named(details: &Value) -> Option<Register> {
     details["register"].as_str().and_then(|r| r.parse().ok())
 }
 
-/// "a TPS", "an MPS" (as the letters are read).
-fn article(name: &str) -> &'static str {
-    if name.starts_with(['A', 'E', 'F', 'H', 'I', 'L', 'M', 'N', 'O', 'R', 'S', 'X']) {
-        "an"
-    } else {
-        "a"
-    }
-}
-
 fn mib(bytes: u64) -> String {
     count(bytes.div_ceil(1 << 20))
 }
@@ -413,7 +404,7 @@ pub fn say(e: &AppError, form: &ListForm, today: NaiveDate) -> String {
             let name = r.as_str().to_uppercase();
             let channel = words_of_channel(r.channel().as_str());
             let file = match date_of(&d["as_of_needed"]) {
-                Some(n) => format!("{} {name} file dated {} or later", article(&name), day(n)),
+                Some(n) => format!("{} {name} file dated {} or later", super::a(&name), day(n)),
                 None => format!("a newer {name} file"),
             };
             let what = match date_of(&d["as_of"]) {
@@ -421,7 +412,7 @@ pub fn say(e: &AppError, form: &ListForm, today: NaiveDate) -> String {
                     let old = (today - as_of).num_days();
                     format!("The {name} register is {old} day{} old: import {file}", if old == 1 { "" } else { "s" })
                 }
-                _ => format!("The {name} register has never been imported: import {} {name} file", article(&name)),
+                _ => format!("The {name} register has never been imported: import {} {name} file", super::a(&name)),
             };
             if later_date {
                 format!("{what}, or choose an earlier contact date.")

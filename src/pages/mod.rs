@@ -99,13 +99,14 @@ pub fn stale(state: &AppState) -> Vec<String> {
         .map(|s| {
             let name = s.name.as_str().to_uppercase();
             match s.as_of {
-                None => format!("The {name} register has never been imported: {} lists cannot be screened until a {name} file is imported.", s.channel),
+                None => format!("The {name} register has never been imported: {} lists cannot be screened until {} {name} file is imported.", s.channel, a(&name)),
                 Some(as_of) => {
                     let needed = state.registers.lead_time(s.name).before(today).map(|d| format!(" dated {} or later", d.format("%-d %b %Y"))).unwrap_or_default();
                     format!(
-                        "The {name} register is stale: its snapshot of {} is {} days old. Import a {name} file{needed} before screening {} lists.",
+                        "The {name} register is stale: its snapshot of {} is {} days old. Import {} {name} file{needed} before screening {} lists.",
                         as_of.format("%-d %b %Y"),
                         (today - as_of).num_days(),
+                        a(&name),
                         s.channel
                     )
                 }
@@ -117,6 +118,15 @@ pub fn stale(state: &AppState) -> Vec<String> {
 /// What a page may load: its own stylesheet and script, nothing else; forms post only here.
 const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; \
     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The article before an initialism, as it is said: "an MPS file", "a TPS file".
+pub fn a(initialism: &str) -> &'static str {
+    if initialism.starts_with(['A', 'E', 'F', 'H', 'I', 'L', 'M', 'N', 'O', 'R', 'S', 'X']) {
+        "an"
+    } else {
+        "a"
+    }
+}
 
 /// Render a template as a page with `status`.
 pub fn page(status: StatusCode, t: &impl Template) -> HttpResponse {
@@ -321,6 +331,14 @@ mod tests {
         assert_eq!(hrefs(Role::Campaign), ["/", "/lists", "/registers"]);
         assert_eq!(hrefs(Role::Compliance), ["/", "/people", "/registers", "/compliance"]);
         assert_eq!(hrefs(Role::Admin), ["/", "/people", "/lists", "/registers", "/compliance", "/admin"]);
+    }
+
+    #[test]
+    fn initialisms_take_the_article_they_are_said_with() {
+        assert_eq!(
+            format!("{} MPS file, {} TPS file, {} CTPS file", a("MPS"), a("TPS"), a("CTPS")),
+            "an MPS file, a TPS file, a CTPS file"
+        );
     }
 
     #[test]

@@ -308,7 +308,8 @@ fn history_line(r: &StatementRow) -> HistoryLine {
     }
 }
 
-fn found(p: &Preferences) -> Found {
+/// What is held about a contact point, as the people and compliance pages show it.
+pub(super) fn found(p: &Preferences) -> Found {
     let (title, what) = title(p);
     let today = today_uk();
     let only = p.contact.channels();

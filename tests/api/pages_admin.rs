@@ -280,11 +280,11 @@ fn the_compliance_look_up_shows_notes_and_evidence_recorded_through_the_api() {
     let mut c = app.person("a.compliance", Role::Compliance);
     let page = c.get("/compliance?q=%2B44%20(0)20-7946-0018");
     assert_eq!(page.status, 200, "{}", page.body);
-    assert_eq!(by_id(&page.body, "held-key").as_deref(), Some("+442079460018"));
+    assert_eq!(by_id(&page.body, "result-key").as_deref(), Some("+442079460018"));
     assert!(page.body.contains("complained about &#60;b&#62;three&#60;/b&#62; calls"), "the note, escaped: {}", page.body);
     assert!(page.body.contains("web form 2026-11-24, ref W-1234"), "the evidence");
-    assert!(page.body.contains("Opted out since"), "{}", page.body);
-    assert!(page.body.contains("Consented since"));
+    assert!(page.body.contains("No marketing calls</span>: opted out on"), "{}", page.body);
+    assert!(page.body.contains("Marketing texts allowed</span>: consent given on"), "{}", page.body);
     assert!(page.body.contains("a.agent"));
     assert!(page.body.contains("value=\"+44 (0)20-7946-0018\""), "the search is kept");
     assert_eq!(page.body.matches("method=\"post\"").count(), 1, "read-only: no form but signing out");
