@@ -763,10 +763,10 @@ fn an_admin_creates_a_user_and_a_key_and_the_new_user_looks_up_a_customer() {
         let old = document(&b).await;
         press(&b, "+44 (0)20-7946-0018" + Key::Enter).await;
         wait_for_new(&b, old).await;
-        assert_eq!(text_of(&b, "held-key").await, "+442079460018");
-        let states = text_of(&b, "held-states").await;
-        assert!(states.contains("Opted out since"), "{states}");
-        let history = text_of(&b, "held-history").await;
+        assert_eq!(text_of(&b, "result-key").await, "+442079460018");
+        let states = text_of(&b, "state-call").await;
+        assert!(states.starts_with("No marketing calls: opted out on ") && states.ends_with(" by a.agent"), "{states}");
+        let history = text_of(&b, "history").await;
         assert!(history.contains("complained about three calls") && history.contains("a.agent"), "{history}");
         assert_eq!(
             b.find(By::Id("q")).await.expect("q").value().await.expect("value").as_deref(),
