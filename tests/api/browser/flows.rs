@@ -25,6 +25,7 @@ use crate::helpers::{Person, TestApp};
 /// is sent, Chrome's leak detection asks `passwordsleakcheck-pa.googleapis.com` about the
 /// password (the harness's proxy catches it and fails the test); and a "save password?" bubble
 /// has no place in a screenshot.
+///
 /// With `javascript` false, no page may run a script either.
 fn prefs(javascript: bool) -> serde_json::Value {
     let mut profile = serde_json::json!({"password_manager_enabled": false, "password_manager_leak_detection": false});
@@ -178,18 +179,6 @@ async fn press(d: &WebDriver, keys: impl Into<TypingData>) {
     d.active_element().await.expect("the focused element").send_keys(keys).await.expect("type");
 }
 
-/// Presses Tab until the element with `id` has the focus (at most 40 times).
-async fn tab_to(d: &WebDriver, id: &str) {
-    for _ in 0..40 {
-        press(d, Key::Tab).await;
-        let focused = d.active_element().await.expect("the focused element");
-        if focused.id().await.expect("its id").as_deref() == Some(id) {
-            return;
-        }
-    }
-    panic!("40 presses of Tab never reached #{id} on {}", here(d).await);
-}
-
 /// The value of this browser's session cookie (`None` when signed out).
 async fn session_cookie(d: &WebDriver) -> Option<String> {
     d.get_all_cookies().await.expect("the cookies").into_iter().find(|c| c.name == "suppress_session").map(|c| c.value)
@@ -253,7 +242,7 @@ async fn text_of(d: &WebDriver, id: &str) -> String {
 }
 
 /// Presses Tab until the element matched by `css` has the focus (at most 60 times).
-async fn tab_to_el(d: &WebDriver, css: &str) {
+async fn tab_to(d: &WebDriver, css: &str) {
     let target = d.find(By::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
     for _ in 0..60 {
         press(d, Key::Tab).await;
@@ -270,6 +259,20 @@ fn check(app: &TestApp, phone: &str, channel: &str) -> (serde_json::Value, serde
     let (status, body) = app.get(&format!("/v1/check?{q}"), Some(&app.agent));
     assert_eq!(status, 200, "check {phone} {channel}: {body}");
     (body["allowed"].clone(), body["reason"].clone())
+}
+
+/// A call list: a TPS number, a CTPS number, two clean, a duplicate and a bad number.
+const CALL_LIST: &str = "name,phone,notes\nAnn,020 3000 0000,tps\nBo,020 3000 0101,ctps\nEd,020 7946 0500,clean\nFlo,020 7946 0600,clean\nGus,02079460600,dup\nHal,12345,bad\n";
+
+/// Fetches `href` in the page itself (with the session's cookie, as a download from the page).
+async fn fetch_in_page(d: &WebDriver, href: &str) -> String {
+    let script = "const done = arguments[arguments.length - 1];
+        fetch(arguments[0], {credentials: 'same-origin'}).then(r => r.ok ? r.text() : Promise.reject(r.status)).then(done, e => done({error: String(e)}));";
+    let got = d.execute_async(script, vec![serde_json::json!(href)]).await.expect("fetch in the page");
+    match got.json() {
+        serde_json::Value::String(text) => text.clone(),
+        other => panic!("fetching {href} failed: {other}"),
+    }
 }
 
 /// A TPS/CTPS full file (the spaced layout) of London numbers `from..to`.
@@ -435,7 +438,7 @@ fn a_one_time_password_is_changed_at_first_sign_in_by_keyboard_alone() {
         assert_eq!(here(&b).await, "/password");
 
         // Two different new passwords: refused, said on the page.
-        tab_to(&b, "current").await;
+        tab_to(&b, "#current").await;
         press(&b, one_time.as_str()).await;
         press(&b, Key::Tab).await;
         press(&b, "my own passphrase").await;
@@ -450,7 +453,7 @@ fn a_one_time_password_is_changed_at_first_sign_in_by_keyboard_alone() {
         shot(&b, "password-change-refused").await;
         accessible(&b, "password-change-refused").await;
 
-        tab_to(&b, "current").await;
+        tab_to(&b, "#current").await;
         press(&b, one_time.as_str()).await;
         press(&b, Key::Tab).await;
         press(&b, "my own passphrase").await;
@@ -759,7 +762,7 @@ fn an_admin_creates_a_user_and_a_key_and_the_new_user_looks_up_a_customer() {
         wait_for_h1(&b, "Compliance").await;
         shot(&b, "compliance").await;
         accessible(&b, "compliance").await;
-        tab_to(&b, "q").await;
+        tab_to(&b, "#q").await;
         let old = document(&b).await;
         press(&b, "+44 (0)20-7946-0018" + Key::Enter).await;
         wait_for_new(&b, old).await;
@@ -791,7 +794,7 @@ fn an_agent_records_an_opt_out_by_keyboard_alone_and_the_api_answers_at_once() {
     b.block_on(async {
         sign_in(&b, "p.agent", &password).await;
         // To the look-up by the navigation, by keyboard.
-        tab_to_el(&b, "nav[aria-label=Main] a[href='/people']").await;
+        tab_to(&b, "nav[aria-label=Main] a[href='/people']").await;
         let old = document(&b).await;
         press(&b, Key::Enter).await;
         wait_for_new(&b, old).await;
@@ -810,15 +813,15 @@ fn an_agent_records_an_opt_out_by_keyboard_alone_and_the_api_answers_at_once() {
         accessible(&b, "people-found").await;
 
         // Calls only: Tab into the radio group (on "all", the one checked), an arrow to the next.
-        tab_to_el(&b, "#opt-out-channel-all").await;
+        tab_to(&b, "#opt-out-channel-all").await;
         press(&b, Key::Down).await;
         assert!(
             b.find(By::Id("opt-out-channel-call")).await.expect("calls only").is_selected().await.expect("checked"),
             "calls only chosen"
         );
-        tab_to_el(&b, "#opt-out-note").await;
+        tab_to(&b, "#opt-out-note").await;
         press(&b, "asked on the phone").await;
-        tab_to_el(&b, "#opt-out-submit").await;
+        tab_to(&b, "#opt-out-submit").await;
         let old = document(&b).await;
         press(&b, Key::Space).await;
         wait_for_new(&b, old).await;
@@ -837,7 +840,7 @@ fn an_agent_records_an_opt_out_by_keyboard_alone_and_the_api_answers_at_once() {
 
     b.block_on(async {
         // A consent without evidence is refused on the page, and nothing is recorded.
-        tab_to_el(&b, "#consent-submit").await;
+        tab_to(&b, "#consent-submit").await;
         let old = document(&b).await;
         press(&b, Key::Enter).await;
         wait_for_new(&b, old).await;
@@ -850,19 +853,6 @@ fn an_agent_records_an_opt_out_by_keyboard_alone_and_the_api_answers_at_once() {
         accessible(&b, "people-consent-refused").await;
     });
     assert_eq!(check(&app, phone, "call"), (serde_json::json!(false), serde_json::json!("OPTED_OUT")), "the consent was not recorded");
-}
-
-const CALL_LIST: &str = "name,phone,notes\nAnn,020 3000 0000,tps\nBo,020 3000 0101,ctps\nEd,020 7946 0500,clean\nFlo,020 7946 0600,clean\nGus,02079460600,dup\nHal,12345,bad\n";
-
-/// Fetches `href` in the page itself (with the session's cookie, as a download from the page).
-async fn fetch_in_page(d: &WebDriver, href: &str) -> String {
-    let script = "const done = arguments[arguments.length - 1];
-        fetch(arguments[0], {credentials: 'same-origin'}).then(r => r.ok ? r.text() : Promise.reject(r.status)).then(done, e => done({error: String(e)}));";
-    let got = d.execute_async(script, vec![serde_json::json!(href)]).await.expect("fetch in the page");
-    match got.json() {
-        serde_json::Value::String(text) => text.clone(),
-        other => panic!("fetching {href} failed: {other}"),
-    }
 }
 
 #[test]
