@@ -9,6 +9,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 use chrono::NaiveDateTime;
+use serde_json::json;
+
+use super::error::{AppError, ErrorCode};
 
 use crate::domain::time::now_utc;
 use crate::domain::Register;
@@ -228,4 +231,35 @@ pub fn bulk_load<R: Read>(store: &Store, input: R, skip_rejected: bool, via: &st
 /// The latest `limit` rows of the import history, of one register or all, newest first.
 pub fn history(conn: &mut DbConnection, register: Option<Register>, limit: i64) -> Result<Vec<db::ImportRow>, super::AppError> {
     Ok(db::imports(conn, register.map(Register::as_str), limit)?)
+}
+
+/// A register file refused or failed, as every caller answers it: its code, sentence and details.
+pub fn refusal(e: ImportError) -> AppError {
+    let message = e.to_string();
+    match e {
+        ImportError::Corrupt { report, .. } => AppError::new(ErrorCode::RegisterFileCorrupt, message).details(json!({ "report": report })),
+        ImportError::Empty => AppError::new(ErrorCode::RegisterFileEmpty, message),
+        ImportError::Truncated(_) => AppError::new(ErrorCode::RegisterFileTruncated, message),
+        ImportError::OlderAsOf { register, current, given } => AppError::new(ErrorCode::RegisterOlderAsOf, message)
+            .details(json!({ "register": register, "current_as_of": current, "as_of": given })),
+        ImportError::TooManyRemovals { register, removed, entries, limit, report, .. } => {
+            AppError::new(ErrorCode::TooManyRemovals, message)
+                .details(json!({ "register": register, "removed": removed, "entries": entries, "limit_percent": limit, "report": report }))
+        }
+        ImportError::NoBase(register) => AppError::new(ErrorCode::RegisterMissing, message).details(json!({ "register": register })),
+        ImportError::Raced(register) => AppError::new(ErrorCode::ImportConflict, message).details(json!({ "register": register })),
+        ImportError::MpsDelta => AppError::new(ErrorCode::InvalidKind, message).details(json!({ "field": "kind" })),
+        ImportError::FutureAsOf { given, latest } => AppError::new(ErrorCode::RegisterFutureAsOf, message)
+            .details(json!({ "field": "as_of", "as_of": given, "latest_as_of": latest })),
+        ImportError::Unreadable(_) => AppError::new(ErrorCode::RegisterFileUnreadable, message),
+        ImportError::NothingToUndo(register) => AppError::new(ErrorCode::NothingToUndo, message).details(json!({ "register": register })),
+        ImportError::Other(e) => AppError::internal(format!("{e:#}")),
+    }
+}
+
+/// Serve the register snapshots now in the store at once (after an import or an undo here),
+/// rather than at the watcher's next look.
+pub fn serve_now(app: &super::App) -> Result<(), AppError> {
+    app.registers.refresh(&app.store).map_err(|e| AppError::internal(format!("{e:#}")))?;
+    Ok(())
 }

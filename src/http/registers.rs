@@ -49,27 +49,9 @@ struct ImportQuery {
     force: Option<bool>,
 }
 
+/// A register file refused or failed, as the API answers it (the rule is `app::imports::refusal`).
 pub fn import_error(e: ImportError) -> ApiError {
-    let message = e.to_string();
-    match e {
-        ImportError::Corrupt { report, .. } => ApiError::new(ErrorCode::RegisterFileCorrupt, message).details(json!({ "report": report })),
-        ImportError::Empty => ApiError::new(ErrorCode::RegisterFileEmpty, message),
-        ImportError::Truncated(_) => ApiError::new(ErrorCode::RegisterFileTruncated, message),
-        ImportError::OlderAsOf { register, current, given } => ApiError::new(ErrorCode::RegisterOlderAsOf, message)
-            .details(json!({ "register": register, "current_as_of": current, "as_of": given })),
-        ImportError::TooManyRemovals { register, removed, entries, limit, report, .. } => {
-            ApiError::new(ErrorCode::TooManyRemovals, message)
-                .details(json!({ "register": register, "removed": removed, "entries": entries, "limit_percent": limit, "report": report }))
-        }
-        ImportError::NoBase(register) => ApiError::new(ErrorCode::RegisterMissing, message).details(json!({ "register": register })),
-        ImportError::Raced(register) => ApiError::new(ErrorCode::ImportConflict, message).details(json!({ "register": register })),
-        ImportError::MpsDelta => ApiError::new(ErrorCode::InvalidKind, message).details(json!({ "field": "kind" })),
-        ImportError::FutureAsOf { given, latest } => ApiError::new(ErrorCode::RegisterFutureAsOf, message)
-            .details(json!({ "field": "as_of", "as_of": given, "latest_as_of": latest })),
-        ImportError::Unreadable(_) => ApiError::new(ErrorCode::RegisterFileUnreadable, message),
-        ImportError::NothingToUndo(register) => ApiError::new(ErrorCode::NothingToUndo, message).details(json!({ "register": register })),
-        ImportError::Other(e) => ApiError::internal(format!("{e:#}")),
-    }
+    imports::refusal(e).into()
 }
 
 async fn import_file(
@@ -111,9 +93,8 @@ async fn import_file(
 
 /// Serve the register's new snapshot from this instance at once; others notice within their poll.
 pub(crate) async fn serve_now(state: &web::Data<AppState>) -> Result<(), ApiError> {
-    let (registers, store) = (state.registers.clone(), state.store.clone());
-    super::blocking(move || registers.refresh(&store)).await?.map_err(|e| ApiError::internal(format!("{e:#}")))?;
-    Ok(())
+    let app = state.app.clone();
+    Ok(super::blocking(move || imports::serve_now(&app)).await??)
 }
 
 async fn undo_import(_auth: Authorized<Import>, state: web::Data<AppState>, name: web::Path<String>) -> Result<HttpResponse, ApiError> {

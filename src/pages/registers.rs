@@ -17,7 +17,6 @@ use crate::domain::access::Capability;
 use crate::domain::time::{parse_date, today_uk};
 use crate::domain::Register;
 use crate::http::error::ApiError;
-use crate::http::registers::{import_error, serve_now};
 use crate::http::AppState;
 use crate::registers::import::{as_of_from_name, Kind, Request};
 
@@ -327,10 +326,10 @@ async fn import(state: web::Data<AppState>, signed: Signed, req: HttpRequest, bo
     .await?;
     drop(admitted);
     if let Err(e) = done {
-        let (e, _) = from_api(import_error(e));
-        return refused(&state, &signed, form, e, false).await;
+        return refused(&state, &signed, form, imports::refusal(e), false).await;
     }
-    serve_now(&state).await?;
+    let app = state.app.clone();
+    crate::http::blocking(move || imports::serve_now(&app)).await??;
     tracing::info!(user = %signed.user.name, register = %register, as_of = %as_of, "a register file was imported on the page");
     Ok(super::see_other(&outcome_at("imported", latest(&state, register).await?)))
 }
@@ -350,10 +349,10 @@ async fn undo(state: web::Data<AppState>, posted: Posted<UndoForm>) -> Result<Ht
     let store = state.store.clone();
     let done = crate::http::blocking(move || imports::undo(&store, register)).await?;
     if let Err(e) = done {
-        let (e, _) = from_api(import_error(e));
-        return refused(&state, &signed, blank, e, false).await;
+        return refused(&state, &signed, blank, imports::refusal(e), false).await;
     }
-    serve_now(&state).await?;
+    let app = state.app.clone();
+    crate::http::blocking(move || imports::serve_now(&app)).await??;
     tracing::info!(user = %signed.user.name, register = %register, "a register import was undone on the page");
     Ok(super::see_other(&outcome_at("undone", latest(&state, register).await?)))
 }
