@@ -853,6 +853,21 @@ fn an_agent_records_an_opt_out_by_keyboard_alone_and_the_api_answers_at_once() {
         accessible(&b, "people-consent-refused").await;
     });
     assert_eq!(check(&app, phone, "call"), (serde_json::json!(false), serde_json::json!("OPTED_OUT")), "the consent was not recorded");
+
+    b.block_on(async {
+        // The refusal puts the focus on the evidence: type it, Tab to the button, Space.
+        let focused = b.active_element().await.expect("focus").id().await.expect("id");
+        assert_eq!(focused.as_deref(), Some("consent-evidence"), "the focus is on the missing evidence");
+        press(&b, "Asked on the phone today for offers by phone; script 4 read").await;
+        tab_to(&b, "#consent-submit").await;
+        let old = document(&b).await;
+        press(&b, Key::Space).await;
+        wait_for_new(&b, old).await;
+        assert_eq!(text_of(&b, "say-sentence").await, "We have recorded your consent to marketing calls and texts on 020 7946 0018.");
+        assert_eq!(b.find_all(By::Css("#history tbody tr")).await.expect("rows").len(), 3, "a consent for calls and for texts");
+        shot(&b, "people-consented").await;
+    });
+    assert_eq!(check(&app, phone, "call"), (serde_json::json!(true), serde_json::Value::Null), "the later consent is in force");
 }
 
 #[test]
@@ -887,7 +902,8 @@ fn a_campaign_manager_screens_a_list_on_the_page_and_gets_the_api_s_files() {
     assert_eq!((s, all["scrubs"].as_array().map(Vec::len)), (200, Some(0)), "a refused list stores nothing: {all}");
 
     let today = suppress::domain::time::today_uk();
-    import(&app, "tps", today, &register_file(0, 40));
+    // TPS 26 days old: it vouches for contact dates up to 2 days from now.
+    import(&app, "tps", today - chrono::Days::new(26), &register_file(0, 40));
     import(&app, "ctps", today, &register_file(100, 110));
     let (id, params, files) = b.block_on(async {
         b.visit("/lists").await;
@@ -927,6 +943,26 @@ fn a_campaign_manager_screens_a_list_on_the_page_and_gets_the_api_s_files() {
         b.visit("/lists").await;
         let past = text_of(&b, "past-lists").await;
         assert!(past.contains("December calls") && past.contains("m.jones"), "{past}");
+
+        // A contact date past what TPS vouches for: a 409 sentence that says what to do.
+        b.find(By::Id("list-file")).await.expect("file").send_keys(file.as_str()).await.expect("choose the file");
+        let later = (today + chrono::Days::new(10)).to_string();
+        let field = b.find(By::Id("list-contact-date")).await.expect("the contact date");
+        b.execute("arguments[0].value = arguments[1];", vec![field.to_json().expect("the field"), serde_json::json!(later)])
+            .await
+            .expect("set the contact date");
+        send(&b, "list-form").await;
+        wait_for_h1(&b, "Lists").await;
+        let refusal = text_of(&b, "list-error").await;
+        assert!(
+            refusal.starts_with("The TPS register is 26 days old: import a TPS file dated ")
+                && refusal.ends_with(" or later, or choose an earlier contact date."),
+            "{refusal}"
+        );
+        let kept = b.find(By::Id("list-contact-date")).await.expect("the contact date").prop("value").await.expect("value");
+        assert_eq!(kept.as_deref(), Some(later.as_str()), "the date typed is kept");
+        shot(&b, "lists-refused-date").await;
+        accessible(&b, "lists-refused-date").await;
         (id, (channel, date, mode), files)
     });
     assert_eq!(files[0].1, "name,phone,notes\nEd,020 7946 0500,clean\nFlo,020 7946 0600,clean\n", "the clean list");
