@@ -44,6 +44,12 @@ pub const PART: u64 = 64 << 10;
 /// The largest piece of body handed to the multipart parser at once.
 const PIECE: usize = 16 << 10;
 
+/// What the parser may hold beyond [`OVERHEAD`]: the next part's content it was handed while it
+/// moved on from one part to the next (each of those polls takes a piece before it yields the
+/// next part). Without it, a form whose text fields come before the file — as every browser sends
+/// a page's form — was refused once the file passed 64 KiB.
+const READ_AHEAD: u64 = 8 * PIECE as u64;
+
 /// What a busy server asks a client to wait before trying again.
 const RETRY_AFTER_SECS: u64 = 10;
 
@@ -308,7 +314,7 @@ impl<S> Guarded<S> {
         let piece = rest.split_to(rest.len().min(PIECE));
         let handed = self.tally.handed.get() + piece.len() as u64;
         self.tally.handed.set(handed);
-        if handed.saturating_sub(self.tally.content.get()) > OVERHEAD {
+        if handed.saturating_sub(self.tally.content.get()) > OVERHEAD + READ_AHEAD {
             return Some(self.refuse(Refusal::Overhead));
         }
         self.just_handed = true;
