@@ -104,7 +104,10 @@ async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, actix_we
     if is_api(req.path()) {
         Err(ApiError::not_found(format!("there is no resource at {}", req.path())).into())
     } else {
-        Err(crate::pages::PageError::not_found("There is no page at this address. Use the links at the top of the page.").into())
+        // The session, if any, is looked up so the 404 page shows the person's navigation.
+        use actix_web::FromRequest;
+        let signed = crate::pages::Signed::from_request(&req, &mut actix_web::dev::Payload::None).await.ok();
+        Err(crate::pages::not_found(signed).await.err().unwrap_or_else(|| crate::pages::PageError::not_found("")).into())
     }
 }
 

@@ -16,7 +16,7 @@ use actix_web::dev::ServiceResponse;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::ErrorHandlerResponse;
-use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, HttpMessage, HttpResponse, ResponseError};
 use askama::Template;
 
 use crate::app::{AppError, ErrorCode};
@@ -72,14 +72,27 @@ pub struct Chrome {
     pub stale: Vec<String>,
 }
 
+/// Who a request's session showed (kept in the request by `Signed`), so that an error page shows
+/// the same navigation, name and sign-out as the page it stands in for.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub name: String,
+    pub role: Role,
+    pub csrf: String,
+}
+
 impl Chrome {
     /// For a signed-in person on the page at `here`.
     pub fn new(state: &AppState, signed: &Signed, here: &str) -> Chrome {
-        let nav = sections(signed.user.role)
+        Chrome::of(state, Seen { name: signed.user.name.clone(), role: signed.user.role, csrf: signed.csrf.clone() }, here)
+    }
+
+    fn of(state: &AppState, seen: Seen, here: &str) -> Chrome {
+        let nav = sections(seen.role)
             .into_iter()
             .map(|(href, label)| NavItem { href, label, current: if href == "/" { here == "/" } else { here.starts_with(href) } })
             .collect();
-        Chrome { user: Some((signed.user.name.clone(), signed.user.role)), nav, csrf: signed.csrf.clone(), stale: stale(state) }
+        Chrome { user: Some((seen.name, seen.role)), nav, csrf: seen.csrf, stale: stale(state) }
     }
 
     /// For a page seen without a session (sign-in, errors).
@@ -282,37 +295,67 @@ impl ResponseError for PageError {
     }
 }
 
-/// For `ErrorHandlers`, on a page's path: an error actix answered itself (a path that matched no
-/// route, a method not allowed, a body it refused) as a page; ours (already HTML) pass.
+/// For `ErrorHandlers`, on a page's path: every error answer as a page that looks like the rest,
+/// with the person's navigation and the stale registers (CONTRACT §10: on every page) — ours
+/// (a `PageError`, rendered again here where the request is known) and those actix answered itself
+/// (a path that matched no route, a method not allowed, a body it refused).
 pub fn in_page_shape<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    if res.status() == StatusCode::SEE_OTHER {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let ours = res.response().error().and_then(|e| e.as_error::<PageError>()).map(|e| match e {
+        PageError::Shown { status, title, sentence, retry_after } => (*status, *title, sentence.clone(), *retry_after),
+        // Redirects are 303s, passed above.
+        other => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", other.to_string(), None),
+    });
     let is_html = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
-    if is_html || res.status() == StatusCode::SEE_OTHER {
+    if is_html && ours.is_none() {
+        // A page answered with its own status and content (a form shown again with a sentence).
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let (req, old) = res.into_parts();
     let status = old.status();
-    let e = match status {
-        StatusCode::NOT_FOUND => PageError::not_found("There is no page at this address. Use the links at the top of the page."),
-        StatusCode::METHOD_NOT_ALLOWED => PageError::not_found("There is no page at this address for that request."),
-        s => PageError::Shown {
-            status: s,
-            title: if s.is_server_error() { "Something went wrong" } else { "Cannot do that" },
-            sentence: if s.is_server_error() {
-                "The server failed to answer. Try again, and if it happens again tell an administrator.".into()
-            } else {
-                format!("The request was refused ({}). Go back and try again.", s.canonical_reason().unwrap_or("error").to_lowercase())
-            },
-            retry_after: None,
-        },
+    let (status, title, sentence, retry_after) = ours.unwrap_or_else(|| match status {
+        StatusCode::NOT_FOUND => (status, "Not found", NO_PAGE.to_owned(), None),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            (StatusCode::NOT_FOUND, "Not found", "There is no page at this address for that request.".to_owned(), None)
+        }
+        s if s.is_server_error() => (
+            s,
+            "Something went wrong",
+            "The server failed to answer. Try again, and if it happens again tell an administrator.".to_owned(),
+            None,
+        ),
+        s => (
+            s,
+            "Cannot do that",
+            format!("The request was refused ({}). Go back and try again.", s.canonical_reason().unwrap_or("error").to_lowercase()),
+            None,
+        ),
+    });
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let seen = req.extensions().get::<Seen>().cloned();
+    let chrome = match (&state, seen) {
+        (Some(state), Some(seen)) => Chrome::of(state, seen, req.path()),
+        (state, None) => Chrome::anonymous(state.as_ref().map(|s| s.get_ref())),
+        (None, Some(_)) => Chrome::anonymous(None),
     };
-    let mut new = e.error_response();
-    *new.status_mut() = status;
+    let mut new = page(status, &ErrorPage { chrome, title, sentence: &sentence });
+    if let Some(s) = retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+        new.headers_mut().insert(header::RETRY_AFTER, s);
+    }
+    if old.head().connection_type() == actix_web::http::ConnectionType::Close {
+        new.head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
+    }
     Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, new).map_into_right_body()))
 }
 
-/// The 404 page for a path that is no page.
-pub async fn not_found(_req: HttpRequest) -> Result<HttpResponse, PageError> {
-    Err(PageError::not_found("There is no page at this address. Use the links at the top of the page."))
+const NO_PAGE: &str = "There is no page at this address. Use the links at the top of the page, or go to the home page.";
+
+/// The 404 page for a path that is no page (the session, if any, is looked up so the page shows
+/// the person's navigation).
+pub async fn not_found(_signed: Option<Signed>) -> Result<HttpResponse, PageError> {
+    Err(PageError::not_found(NO_PAGE))
 }
 
 /// Dates as people read them: 27 Nov 2026.

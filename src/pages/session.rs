@@ -13,7 +13,7 @@ use std::pin::Pin;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::http::{header, Method};
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use serde::de::DeserializeOwned;
 
 use super::PageError;
@@ -102,6 +102,7 @@ impl Signed {
         let (idle, max) = (state.settings.session_idle, state.settings.session_max);
         let session = crate::http::call(&state.store, move |conn| users::session(conn, &token, idle, max)).await?;
         let Some(session) = session else { return Err(PageError::SignIn { back_to }) };
+        req.extensions_mut().insert(super::Seen { name: session.user.name.clone(), role: session.user.role, csrf: session.csrf.clone() });
         if session.user.must_change_password && !matches!(req.path(), "/password" | "/sign-out") {
             return Err(PageError::ChangePassword);
         }

@@ -283,3 +283,24 @@ fn pages_load_nothing_from_elsewhere() {
     assert!(css.header("content-type").unwrap().starts_with("text/css"));
     assert!(!css.into_string().unwrap().contains("url("), "the stylesheet fetches nothing");
 }
+
+#[test]
+fn error_pages_keep_the_navigation_and_the_stale_banner() {
+    let app = TestApp::spawn();
+    let mut agent = app.person("lost.agent", Role::Agent);
+    for (path, status) in [("/admin", 403), ("/no-such-page", 404)] {
+        let page = agent.get(path);
+        assert_eq!(page.status, status, "{path}");
+        assert!(page.body.contains("href=\"/people\""), "{path}: the agent's navigation: {}", page.body);
+        assert!(page.body.contains("action=\"/sign-out\""), "{path}: sign out");
+        assert!(page.body.contains("The TPS register has never been imported"), "{path}: the stale banner");
+    }
+    // A forged form's page too.
+    let forged = agent.post("/sign-out", &[("csrf", "not-the-token")]);
+    assert_eq!(forged.status, 403);
+    assert!(forged.body.contains("The MPS register has never been imported") && forged.body.contains("href=\"/people\""));
+    // Signed out, an unknown page still names the stale registers, with no navigation.
+    let anon = Person::new(&app.base, "nobody", "").get("/no-such-page");
+    assert_eq!(anon.status, 404);
+    assert!(anon.body.contains("The CTPS register has never been imported") && !anon.body.contains("href=\"/people\""));
+}

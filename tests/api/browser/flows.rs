@@ -672,8 +672,11 @@ fn the_404_and_403_pages_look_like_the_rest() {
         wait_for_h1(&b, "Not found").await;
         assert_eq!(looks(&b).await, normal, "the 404 page looks like the rest");
         let sentence = b.find(By::Css("main .error-sentence")).await.expect("the sentence").text().await.expect("text");
-        assert_eq!(sentence, "There is no page at this address. Use the links at the top of the page.");
+        assert_eq!(sentence, "There is no page at this address. Use the links at the top of the page, or go to the home page.");
         b.find(By::Css("main a[href='/']")).await.expect("a way home");
+        // The person's navigation and the stale registers, as on every page.
+        b.find(By::Css("header nav a[href='/people']")).await.expect("the agent's navigation on the 404 page");
+        b.find(By::Css("section.stale")).await.expect("the stale banner on the 404 page");
         shot(&b, "error-404").await;
         accessible(&b, "error-404").await;
 
@@ -683,6 +686,8 @@ fn the_404_and_403_pages_look_like_the_rest() {
         assert_eq!(looks(&b).await, normal, "the 403 page looks like the rest");
         let sentence = b.find(By::Css("main .error-sentence")).await.expect("the sentence").text().await.expect("text");
         assert_eq!(sentence, "Your role does not give you this page. If you need it, ask an administrator.");
+        b.find(By::Css("header nav a[href='/people']")).await.expect("the agent's navigation on the 403 page");
+        b.find(By::Css("section.stale")).await.expect("the stale banner on the 403 page");
         shot(&b, "error-403").await;
         accessible(&b, "error-403").await;
 
