@@ -41,14 +41,18 @@ pub const OVERHEAD: u64 = 64 << 10;
 /// The largest part other than the list (`file`).
 pub const PART: u64 = 64 << 10;
 
-/// The largest piece of body handed to the multipart parser at once.
-const PIECE: usize = 16 << 10;
+/// The largest piece of body handed to the multipart parser at once, outside the list's content.
+/// Small, because the parser takes a piece on every poll whether it needs one or not: moving from
+/// one part to the next it takes two or three, and holds them (the next part's content, yielded
+/// later) — so the bytes it holds stay near what is really framing. Inside the list (`file`)
+/// part, whose content the parser yields as fast as it takes it, the body goes in whole chunks.
+const PIECE: usize = 1 << 10;
 
-/// What the parser may hold beyond [`OVERHEAD`]: the next part's content it was handed while it
-/// moved on from one part to the next (each of those polls takes a piece before it yields the
-/// next part). Without it, a form whose text fields come before the file — as every browser sends
-/// a page's form — was refused once the file passed 64 KiB.
-const READ_AHEAD: u64 = 8 * PIECE as u64;
+/// What the parser may hold beyond [`OVERHEAD`]: the next parts' content it took while moving on
+/// from one part to the next (a few pieces a part). Without it, a form whose text fields come
+/// before the file — as every browser sends a page's form — was refused once the file passed
+/// 64 KiB.
+const READ_AHEAD: u64 = 64 << 10;
 
 /// What a busy server asks a client to wait before trying again.
 const RETRY_AFTER_SECS: u64 = 10;
@@ -143,7 +147,9 @@ impl Admitted {
             if part.name() == Some("file") && list.is_none() {
                 let filename = part.content_disposition().and_then(|d| d.get_filename()).map(str::to_owned);
                 let mut file = tempfile::tempfile().map_err(ApiError::internal)?;
+                tally.in_list.set(true);
                 drain(&mut part, &tally, Some(&mut file), u64::MAX, broken).await?;
+                tally.in_list.set(false);
                 file.rewind().map_err(ApiError::internal)?;
                 list = Some((file, filename));
             } else if keep_fields {
@@ -244,6 +250,8 @@ struct Tally {
     /// Bytes taken out as content.
     content: Cell<u64>,
     refused: Cell<Option<Refusal>>,
+    /// The list's content is being read: hand the parser whole chunks.
+    in_list: Cell<bool>,
 }
 
 impl Tally {
@@ -311,10 +319,13 @@ impl<S> Guarded<S> {
             return Some(Poll::Pending);
         }
         let rest = self.rest.as_mut().filter(|r| !r.is_empty())?;
-        let piece = rest.split_to(rest.len().min(PIECE));
+        let size = if self.tally.in_list.get() { rest.len() } else { rest.len().min(PIECE) };
+        let piece = rest.split_to(size);
         let handed = self.tally.handed.get() + piece.len() as u64;
         self.tally.handed.set(handed);
-        if handed.saturating_sub(self.tally.content.get()) > OVERHEAD + READ_AHEAD {
+        // Inside the list the parser yields what it takes (bounded by the upload limit); framing
+        // is weighed everywhere else.
+        if !self.tally.in_list.get() && handed.saturating_sub(self.tally.content.get()) > OVERHEAD + READ_AHEAD {
             return Some(self.refuse(Refusal::Overhead));
         }
         self.just_handed = true;
