@@ -17,12 +17,12 @@
       xhr.upload.onprogress = function (e) {
         if (e.lengthComputable) {
           bar.max = e.total; bar.value = e.loaded;
-          said.textContent = "Sending the list: " + Math.floor(100 * e.loaded / e.total) + "%";
+          said.textContent = (form.getAttribute("data-sending") || "Sending the file") + ": " + Math.floor(100 * e.loaded / e.total) + "%";
         }
       };
       xhr.upload.onload = function () {
         bar.removeAttribute("value");
-        said.textContent = "Sent. Screening every row against the registers and opt-outs…";
+        said.textContent = form.getAttribute("data-working") || "Sent. Working on it…";
       };
       xhr.onload = function () {
         // The server answers with the next page (the result, or the form with a sentence).
@@ -30,7 +30,7 @@
         document.open(); document.write(xhr.responseText); document.close();
       };
       xhr.onerror = function () {
-        said.textContent = "The connection failed before the list was screened. Nothing was stored; try again.";
+        said.textContent = "The connection failed before the server answered. Nothing was stored; try again.";
         form.querySelectorAll("button").forEach(function (b) { b.disabled = false; });
       };
       xhr.send(new FormData(form));

@@ -35,6 +35,7 @@ pub fn list(store: &Store) -> Result<Vec<ApiKeyRow>, AppError> {
 
 /// Revoke the key in use named `name`.
 pub fn revoke(store: &Store, name: &str) -> Result<(), AppError> {
+    crate::domain::text::check("name", name, crate::domain::text::NAME)?;
     if keys::revoke(&mut *store.conn()?, name, now_utc())? == 0 {
         return Err(AppError::not_found(format!("no key in use is named {name:?} (see suppress keys list)")));
     }

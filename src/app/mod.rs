@@ -48,6 +48,8 @@ pub struct App {
     /// The in-house statements in force, caught up before each use.
     pub in_house: Arc<InHouse>,
     pub settings: Arc<Settings>,
+    /// Password checks running at once (sign-in, password changes).
+    pub password_checks: Arc<users::PasswordChecks>,
 }
 
 impl App {
@@ -56,7 +58,14 @@ impl App {
         let writer = Writer::start(store.pool.clone())?;
         let registers = Arc::new(Registers::load(&store, settings.lead_times.clone()).context("loading the register snapshots")?);
         let in_house = Arc::new(InHouse::load(&mut *store.conn()?).context("loading the in-house statements")?);
-        Ok(App { store, writer, registers, in_house, settings: Arc::new(settings) })
+        Ok(App {
+            store,
+            writer,
+            registers,
+            in_house,
+            settings: Arc::new(settings),
+            password_checks: Arc::new(users::PasswordChecks::new()),
+        })
     }
 
     /// What is known now on `channel`: every statement committed before this call, and the

@@ -127,7 +127,8 @@ pub fn list(store: &Store) -> Result<Vec<User>, AppError> {
 
 /// Disable the user: they cannot sign in, and their sessions end at once.
 pub fn disable(store: &Store, name: &str) -> Result<(), AppError> {
-    if !users::disable(&mut *store.conn()?, name.trim(), now_utc())? {
+    let name = check_name(name)?;
+    if !users::disable(&mut *store.conn()?, &name, now_utc())? {
         return Err(AppError::not_found(format!("no user in use is named {name:?} (see suppress users list)")));
     }
     Ok(())
@@ -144,8 +145,9 @@ pub fn disable_by(store: &Store, by: &str, name: &str) -> Result<(), AppError> {
 
 /// A new one-time password for the user (returned), their sessions ended.
 pub fn reset(store: &Store, name: &str) -> Result<String, AppError> {
+    let name = check_name(name)?;
     let mut conn = store.conn()?;
-    let user = users::find_by_name(&mut conn, name.trim())?
+    let user = users::find_by_name(&mut conn, &name)?
         .ok_or_else(|| AppError::not_found(format!("no user is named {name:?} (see suppress users list)")))?;
     if user.disabled_at.is_some() {
         return Err(AppError::new(ErrorCode::UserDisabled, format!("{name} is disabled: a new password could not be used to sign in")));
@@ -159,8 +161,9 @@ pub fn reset(store: &Store, name: &str) -> Result<String, AppError> {
 /// printed at every start); their sessions end.
 pub fn set_known_password(store: &Store, name: &str, password: &str) -> Result<(), AppError> {
     check_password(password)?;
+    let name = check_name(name)?;
     let mut conn = store.conn()?;
-    let user = users::find_by_name(&mut conn, name.trim())?.ok_or_else(|| AppError::not_found(format!("no user is named {name:?}")))?;
+    let user = users::find_by_name(&mut conn, &name)?.ok_or_else(|| AppError::not_found(format!("no user is named {name:?}")))?;
     users::set_password(&mut conn, user.id, &hash_password(password)?, false, None)?;
     Ok(())
 }
@@ -171,17 +174,55 @@ pub struct NewSession {
     pub user: User,
 }
 
+/// Password checks running at once, across the process: each takes tens of milliseconds of one
+/// core and 19 MiB, so a flood of sign-ins must wait its turn rather than take every core (and,
+/// before, every database connection) from the service's other users.
+pub struct PasswordChecks(tokio::sync::Semaphore);
+
+impl PasswordChecks {
+    /// As many at once as the machine has cores.
+    pub fn new() -> PasswordChecks {
+        PasswordChecks(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())))
+    }
+
+    /// A turn, or a refusal to come back in a moment (429).
+    fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, AppError> {
+        self.0.try_acquire().map_err(|_| {
+            AppError::new(ErrorCode::TooManyAttempts, "too many sign-ins are being checked at once: try again in a few seconds")
+                .retry_after(2)
+        })
+    }
+}
+
+impl Default for PasswordChecks {
+    fn default() -> Self {
+        PasswordChecks::new()
+    }
+}
+
+fn no_match() -> AppError {
+    AppError::new(ErrorCode::SignInFailed, "that name and password do not match a user who may sign in")
+}
+
 /// Sign in by name and password. A failure says nothing of whether the name exists; five within
 /// [`HOLD_WINDOW`] hold the name for that long (429 with `Retry-After`), wherever they were made.
-pub fn sign_in(store: &Store, name: &str, password: &str) -> Result<NewSession, AppError> {
+/// The attempt is counted before its password is checked, so guesses sent side by side are held
+/// as guesses sent in turn; no database connection is held while the password is hashed.
+pub fn sign_in(store: &Store, checks: &PasswordChecks, name: &str, password: &str) -> Result<NewSession, AppError> {
     let name = name.trim();
-    let now = now_utc();
-    let mut conn = store.conn()?;
-    if let Some(wait) = held(&mut conn, name, now)? {
-        return Err(held_error(wait));
+    // A name no user can have (empty, too long, control characters) is no match: not stored.
+    if name.is_empty() || text::check("name", name, text::NAME).is_err() || password.chars().count() > MAX_PASSWORD {
+        return Err(no_match());
     }
-    let user =
-        if name.is_empty() || name.len() > 200 || password.len() > MAX_PASSWORD * 4 { None } else { users::find_by_name(&mut conn, name)? };
+    let now = now_utc();
+    let turn = checks.turn()?;
+    let (attempt, user) = {
+        let mut conn = store.conn()?;
+        if let Some(wait) = held(&mut conn, name, now)? {
+            return Err(held_error(wait));
+        }
+        (users::record_failure(&mut conn, name, now)?, users::find_by_name(&mut conn, name)?)
+    };
     // A name that does not exist costs a hash as one that does, so the time taken tells nothing.
     let ok = match &user {
         Some(u) => verify_password(password, &u.password_hash) && u.disabled_at.is_none(),
@@ -190,14 +231,21 @@ pub fn sign_in(store: &Store, name: &str, password: &str) -> Result<NewSession, 
             false
         }
     };
+    drop(turn);
+    let mut conn = store.conn()?;
     let Some(user) = user.filter(|_| ok) else {
-        users::record_failure(&mut conn, name, now)?;
         tracing::info!("a sign-in failed");
         if let Some(wait) = held(&mut conn, name, now)? {
             return Err(held_error(wait));
         }
-        return Err(AppError::new(ErrorCode::SignInFailed, "that name and password do not match a user who may sign in"));
+        return Err(no_match());
     };
+    // The right password: this attempt was no failure; but guesses at this name sent meanwhile
+    // may have held it.
+    users::forget_failure(&mut conn, attempt)?;
+    if let Some(wait) = held(&mut conn, name, now)? {
+        return Err(held_error(wait));
+    }
     users::clear_failures(&mut conn, name)?;
     let token = generate_key();
     users::insert_session(&mut conn, &hash_key(&token), user.id, &generate_key(), now)?;
@@ -263,17 +311,19 @@ pub fn sign_out(conn: &mut DbConnection, session: &Session) -> Result<(), AppErr
 
 /// Change the signed-in person's password (needed after a one-time one): the current one must
 /// be right; their other sessions end.
-pub fn change_password(store: &Store, session: &Session, current: &str, new: &str) -> Result<(), AppError> {
-    let mut conn = store.conn()?;
-    let user = users::find_by_name(&mut conn, &session.user.name)?.ok_or_else(|| AppError::not_found("the user is gone"))?;
-    if !verify_password(current, &user.password_hash) {
-        return Err(AppError::field(ErrorCode::SignInFailed, "current", "the current password is not right"));
-    }
+pub fn change_password(store: &Store, checks: &PasswordChecks, session: &Session, current: &str, new: &str) -> Result<(), AppError> {
     check_password(new)?;
     if new == current {
         return Err(AppError::field(ErrorCode::WeakPassword, "password", "the new password must differ from the one it replaces"));
     }
-    users::set_password(&mut conn, user.id, &hash_password(new)?, false, Some(&session.id_hash))?;
+    let user = users::find_by_name(&mut *store.conn()?, &session.user.name)?.ok_or_else(|| AppError::not_found("the user is gone"))?;
+    let turn = checks.turn()?;
+    if current.chars().count() > MAX_PASSWORD || !verify_password(current, &user.password_hash) {
+        return Err(AppError::field(ErrorCode::SignInFailed, "current", "the current password is not right"));
+    }
+    let hash = hash_password(new)?;
+    drop(turn);
+    users::set_password(&mut *store.conn()?, user.id, &hash, false, Some(&session.id_hash))?;
     Ok(())
 }
 

@@ -9,7 +9,6 @@
 //! key, certificates, subject access and erasure; and recording each compliance look-up itself
 //! ("each action is itself recorded"), which this page does not do yet.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
@@ -45,12 +44,10 @@ async fn compliance(state: web::Data<AppState>, signed: Signed, query: web::Quer
     };
     let subject = match preferences::search(&q).and_then(|p| Subject::parse(&p)) {
         Ok(subject) => subject,
-        Err(e) if e.code.status() < 500 => {
-            let status = StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-            let error = Some(super::sentence(&e.message));
-            return Ok(super::page(status, &CompliancePage { chrome, q, error, found: None }));
+        Err(e) => {
+            let (status, sentence) = super::refusal(e)?;
+            return Ok(super::page(status, &CompliancePage { chrome, q, error: Some(sentence), found: None }));
         }
-        Err(e) => return Err(e.into()),
     };
     let app = state.app.clone();
     let held = crate::http::call(&state.store, move |conn| preferences::lookup(&app, conn, &subject)).await?;

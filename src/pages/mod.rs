@@ -259,6 +259,22 @@ impl From<actix_web::error::BlockingError> for PageError {
     }
 }
 
+/// A refusal of what the person typed (shown on the page with its status), or a failure (an
+/// error page).
+pub fn refusal(e: AppError) -> Result<(StatusCode, String), PageError> {
+    if e.code == ErrorCode::Internal || e.code.status() >= 500 {
+        return Err(e.into());
+    }
+    // The search box's own refusals (nothing typed) are 400 to the API; to a person, as any
+    // other, something to correct.
+    let status = if e.code.status() == 400 {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
+    };
+    Ok((status, sentence(&e.message)))
+}
+
 /// A message as a sentence: a capital first letter and a full stop.
 pub fn sentence(message: &str) -> String {
     let mut chars = message.trim().chars();

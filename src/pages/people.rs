@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::session::{Posted, Signed};
 use super::{day, Chrome, PageError};
 use crate::app::preferences::{self, Preferences, PreferencesParams, RegisterEntry, Subject};
-use crate::app::{statements, AppError, ErrorCode};
+use crate::app::statements;
 use crate::domain::access::Capability;
 use crate::domain::phone::PhoneKey;
 use crate::domain::time::today_uk;
@@ -369,22 +369,6 @@ fn form_state(kind: ContactKind, form: Option<&RecordForm>, error: Option<String
     }
 }
 
-/// A refusal of what the person typed (shown on the page with its status), or a failure (an
-/// error page).
-fn refusal(e: AppError) -> Result<(StatusCode, String), PageError> {
-    if e.code == ErrorCode::Internal || e.code.status() >= 500 {
-        return Err(e.into());
-    }
-    // The search box's own refusals (nothing typed) are 400 to the API; to a person, as any
-    // other, something to correct.
-    let status = if e.code.status() == 400 {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
-    };
-    Ok((status, super::sentence(&e.message)))
-}
-
 /// What was posted, and how it was refused, to show again.
 struct Posting<'a> {
     kind: StatementKind,
@@ -418,7 +402,7 @@ async fn render(
     } else {
         match preferences::search(q).and_then(|p| Subject::parse(&p)) {
             Err(e) => {
-                let (status, sentence) = refusal(e)?;
+                let (status, sentence) = super::refusal(e)?;
                 page.search_error = Some(sentence);
                 status
             }
@@ -472,7 +456,7 @@ async fn record(state: web::Data<AppState>, posted: Posted<RecordForm>, kind: St
         Ok(p) => p,
         // The search box's text no longer reads: the page shows why, as the look-up does.
         Err(e) => {
-            refusal(e)?;
+            super::refusal(e)?;
             return render(&state, &signed, &q, &[], None).await;
         }
     };
@@ -486,7 +470,7 @@ async fn record(state: web::Data<AppState>, posted: Posted<RecordForm>, kind: St
             );
             return Ok(super::see_other(&to));
         }
-        Err(e) => refusal(e)?,
+        Err(e) => super::refusal(e)?,
     };
     let mut res = render(&state, &signed, &q, &[], Some(Posting { kind, form: &form, error: sentence })).await?;
     *res.status_mut() = status;

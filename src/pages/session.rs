@@ -64,7 +64,8 @@ pub fn removal(state: &AppState) -> Cookie<'static> {
     c
 }
 
-fn secure(state: &AppState) -> bool {
+/// Whether cookies go over https only (`SUPPRESS_PUBLIC_URL` is https).
+pub(super) fn secure(state: &AppState) -> bool {
     state.settings.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
 }
 

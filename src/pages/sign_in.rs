@@ -16,6 +16,8 @@ use crate::http::AppState;
 pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
         .route("/sign-in", web::post().to(sign_in))
+        // Opened by its address (a reload after a refusal, a bookmark): the sign-in page.
+        .route("/sign-in", web::get().to(|| async { super::see_other("/") }))
         .route("/sign-out", web::post().to(sign_out))
         .route("/password", web::get().to(password_page))
         .route("/password", web::post().to(change_password));
@@ -52,7 +54,12 @@ struct Next {
 /// Where to go after signing in: a path of this site only (never `//elsewhere`).
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.chars().any(char::is_control) => n.to_owned(),
+        // ASCII only: a path is sent back in a `Location` header.
+        Some(n)
+            if n.is_ascii() && n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.chars().any(char::is_control) =>
+        {
+            n.to_owned()
+        }
         _ => "/".into(),
     }
 }
@@ -64,7 +71,7 @@ fn sign_in_form(state: &AppState, status: StatusCode, next: String, name: String
         .http_only(true)
         .same_site(SameSite::Strict)
         .path("/sign-in")
-        .secure(state.settings.public_url.as_deref().is_some_and(|u| u.starts_with("https://")))
+        .secure(session::secure(state))
         .finish();
     let _ = res.add_cookie(&cookie);
     res
@@ -123,9 +130,9 @@ async fn sign_in(state: web::Data<AppState>, req: HttpRequest, form: web::Form<S
         let error = "The sign-in form had expired or came from another site. Nothing was done: sign in again here.".to_owned();
         return Ok(sign_in_form(&state, StatusCode::FORBIDDEN, next, name, Some(error)));
     }
-    let store = state.store.clone();
+    let app = state.app.clone();
     let who = name.clone();
-    let outcome = crate::http::blocking(move || users::sign_in(&store, &who, &password)).await?;
+    let outcome = crate::http::blocking(move || users::sign_in(&app.store, &app.password_checks, &who, &password)).await?;
     match outcome {
         Ok(new) => {
             let to = if new.user.must_change_password { "/password".to_owned() } else { next };
@@ -190,9 +197,11 @@ async fn change_password(state: web::Data<AppState>, posted: Posted<PasswordForm
     if form.password != form.confirm {
         return Ok(again("The new password and its confirmation differ: type the same password in both.".into()));
     }
-    let store = state.store.clone();
+    let app = state.app.clone();
     let session = signed.session.clone();
-    match crate::http::blocking(move || users::change_password(&store, &session, &form.current, &form.password)).await? {
+    match crate::http::blocking(move || users::change_password(&app.store, &app.password_checks, &session, &form.current, &form.password))
+        .await?
+    {
         Ok(()) => Ok(super::see_other("/")),
         Err(e) if e.code != ErrorCode::Internal && e.code != ErrorCode::DatabaseUnavailable => Ok(again(super::sentence(&e.message))),
         Err(e) => Err(e.into()),
@@ -210,5 +219,6 @@ mod tests {
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+        assert_eq!(safe_next(Some("/caf\u{e9}")), "/", "a Location header takes ASCII only");
     }
 }

@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{sessions, sign_in_failures, users};
-use super::{DbConnection, QueryResult};
+use super::{on_backend, DbConnection, QueryResult};
 use crate::domain::access::Role;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -136,11 +136,17 @@ pub fn delete_expired_sessions(conn: &mut DbConnection, idle_before: NaiveDateTi
     diesel::delete(sessions::table.filter(sessions::last_seen_at.lt(idle_before).or(sessions::created_at.lt(begun_before)))).execute(conn)
 }
 
-pub fn record_failure(conn: &mut DbConnection, name: &str, now: NaiveDateTime) -> QueryResult<()> {
-    diesel::insert_into(sign_in_failures::table)
+/// A sign-in attempt for `name`, counted as failed until it is forgotten; returns its id.
+pub fn record_failure(conn: &mut DbConnection, name: &str, now: NaiveDateTime) -> QueryResult<i64> {
+    on_backend!(conn, |c| diesel::insert_into(sign_in_failures::table)
         .values((sign_in_failures::name.eq(name), sign_in_failures::at.eq(now)))
-        .execute(conn)
-        .map(drop)
+        .returning(sign_in_failures::id)
+        .get_result(c))
+}
+
+/// An attempt that was no failure after all (its password was right).
+pub fn forget_failure(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
+    diesel::delete(sign_in_failures::table.find(id)).execute(conn).map(drop)
 }
 
 /// The times of the failed sign-ins for `name` since `since`, oldest first.

@@ -304,3 +304,34 @@ fn error_pages_keep_the_navigation_and_the_stale_banner() {
     assert_eq!(anon.status, 404);
     assert!(anon.body.contains("The CTPS register has never been imported") && !anon.body.contains("href=\"/people\""));
 }
+
+#[test]
+fn odd_names_and_addresses_in_sign_in_and_admin_forms_are_refused_not_failed() {
+    let app = TestApp::spawn();
+    // A NUL or an over-long name is no user: the usual answer, nothing stored, never a 500
+    // (PostgreSQL refuses NUL in text).
+    for name in ["a\u{0}b", &"n".repeat(300)] {
+        let mut p = Person::new(&app.base, name, "");
+        let answer = p.sign_in("some password here");
+        assert_eq!(answer.status, 401, "{name:?}: {}", answer.body);
+    }
+    let mut admin = app.person("the.admin", Role::Admin);
+    admin.get("/admin");
+    for path in ["/admin/users/disable", "/admin/users/reset", "/admin/keys/revoke"] {
+        let answer = admin.post(path, &[("name", "x\u{0}y")]);
+        assert!(answer.status == 422 || answer.status == 404, "{path}: {} {}", answer.status, answer.body);
+    }
+    // Where to go after signing in: an address of this site, in ASCII (a Location header).
+    suppress::app::users::create(&app.store, "traveller", Role::Agent, None, Some("a long enough password")).unwrap();
+    let mut t = Person::new(&app.base, "traveller", "");
+    let form = t.get("/?next=/caf%C3%A9");
+    let token = hidden(&form.body, "token").unwrap();
+    let jar = form.cookie_named("suppress_sign_in").unwrap();
+    let body = format!("name=traveller&password=a+long+enough+password&token={token}&next=%2Fcaf%C3%A9");
+    let origin = app.base.clone();
+    let answer = t.post_raw("/sign-in", &[("Cookie", &jar), ("Origin", &origin)], "application/x-www-form-urlencoded", body.into());
+    assert_eq!((answer.status, answer.location.as_deref()), (303, Some("/")));
+    // The sign-in address opened in the browser's bar leads to the sign-in page.
+    let get = Person::new(&app.base, "x", "").get("/sign-in");
+    assert_eq!((get.status, get.location.as_deref()), (303, Some("/")));
+}

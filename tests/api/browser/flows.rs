@@ -4,7 +4,6 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -14,65 +13,21 @@ use chrono::NaiveDate;
 use suppress::domain::access::Role;
 use thirtyfour::prelude::*;
 
-use super::{accessible, availability, shot, Availability, Browser, Sentinel, CHROMEDRIVER, CHROME_ARGS, CHROMIUM};
+use super::{accessible, shot, Browser};
 use crate::helpers::{Person, TestApp};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-/// Chrome's preferences for these tests: no password manager. Once a form with a password field
-/// is sent, Chrome's leak detection asks `passwordsleakcheck-pa.googleapis.com` about the
-/// password (the harness's proxy catches it and fails the test); and a "save password?" bubble
-/// has no place in a screenshot.
-///
-/// With `javascript` false, no page may run a script either.
-fn prefs(javascript: bool) -> serde_json::Value {
-    let mut profile = serde_json::json!({"password_manager_enabled": false, "password_manager_leak_detection": false});
-    if !javascript {
-        profile["managed_default_content_settings"] = serde_json::json!({"javascript": 2});
-    }
-    serde_json::json!({"credentials_enable_service": false, "profile": profile})
-}
-
-/// [`Browser::open`], with Chrome's password manager switched off by [`prefs`].
+/// [`Browser::open`] (kept short: every flow opens one).
 fn open(test: &str, base_url: &str) -> Option<Browser> {
-    open_with(test, base_url, true)
+    Browser::open(test, base_url)
 }
 
-/// [`open`], with or without JavaScript in the pages.
+/// [`Browser::open_with`], with or without JavaScript in the pages.
 fn open_with(test: &str, base_url: &str, javascript: bool) -> Option<Browser> {
-    let ci = std::env::var("CI").ok();
-    match availability(test, Path::new(CHROMIUM), Path::new(CHROMEDRIVER), ci.as_deref()) {
-        Availability::Ready => {}
-        Availability::Skip(line) => {
-            eprintln!("{line}");
-            return None;
-        }
-        Availability::Fail(sentence) => panic!("{sentence}"),
-    }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime for the browser test");
-    let sentinel = Sentinel::start().expect("a local listener for Chrome's proxy");
-    let driver = rt.block_on(session(sentinel.port, javascript)).unwrap_or_else(|e| panic!("browser test {test}: no Chrome session: {e}"));
-    let browser = Browser { test: test.to_owned(), base: base_url.trim_end_matches('/').to_owned(), driver, sentinel, rt };
-    browser.block_on(async {
-        browser.goto(base_url).await.unwrap_or_else(|e| panic!("browser test {test}: cannot open {base_url}: {e}"));
-    });
-    Some(browser)
-}
-
-async fn session(proxy_port: u16, javascript: bool) -> WebDriverResult<WebDriver> {
-    let mut caps = DesiredCapabilities::chrome();
-    caps.set_binary(CHROMIUM)?;
-    for arg in CHROME_ARGS {
-        caps.add_arg(arg)?;
-    }
-    caps.add_arg(&format!("--proxy-server=http://127.0.0.1:{proxy_port}"))?;
-    caps.add_experimental_option("prefs", prefs(javascript))?;
-    let driver = WebDriver::new(super::chromedriver_url(), caps).await?;
-    driver.set_page_load_timeout(Duration::from_secs(30)).await?;
-    driver.set_script_timeout(Duration::from_secs(30)).await?;
-    Ok(driver)
+    Browser::open_with(test, base_url, javascript)
 }
 
 /// A user with a chosen password (not one-time); returns the password.
@@ -134,8 +89,7 @@ async fn wait_for_new(d: &WebDriver, old: WebElement) {
 }
 
 /// Signs in on the sign-in page by keyboard (name, Tab, password, Enter) and waits until the
-/// sign-in form is gone. (The harness's `Browser::sign_in` looks for the form at once after the
-/// click, and may still see the old page.)
+/// sign-in form is gone (the answer may still be loading when the key press returns).
 async fn sign_in(b: &Browser, name: &str, password: &str) {
     b.visit("/").await;
     b.find(By::Id("name")).await.expect("the sign-in form's name field").send_keys(name).await.expect("type the name");
