@@ -14,8 +14,17 @@ use crate::domain::{Channel, EmailKey, StatementKind};
 use crate::http::AppState;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
-    cfg.route("/u/{token}", web::get().to(show)).route("/u/{token}", web::post().to(unsubscribe));
+    cfg.service(
+        web::resource("/u/{token}")
+            .app_data(web::PayloadConfig::new(BODY_LIMIT))
+            .route(web::get().to(show))
+            .route(web::post().to(unsubscribe)),
+    );
 }
+
+/// The largest body a POST may carry: the button's empty form, or `List-Unsubscribe=One-Click`.
+/// It is read (and not used) so that the connection is left ready for the next request.
+const BODY_LIMIT: usize = 4 << 10;
 
 /// How an unsubscribe is recorded (`recorded_via`).
 pub const VIA: &str = "unsubscribe";
@@ -52,7 +61,7 @@ async fn show(state: web::Data<AppState>, token: web::Path<String>) -> Result<Ht
 
 /// Whatever the body (the button's empty form, or `List-Unsubscribe=One-Click`) and its type:
 /// the token decides. Each POST records the opt-out again (the history shows each).
-async fn unsubscribe(state: web::Data<AppState>, token: web::Path<String>) -> Result<HttpResponse, PageError> {
+async fn unsubscribe(state: web::Data<AppState>, token: web::Path<String>, _body: web::Bytes) -> Result<HttpResponse, PageError> {
     let email = verified(&state, &token)?;
     let params = StatementParams {
         phone: None,

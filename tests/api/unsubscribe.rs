@@ -115,6 +115,18 @@ fn a_link_from_clean_csv_unsubscribes_in_one_click_and_the_next_scrub_suppresses
     let (s, _) = post_raw(&ann, "", None, "");
     assert_eq!(s, 200);
     assert_eq!(history(&app, "ann@example.com").len(), 2);
+
+    // One kept-alive connection: a POST with a body, then another request, both answered.
+    let agent = ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(10)).build();
+    for _ in 0..2 {
+        let r = agent.post(&ann).set("Content-Type", "application/x-www-form-urlencoded").send_string("List-Unsubscribe=One-Click");
+        assert_eq!(r.map(|r| r.status()).unwrap_or_else(|e| panic!("{e}")), 200);
+    }
+    assert_eq!(history(&app, "ann@example.com").len(), 4);
+    // A body larger than a one-click POST is refused, and records nothing.
+    let (s, _) = post_raw(&ann, "", Some("text/plain"), &"x".repeat(64 << 10));
+    assert_eq!(s, 413);
+    assert_eq!(history(&app, "ann@example.com").len(), 4);
 }
 
 #[test]
@@ -230,13 +242,24 @@ fn the_generated_secret_is_kept_across_restarts_and_shared_by_instances() {
 fn a_bad_secret_stops_serve_naming_the_variable() {
     let db = TestDb::new();
     for bad in ["too-short", &"ab".repeat(31), "not hex and not base64, though long enough!!"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_suppress"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_suppress"))
             .args(["serve", "--bind", "127.0.0.1:0"])
             .env("SUPPRESS_DATABASE_URL", &db.url)
             .env("SUPPRESS_SECRET", bad)
             .stdout(Stdio::null())
-            .output()
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
+        // It must stop by itself; a server that started anyway is stopped here and fails the test.
+        let start = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > std::time::Duration::from_secs(20) {
+                child.kill().unwrap();
+                panic!("serve started with SUPPRESS_SECRET={bad:?}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
         assert!(!out.status.success(), "{bad:?} was taken");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("SUPPRESS_SECRET") && err.contains("at least 32 bytes"), "{err}");
