@@ -48,6 +48,9 @@ pub struct Settings {
     /// The address people reach the service at (`SUPPRESS_PUBLIC_URL`); `https://` makes the
     /// session cookie `Secure`. None: `http://` and the bind address.
     pub public_url: Option<String>,
+    /// The server's secret for signed links (`SUPPRESS_SECRET`): at least 32 bytes, hex or base64.
+    /// None: generated at first start and kept with the data (`app::secret`).
+    pub secret: Option<String>,
 }
 
 impl Default for Settings {
@@ -69,6 +72,7 @@ impl Default for Settings {
             session_idle: Duration::from_secs(30 * 60),
             session_max: Duration::from_secs(12 * 3600),
             public_url: None,
+            secret: None,
         }
     }
 }

@@ -12,6 +12,7 @@
 //! - `keys`: create, list and revoke API keys.
 //! - `users`: people who sign in to the pages: users, passwords, the sign-in hold, sessions.
 //! - `imports`: import a register file (CLI, HTTP, spool), undo an import, bulk-load statements.
+//! - `secret`: the server's secret, configured or generated once and kept with the data.
 //! - `error`: the errors use cases answer, and the closed list of error codes.
 
 pub mod check;
@@ -21,6 +22,7 @@ pub mod keys;
 pub mod params;
 pub mod preferences;
 pub mod scrubs;
+pub mod secret;
 pub mod statements;
 pub mod users;
 
@@ -31,6 +33,7 @@ use anyhow::Context;
 pub use error::{AppError, ErrorCode};
 
 use crate::config::Settings;
+use crate::domain::unsubscribe::Tokens;
 use crate::domain::Channel;
 use crate::inhouse::in_force::InHouse;
 use crate::registers::Registers;
@@ -50,6 +53,11 @@ pub struct App {
     pub settings: Arc<Settings>,
     /// Password checks running at once (sign-in, password changes).
     pub password_checks: Arc<users::PasswordChecks>,
+    /// One-click unsubscribe tokens, signed under a key derived from the server's secret.
+    pub unsubscribe: Arc<Tokens>,
+    /// The address links are written with (`SUPPRESS_PUBLIC_URL`, or `http://` and the address
+    /// listened on), without a trailing slash.
+    pub public_url: String,
 }
 
 impl App {
@@ -58,6 +66,8 @@ impl App {
         let writer = Writer::start(store.pool.clone())?;
         let registers = Arc::new(Registers::load(&store, settings.lead_times.clone()).context("loading the register snapshots")?);
         let in_house = Arc::new(InHouse::load(&mut *store.conn()?).context("loading the in-house statements")?);
+        let secret = secret::load_or_create(&store, settings.secret.as_deref())?;
+        let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{}", settings.bind));
         Ok(App {
             store,
             writer,
@@ -65,6 +75,8 @@ impl App {
             in_house,
             settings: Arc::new(settings),
             password_checks: Arc::new(users::PasswordChecks::new()),
+            unsubscribe: Arc::new(Tokens::new(&secret)),
+            public_url,
         })
     }
 

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::error::{AppError, ErrorCode};
 use super::App;
 use crate::domain::time::{now_utc, rfc3339};
-use crate::domain::Channel;
+use crate::domain::{Channel, EmailKey};
 use crate::registers::NotCovered;
 use crate::scrub::engine::{self, Files, Request, ScrubError, Sink};
 use crate::scrub::input::{ColumnNames, InputError};
@@ -300,7 +300,11 @@ pub struct PartReader {
 
 impl PartReader {
     pub fn new(store: Store, id: i64, part: Part) -> PartReader {
-        PartReader { store, id, seq: 0, renderer: Renderer::new(part), text: Vec::new(), at: 0 }
+        PartReader::with(store, id, Renderer::new(part))
+    }
+
+    pub fn with(store: Store, id: i64, renderer: Renderer) -> PartReader {
+        PartReader { store, id, seq: 0, renderer, text: Vec::new(), at: 0 }
     }
 }
 
@@ -329,8 +333,14 @@ pub type Producer = Box<dyn FnOnce(&mut dyn Write) -> Result<(), ScrubError> + S
 /// A download of scrub `raw_id`, ready to be produced: refused if there is no such scrub or
 /// part (404), if the results have expired (410), or, for the revocations, judged against what is
 /// known now, if the registers cannot vouch for the contact date (409, as a scrub is).
-pub fn download(app: &App, conn: &mut DbConnection, raw_id: &str, part: &str) -> Result<Producer, AppError> {
+///
+/// With `unsubscribe`, only `clean.csv` of an `email` list (422 otherwise): each kept row gets one
+/// last column, `unsubscribe_url`, its one-click unsubscribe link (CONTRACT §11).
+pub fn download(app: &App, conn: &mut DbConnection, raw_id: &str, part: &str, unsubscribe: bool) -> Result<Producer, AppError> {
     let what = Download::parse(part)?;
+    if unsubscribe && what != Download::Part(Part::Clean) {
+        return Err(AppError::new(ErrorCode::InvalidQuery, "unsubscribe=true adds links to clean.csv only; download clean.csv with it"));
+    }
     let row = find(conn, raw_id)?;
     if now_utc() >= row.results_expire_at {
         return Err(AppError::new(
@@ -339,6 +349,24 @@ pub fn download(app: &App, conn: &mut DbConnection, raw_id: &str, part: &str) ->
         ));
     }
     let (store, id) = (app.store.clone(), row.id);
+    if unsubscribe {
+        let stored = StoredRequest::deserialize(&row.summary).map_err(AppError::internal)?;
+        if stored.channel != Channel::Email {
+            return Err(AppError::new(
+                ErrorCode::ChannelNotAllowed,
+                format!("scrub {} is of a {} list: unsubscribe links are made for email lists only; download clean.csv without unsubscribe=true", row.id, stored.channel),
+            ));
+        }
+        let (tokens, base) = (app.unsubscribe.clone(), app.public_url.clone());
+        let link: results::Link = Box::new(move |key: &str| match EmailKey::parse(key) {
+            Ok(email) => format!("{base}/u/{}", tokens.sign(&email)),
+            Err(_) => String::new(),
+        });
+        return Ok(Box::new(move |out: &mut dyn Write| {
+            std::io::copy(&mut PartReader::with(store, id, Renderer::clean_with_links(link)), out)?;
+            Ok(out.flush()?)
+        }));
+    }
     Ok(match what {
         Download::Part(part) => Box::new(move |out: &mut dyn Write| {
             std::io::copy(&mut PartReader::new(store, id, part), out)?;

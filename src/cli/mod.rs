@@ -14,6 +14,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{Settings, DEFAULT_DATABASE_URL, DEFAULT_MAX_REMOVAL_PERCENT};
+use crate::domain::secret::Secret;
 use crate::domain::time::{format_duration, parse_duration};
 use crate::domain::Register;
 use crate::store::Store;
@@ -88,6 +89,10 @@ pub struct ServeArgs {
     /// (default: http:// and the bind address).
     #[arg(long, env = "SUPPRESS_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// The secret signed links are made with: at least 32 bytes, hex or base64 (default: one
+    /// generated at first start and kept with the data, shared by every instance on the database).
+    #[arg(long, env = "SUPPRESS_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
 }
 
 /// Register lead times (CONTRACT §1), shared by every command that judges against registers.
@@ -255,6 +260,7 @@ impl ServeArgs {
                 .map_err(anyhow::Error::msg)
                 .context("SUPPRESS_SESSION_IDLE")?,
             public_url: self.public_url.as_deref().map(public_url).transpose().context("SUPPRESS_PUBLIC_URL")?,
+            secret: self.secret.as_deref().map(|s| Secret::parse(s).map(|_| s.trim().to_owned())).transpose().context("SUPPRESS_SECRET")?,
             ..Settings::default()
         })
     }

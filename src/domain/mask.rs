@@ -13,9 +13,24 @@ pub fn mask(key: &str) -> String {
     out
 }
 
+/// An email address as shown to the person it belongs to: its first character and its domain
+/// ("a…@example.com"), enough to recognise, not to read out.
+pub fn mask_email(key: &str) -> String {
+    match key.rsplit_once('@') {
+        Some((local, domain)) => format!("{}…@{domain}", local.chars().next().unwrap_or('…')),
+        None => mask(key),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::mask;
+    use super::{mask, mask_email};
+
+    #[test]
+    fn an_email_keeps_its_first_character_and_domain() {
+        assert_eq!(mask_email("ann.smith@example.com"), "a…@example.com");
+        assert_eq!(mask_email("a@example.com"), "a…@example.com");
+    }
 
     #[test]
     fn hides_the_middle() {

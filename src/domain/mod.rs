@@ -10,9 +10,11 @@ pub mod mask;
 pub mod phone;
 pub mod preference;
 pub mod rejected;
+pub mod secret;
 pub mod text;
 pub mod time;
 pub mod uk_numbers;
+pub mod unsubscribe;
 
 pub use address::{AddressKey, Postcode};
 pub use channel::{Channel, ContactKind, Reason, Register};

@@ -181,7 +181,11 @@ pub fn bind(settings: Settings, store: Store) -> anyhow::Result<Bound> {
         if settings.workers == 0 { default_workers(std::thread::available_parallelism().map_or(2, |n| n.get())) } else { settings.workers };
     let json_limit = settings.max_json_bytes;
     let (uploads, keys, poll) = (upload::Uploads::new(&settings), KeyCache::new(settings.key_cache), settings.register_poll);
-    let app = crate::app::App::open(store, settings)?;
+    let mut app = crate::app::App::open(store, settings)?;
+    if app.settings.public_url.is_none() {
+        // Links name the address actually listened on (the bind may have asked for port 0).
+        app.public_url = format!("http://{addr}");
+    }
     tracing::info!(keys = app.in_house.keys_in_force(), "in-house statements in force loaded");
     watch_registers(Arc::downgrade(&app.registers), app.store.clone(), poll, (app.settings.session_idle, app.settings.session_max));
     let state = web::Data::new(AppState { app, keys, uploads });

@@ -6,6 +6,7 @@ use std::io::Write;
 
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::{Authorized, ReadScrubs, Scrub};
@@ -91,23 +92,31 @@ impl Write for Sender {
     }
 }
 
+/// A download's query: `unsubscribe=true` adds each kept row's unsubscribe link to clean.csv.
+#[derive(Deserialize)]
+struct DownloadQuery {
+    unsubscribe: Option<bool>,
+}
+
 async fn download(
     _auth: Authorized<ReadScrubs>,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
+    query: Deferred<web::Query<DownloadQuery>>,
 ) -> Result<HttpResponse, ApiError> {
+    let unsubscribe = query?.unsubscribe.unwrap_or(false);
     let (id, part) = path.into_inner();
-    stream_download(&state, id, part).await
+    stream_download(&state, id, part, unsubscribe).await
 }
 
 /// A stored scrub's download (`clean.csv`, `suppressed.csv`, `annotated.csv`, `revocations`),
 /// streamed as it is produced: the API's and the pages' one way to send it.
-pub(crate) async fn stream_download(state: &AppState, id: String, part: String) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn stream_download(state: &AppState, id: String, part: String, unsubscribe: bool) -> Result<HttpResponse, ApiError> {
     let app = state.app.clone();
     // Off the workers: the revocations catch up with the statements in force first.
     let produce = super::blocking(move || -> Result<scrubs::Producer, ApiError> {
         let mut conn = app.store.conn()?;
-        Ok(scrubs::download(&app, &mut conn, &id, &part)?)
+        Ok(scrubs::download(&app, &mut conn, &id, &part, unsubscribe)?)
     })
     .await??;
     let (tx, rx) = tokio::sync::mpsc::channel(4);

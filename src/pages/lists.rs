@@ -684,7 +684,7 @@ async fn download(state: web::Data<AppState>, signed: Signed, path: web::Path<(S
     signed.require(Capability::ReadScrubs)?;
     let (id, part) = path.into_inner();
     let name = file_name(&id, &part);
-    let mut res = crate::http::scrubs::stream_download(&state, id.clone(), part).await.map_err(|e| match e.code {
+    let mut res = crate::http::scrubs::stream_download(&state, id.clone(), part, false).await.map_err(|e| match e.code {
         ErrorCode::ResultsExpired => PageError::Shown {
             status: StatusCode::GONE,
             title: "No longer available",

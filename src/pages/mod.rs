@@ -11,6 +11,7 @@ pub mod people;
 pub mod registers;
 pub mod session;
 pub mod sign_in;
+pub mod unsubscribe;
 
 use actix_web::dev::ServiceResponse;
 use actix_web::http::header::{self, HeaderValue};
@@ -32,7 +33,8 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .configure(admin::config)
         .configure(compliance::config)
         .configure(people::config)
-        .configure(lists::config);
+        .configure(lists::config)
+        .configure(unsubscribe::config);
 }
 
 /// A link of the main navigation.

@@ -124,25 +124,66 @@ impl Part {
     }
 }
 
+/// A kept row's link from its key (as text), for one last column (CONTRACT §11:
+/// `unsubscribe_url`); empty when the row has no key it can be made for.
+pub type Link = Box<dyn Fn(&str) -> String + Send>;
+
 /// Renders the runs of one result, in order, as one part.
-#[derive(Debug)]
 pub struct Renderer {
     part: Part,
     header_done: bool,
+    /// The clean part with one more column, `unsubscribe_url`.
+    link: Option<Link>,
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer").field("part", &self.part).field("link", &self.link.is_some()).finish()
+    }
 }
 
 impl Renderer {
     pub fn new(part: Part) -> Renderer {
-        Renderer { part, header_done: false }
+        Renderer { part, header_done: false, link: None }
+    }
+
+    /// The kept rows as uploaded, each with its `unsubscribe_url` last.
+    pub fn clean_with_links(link: Link) -> Renderer {
+        Renderer { part: Part::Clean, header_done: false, link: Some(link) }
     }
 
     /// Append the part's lines for a run's records.
     pub fn render(&mut self, run: &[u8], out: &mut Vec<u8>) -> Result<(), Corrupt> {
+        if let Some(link) = &self.link {
+            for row in decode(run) {
+                let row = row?;
+                if !self.header_done {
+                    out.extend_from_slice(row.data);
+                    out.extend_from_slice(b",unsubscribe_url\n");
+                    self.header_done = true;
+                } else if row.kept {
+                    out.extend_from_slice(row.data);
+                    out.push(b',');
+                    push_field(out, link(&unquote(row.key)).as_bytes());
+                    out.push(b'\n');
+                }
+            }
+            return Ok(());
+        }
         for row in decode(run) {
             self.part.render(&row?, !self.header_done, out);
             self.header_done = true;
         }
         Ok(())
+    }
+}
+
+/// A CSV field as its text (a key is stored as a field, quoted where needed).
+fn unquote(field: &[u8]) -> String {
+    let text = String::from_utf8_lossy(field);
+    match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(inner) => inner.replace("\"\"", "\""),
+        None => text.into_owned(),
     }
 }
 

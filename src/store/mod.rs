@@ -6,6 +6,7 @@ pub mod keys;
 pub mod registers;
 pub mod schema;
 pub mod scrubs;
+pub mod secret;
 pub mod statements;
 pub mod users;
 pub mod writer;

@@ -129,6 +129,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    server_secret (id) {
+        id -> Integer,
+        secret -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -142,5 +150,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     scrub_results,
     users,
     sessions,
-    sign_in_failures
+    sign_in_failures,
+    server_secret
 );

@@ -18,3 +18,4 @@ mod preferences;
 mod registers;
 mod scrub;
 mod storage;
+mod unsubscribe;
