@@ -50,7 +50,7 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// The server's secret for signed links (`SUPPRESS_SECRET`): at least 32 bytes, hex or base64.
     /// None: generated at first start and kept with the data (`app::secret`).
-    pub secret: Option<String>,
+    pub secret: Option<Hidden>,
 }
 
 impl Default for Settings {
@@ -74,5 +74,43 @@ impl Default for Settings {
             public_url: None,
             secret: None,
         }
+    }
+}
+
+/// A setting that must never be printed (the server's secret): its `Debug` hides it, so logging
+/// the settings can never leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Hidden(String);
+
+impl Hidden {
+    pub fn new(value: String) -> Hidden {
+        Hidden(value)
+    }
+
+    /// The value itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hidden(..)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_secret_never_prints() {
+        let settings = Settings {
+            secret: Some(Hidden::new("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff".into())),
+            ..Settings::default()
+        };
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("0011223344"), "{printed}");
+        assert!(printed.contains("Hidden(..)"));
     }
 }

@@ -66,7 +66,7 @@ impl App {
         let writer = Writer::start(store.pool.clone())?;
         let registers = Arc::new(Registers::load(&store, settings.lead_times.clone()).context("loading the register snapshots")?);
         let in_house = Arc::new(InHouse::load(&mut *store.conn()?).context("loading the in-house statements")?);
-        let secret = secret::load_or_create(&store, settings.secret.as_deref())?;
+        let secret = secret::load_or_create(&store, settings.secret.as_ref().map(crate::config::Hidden::expose))?;
         let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{}", settings.bind));
         Ok(App {
             store,

@@ -260,7 +260,12 @@ impl ServeArgs {
                 .map_err(anyhow::Error::msg)
                 .context("SUPPRESS_SESSION_IDLE")?,
             public_url: self.public_url.as_deref().map(public_url).transpose().context("SUPPRESS_PUBLIC_URL")?,
-            secret: self.secret.as_deref().map(|s| Secret::parse(s).map(|_| s.trim().to_owned())).transpose().context("SUPPRESS_SECRET")?,
+            secret: self
+                .secret
+                .as_deref()
+                .map(|s| Secret::parse(s).map(|_| crate::config::Hidden::new(s.trim().to_owned())))
+                .transpose()
+                .context("SUPPRESS_SECRET")?,
             ..Settings::default()
         })
     }
