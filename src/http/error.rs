@@ -45,6 +45,13 @@ impl ApiError {
         self
     }
 
+    /// The use case's error it carries, and whether the connection is to close after the answer
+    /// (for the pages, which answer it as a page).
+    pub fn into_parts(self) -> (AppError, bool) {
+        let close = self.close;
+        (AppError { code: self.code, message: self.message, details: self.details, retry_after: self.retry_after }, close)
+    }
+
     pub fn closing(mut self) -> ApiError {
         self.close = true;
         self

@@ -24,7 +24,6 @@ use crate::app::{AppError, ErrorCode};
 use crate::domain::access::Capability;
 use crate::domain::time::{now_utc, today_uk};
 use crate::domain::{Channel, Reason, Register};
-use crate::http::error::ApiError;
 use crate::http::upload::Form;
 use crate::http::AppState;
 
@@ -278,13 +277,6 @@ async fn lists(state: web::Data<AppState>, signed: Signed, q: web::Query<PageQue
     form_page(&state, &signed, StatusCode::OK, ListForm::new(today_uk()), None, page_number(&q)).await
 }
 
-/// An error of the upload's reading as the use cases' error, and whether the connection must
-/// close (a body refused before its end is not read further).
-fn from_api(e: ApiError) -> (AppError, bool) {
-    let close = e.close;
-    (AppError { code: e.code, message: e.message, details: e.details, retry_after: e.retry_after }, close)
-}
-
 /// Whether an error is about what the person sent or did (the form again, with a sentence), not a
 /// failure of the server (an error page).
 fn refusal(e: &AppError) -> bool {
@@ -314,7 +306,7 @@ async fn upload(state: web::Data<AppState>, signed: Signed, req: HttpRequest, bo
     let admitted = match state.uploads.admit(req.headers()) {
         Ok(a) => a,
         Err(e) => {
-            let (e, close) = from_api(e);
+            let (e, close) = e.into_parts();
             return refused(&state, &signed, ListForm::new(today_uk()), e, close).await;
         }
     };
@@ -322,7 +314,7 @@ async fn upload(state: web::Data<AppState>, signed: Signed, req: HttpRequest, bo
     let sent = match admitted.file_part_and_fields(req.headers(), body).await {
         Ok(sent) => sent,
         Err(e) => {
-            let (e, close) = from_api(e);
+            let (e, close) = e.into_parts();
             return refused(&state, &signed, ListForm::new(today_uk()), e, close).await;
         }
     };

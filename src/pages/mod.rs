@@ -251,7 +251,7 @@ impl From<AppError> for PageError {
 
 impl From<crate::http::error::ApiError> for PageError {
     fn from(e: crate::http::error::ApiError) -> Self {
-        AppError { code: e.code, message: e.message, details: e.details, retry_after: e.retry_after }.into()
+        e.into_parts().0.into()
     }
 }
 

@@ -16,7 +16,6 @@ use crate::app::{imports, AppError, ErrorCode};
 use crate::domain::access::Capability;
 use crate::domain::time::{parse_date, today_uk};
 use crate::domain::Register;
-use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::registers::import::{as_of_from_name, Kind, Request};
 
@@ -232,12 +231,6 @@ pub fn say(e: &AppError, form: &ImportForm) -> String {
     }
 }
 
-/// An upload's error as the use cases' error, and whether the connection must close.
-fn from_api(e: ApiError) -> (AppError, bool) {
-    let close = e.close;
-    (AppError { code: e.code, message: e.message, details: e.details, retry_after: e.retry_after }, close)
-}
-
 /// The page again with the form as sent and the refusal's sentence and status; a failure of the
 /// server is an error page.
 async fn refused(state: &AppState, signed: &Signed, form: ImportForm, e: AppError, close: bool) -> Result<HttpResponse, PageError> {
@@ -273,14 +266,14 @@ async fn import(state: web::Data<AppState>, signed: Signed, req: HttpRequest, bo
     let admitted = match state.uploads.admit(req.headers()) {
         Ok(a) => a,
         Err(e) => {
-            let (e, close) = from_api(e);
+            let (e, close) = e.into_parts();
             return refused(&state, &signed, blank, e, close).await;
         }
     };
     let sent = match admitted.file_part_and_fields(req.headers(), body).await {
         Ok(sent) => sent,
         Err(e) => {
-            let (e, close) = from_api(e);
+            let (e, close) = e.into_parts();
             return refused(&state, &signed, blank, e, close).await;
         }
     };
