@@ -51,6 +51,49 @@ pub struct Settings {
     /// The server's secret for signed links (`SUPPRESS_SECRET`): at least 32 bytes, hex or base64.
     /// None: generated at first start and kept with the data (`app::secret`).
     pub secret: Option<Hidden>,
+    /// Email (CONTRACT §11).
+    pub mail: MailSettings,
+}
+
+/// Email settings (CONTRACT §11), checked at start (`notify::Mailer::new`): one that cannot work
+/// stops the service naming it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MailSettings {
+    /// `SUPPRESS_SMTP_URL`: `smtp://[user:password@]host[:port]` (STARTTLS where offered) or
+    /// `smtps://…` (TLS from the start). None: no email. Hidden: it may hold a password.
+    pub smtp_url: Option<Hidden>,
+    /// `SUPPRESS_SMTP_CA_FILE`: PEM certificates trusted besides the public roots (a private relay).
+    pub ca_file: Option<std::path::PathBuf>,
+    /// `SUPPRESS_MAIL_FROM`: the From of every message.
+    pub from: Option<String>,
+    /// `SUPPRESS_REPORT_TO`: who gets import reports and staleness alarms.
+    pub report_to: Vec<String>,
+    /// `SUPPRESS_CONFIRM_OPT_OUTS`: confirm opt-outs that name an email address to that address.
+    pub confirm_opt_outs: bool,
+    /// The first retry of a failed send waits this long; each next one twice as long (at most an
+    /// hour), until `retry_for` after the message was written, when it is marked failed.
+    pub retry_base: Duration,
+    pub retry_for: Duration,
+    /// How often the outbox worker looks for messages to send.
+    pub poll: Duration,
+    /// How often the server checks for stale registers (besides at start and after imports).
+    pub alarm_every: Duration,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        MailSettings {
+            smtp_url: None,
+            ca_file: None,
+            from: None,
+            report_to: Vec::new(),
+            confirm_opt_outs: false,
+            retry_base: Duration::from_secs(30),
+            retry_for: Duration::from_secs(24 * 3600),
+            poll: Duration::from_secs(1),
+            alarm_every: Duration::from_secs(600),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -73,6 +116,7 @@ impl Default for Settings {
             session_max: Duration::from_secs(12 * 3600),
             public_url: None,
             secret: None,
+            mail: MailSettings::default(),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod inhouse;
+pub mod notify;
 pub mod pages;
 pub mod registers;
 pub mod scrub;

@@ -12,6 +12,7 @@ use chrono::NaiveDateTime;
 use serde_json::json;
 
 use super::error::{AppError, ErrorCode};
+use super::mail::Mail;
 
 use crate::domain::time::now_utc;
 use crate::domain::Register;
@@ -20,22 +21,53 @@ use crate::registers::import::{self, ImportError, InForce, Refused, Report, Requ
 use crate::registers::undo::UndoReport;
 use crate::store::registers::{self as db, ImportWrite, NewImport, NewSnapshot, Restored, UndoWrite, WriteError};
 use crate::store::statements::{insert_bulk, refresh_statistics, BulkError};
-use crate::store::{DbConnection, Store};
+use crate::store::{outbox, DbConnection, Store};
 use crate::store::{ImportKind, ImportStatus};
 
 /// Import one register file: read and hash it, refuse what must be refused, plan the next
 /// snapshot against the one in force and write it (CONTRACT §4). The same file applied before
 /// for the same date is a no-op reported `already_imported`. Every attempt, applied, refused or
 /// a no-op, is kept in the import history. `progress` is told the records read so far.
-pub fn import_register<R: Read>(store: &Store, req: &Request, input: R, progress: impl FnMut(u64)) -> Result<Report, ImportError> {
+///
+/// Each attempt's report goes to the outbox (`mail`), written with the attempt's history row;
+/// an attempt that never reached the history (an unreadable file, a failure of ours) is
+/// reported on its own.
+pub fn import_register<R: Read>(
+    store: &Store,
+    req: &Request,
+    input: R,
+    progress: impl FnMut(u64),
+    mail: &Mail,
+) -> Result<Report, ImportError> {
+    let mut reported = false;
+    let result = import_and_report(store, req, input, progress, mail, &mut reported);
+    if let (false, Err(e)) = (reported, &result) {
+        if let Some(m) = mail.import_report(req.register, req.as_of, Err(e)) {
+            let written = store.conn().map_err(anyhow::Error::from).and_then(|mut c| Ok(outbox::insert(&mut c, &[m])?));
+            if let Err(e) = written {
+                tracing::error!(error = %format!("{e:#}"), "could not write a failed import's report to the outbox");
+            }
+        }
+    }
+    result
+}
+
+fn import_and_report<R: Read>(
+    store: &Store,
+    req: &Request,
+    input: R,
+    progress: impl FnMut(u64),
+    mail: &Mail,
+    reported: &mut bool,
+) -> Result<Report, ImportError> {
     let started = Instant::now();
     let file = import::read(req, input, progress)?;
     let mut conn = store.conn()?;
     let (content, report) = match import::check(req, file, import::latest_as_of()) {
         Ok(checked) => checked,
-        Err(refused) => return Err(record_refusal(&mut conn, req, refused)),
+        Err(refused) => return Err(record_refusal(&mut conn, req, refused, mail, reported)),
     };
-    if let Some(done) = already_imported(&mut conn, req, &report.file_sha256, started)? {
+    if let Some(done) = already_imported(&mut conn, req, &report.file_sha256, started, mail, reported)? {
         return Ok(done);
     }
     let planned = {
@@ -46,7 +78,7 @@ pub fn import_register<R: Read>(store: &Store, req: &Request, input: R, progress
     };
     let mut plan = match planned {
         Ok(plan) => plan,
-        Err(refused) => return Err(record_refusal(&mut conn, req, refused)),
+        Err(refused) => return Err(record_refusal(&mut conn, req, refused, mail, reported)),
     };
     plan.report.duration_ms = started.elapsed().as_millis() as u64;
     let imported_at = now_utc();
@@ -63,20 +95,26 @@ pub fn import_register<R: Read>(store: &Store, req: &Request, input: R, progress
             numbers: plan.encoded,
         },
         changes: plan.changes,
+        messages: mail.import_report(req.register, req.as_of, Ok(&plan.report)).into_iter().collect(),
     };
     let mut report = plan.report;
     match db::apply_import(&mut conn, write) {
         Ok(_) => {
+            *reported = true;
             tracing::info!(register = %req.register, as_of = %req.as_of, added = report.added, removed = report.removed, entries = report.entries_after, "register import applied");
             report.duration_ms = started.elapsed().as_millis() as u64;
             Ok(report)
         }
         // The same file, applied by an import that ran at the same time: the no-op it is.
-        Err(WriteError::SameFile) => already_imported(&mut conn, req, &report.file_sha256, started)?
+        Err(WriteError::SameFile) => already_imported(&mut conn, req, &report.file_sha256, started, mail, reported)?
             .ok_or_else(|| anyhow::anyhow!("the import history refused this import and holds no applied import of the file").into()),
-        Err(WriteError::Raced) => {
-            Err(record_refusal(&mut conn, req, Refused { error: ImportError::Raced(req.register), report: Box::new(report) }))
-        }
+        Err(WriteError::Raced) => Err(record_refusal(
+            &mut conn,
+            req,
+            Refused { error: ImportError::Raced(req.register), report: Box::new(report) },
+            mail,
+            reported,
+        )),
         Err(WriteError::Db(e)) => {
             Err(anyhow::Error::new(e).context("the database refused the import; the previous snapshot stays in force").into())
         }
@@ -86,13 +124,15 @@ pub fn import_register<R: Read>(store: &Store, req: &Request, input: R, progress
 /// Keep a refused import in the history with its reason (a failure to keep it is logged, not
 /// hidden), and give the error to answer with. A failure of ours is not a fact about the file:
 /// it is not kept.
-fn record_refusal(conn: &mut DbConnection, req: &Request, refused: Refused) -> ImportError {
+fn record_refusal(conn: &mut DbConnection, req: &Request, refused: Refused, mail: &Mail, reported: &mut bool) -> ImportError {
     let Refused { error, report } = refused;
     if error.is_refusal() {
+        let message: Vec<_> = mail.import_report(req.register, req.as_of, Err(&error)).into_iter().collect();
         let kept = history_row(req, &report, ImportStatus::Failed, Some(error.to_string()), now_utc())
-            .and_then(|row| db::insert_import(conn, &row).map(drop).map_err(|e| anyhow::Error::new(e).into()));
-        if let Err(e) = kept {
-            tracing::error!(error = %e, "could not record a failed import");
+            .and_then(|row| db::insert_import_noting(conn, &row, &message).map(drop).map_err(|e| anyhow::Error::new(e).into()));
+        match kept {
+            Ok(()) => *reported = true,
+            Err(e) => tracing::error!(error = %e, "could not record a failed import"),
         }
     }
     error
@@ -100,7 +140,14 @@ fn record_refusal(conn: &mut DbConnection, req: &Request, refused: Refused) -> I
 
 /// The report of this file's applied import for this date, if any, marked `already_imported`;
 /// the attempt is recorded in the history.
-fn already_imported(conn: &mut DbConnection, req: &Request, sha: &str, started: Instant) -> Result<Option<Report>, ImportError> {
+fn already_imported(
+    conn: &mut DbConnection,
+    req: &Request,
+    sha: &str,
+    started: Instant,
+    mail: &Mail,
+    reported: &mut bool,
+) -> Result<Option<Report>, ImportError> {
     let Some(done) = db::applied_file(conn, req.register.as_str(), sha, req.as_of).context("reading the import history")? else {
         return Ok(None);
     };
@@ -109,7 +156,9 @@ fn already_imported(conn: &mut DbConnection, req: &Request, sha: &str, started: 
     earlier.duration_ms = started.elapsed().as_millis() as u64;
     let note = format!("the same file was applied by import {}; nothing changed", done.id);
     let row = history_row(req, &earlier, ImportStatus::AlreadyImported, Some(note), now_utc())?;
-    db::insert_import(conn, &row).context("recording the attempt in the import history")?;
+    let message: Vec<_> = mail.import_report(req.register, req.as_of, Ok(&earlier)).into_iter().collect();
+    db::insert_import_noting(conn, &row, &message).context("recording the attempt in the import history")?;
+    *reported = true;
     Ok(Some(earlier))
 }
 
@@ -259,7 +308,13 @@ pub fn refusal(e: ImportError) -> AppError {
 
 /// Serve the register snapshots now in the store at once (after an import or an undo here),
 /// rather than at the watcher's next look.
+/// The registers are checked for staleness alarms too (CONTRACT §11: after each import).
 pub fn serve_now(app: &super::App) -> Result<(), AppError> {
     app.registers.refresh(&app.store).map_err(|e| AppError::internal(format!("{e:#}")))?;
+    if app.mail.reports() {
+        if let Err(e) = super::alarms::check(&app.store, &app.mail) {
+            tracing::warn!(error = %format!("{e:#}"), "could not check the registers for staleness");
+        }
+    }
     Ok(())
 }

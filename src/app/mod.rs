@@ -13,12 +13,18 @@
 //! - `users`: people who sign in to the pages: users, passwords, the sign-in hold, sessions.
 //! - `imports`: import a register file (CLI, HTTP, spool), undo an import, bulk-load statements.
 //! - `secret`: the server's secret, configured or generated once and kept with the data.
+//! - `mail`: the messages the service sends (reports, alarms, confirmations), composed for the outbox.
+//! - `alarms`: which registers are stale or about to be, and their daily alarm.
+//! - `outbox`: the outbox as admins read it.
 //! - `error`: the errors use cases answer, and the closed list of error codes.
 
+pub mod alarms;
 pub mod check;
 pub mod error;
 pub mod imports;
 pub mod keys;
+pub mod mail;
+pub mod outbox;
 pub mod params;
 pub mod preferences;
 pub mod scrubs;
@@ -55,6 +61,8 @@ pub struct App {
     pub password_checks: Arc<users::PasswordChecks>,
     /// One-click unsubscribe tokens, signed under a key derived from the server's secret.
     pub unsubscribe: Arc<Tokens>,
+    /// What the use cases write to the outbox (email settings; `Mail::off()` without SMTP).
+    pub mail: Arc<mail::Mail>,
     /// The address links are written with (`SUPPRESS_PUBLIC_URL`, or `http://` and the address
     /// listened on), without a trailing slash.
     pub public_url: String,
@@ -68,7 +76,9 @@ impl App {
         let in_house = Arc::new(InHouse::load(&mut *store.conn()?).context("loading the in-house statements")?);
         let secret = secret::load_or_create(&store, settings.secret.as_ref().map(crate::config::Hidden::expose))?;
         let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{}", settings.bind));
+        let mail = Arc::new(mail::Mail::new(&settings.mail, settings.lead_times.clone(), public_url.clone()));
         Ok(App {
+            mail,
             store,
             writer,
             registers,
@@ -78,6 +88,20 @@ impl App {
             unsubscribe: Arc::new(Tokens::new(&secret)),
             public_url,
         })
+    }
+
+    /// Links are written with `public_url` from now on (the address actually listened on).
+    pub fn set_public_url(&mut self, public_url: String) {
+        let mut mail = (*self.mail).clone();
+        mail.public_url = public_url.clone();
+        self.mail = Arc::new(mail);
+        self.public_url = public_url;
+    }
+
+    /// The one-click unsubscribe link of an email key (CONTRACT §11).
+    pub fn unsubscribe_url(&self, email_key: &str) -> Option<String> {
+        let key = crate::domain::EmailKey::parse(email_key).ok()?;
+        Some(self.unsubscribe.link(&self.public_url, &key))
     }
 
     /// What is known now on `channel`: every statement committed before this call, and the

@@ -359,7 +359,7 @@ pub fn download(app: &App, conn: &mut DbConnection, raw_id: &str, part: &str, un
         }
         let (tokens, base) = (app.unsubscribe.clone(), app.public_url.clone());
         let link: results::Link = Box::new(move |key: &str| match EmailKey::parse(key) {
-            Ok(email) => format!("{base}/u/{}", tokens.sign(&email)),
+            Ok(email) => tokens.link(&base, &email),
             Err(_) => String::new(),
         });
         return Ok(Box::new(move |out: &mut dyn Write| {

@@ -5,13 +5,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::{AppError, ErrorCode};
+use super::App;
 use crate::domain::mask::mask;
 use crate::domain::preference::{AddressInput, ContactError, Said, SaidError, TargetError};
 use crate::domain::text;
 use crate::domain::time::{now_utc, rfc3339};
 use crate::domain::{Channel, ContactKind, Contacts, Source, StatementKind};
 use crate::store::statements::NewStatement;
-use crate::store::writer::Writer;
 
 /// A postal address as given.
 #[derive(Debug, Deserialize)]
@@ -94,9 +94,13 @@ pub fn rows(params: StatementParams, kind: StatementKind, via: &str) -> Result<V
 }
 
 /// Record a statement of `kind`, made through `via` (`api:NAME`, …); answered once committed.
-pub async fn record(writer: &Writer, params: StatementParams, kind: StatementKind, via: &str) -> Result<Vec<Recorded>, AppError> {
+/// An opt-out naming an email address is confirmed to it when confirmations are on: the message
+/// is committed with the statement and sent later by the outbox worker, so the answer never
+/// waits for, nor depends on, the mail.
+pub async fn record(app: &App, params: StatementParams, kind: StatementKind, via: &str) -> Result<Vec<Recorded>, AppError> {
     let rows = rows(params, kind, via)?;
-    let stored = writer.record(rows).await.map_err(AppError::internal)?;
+    let confirmation = app.mail.confirmation(&rows, |email| app.unsubscribe_url(email));
+    let stored = app.writer.record(rows, confirmation.into_iter().collect()).await.map_err(AppError::internal)?;
     for s in &stored {
         // Masked: logs never hold a contact point in clear.
         tracing::debug!(id = s.id, key = %mask(&s.contact_key), channel = %s.channel, kind = %s.kind, via = %s.recorded_via, "statement recorded");

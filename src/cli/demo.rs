@@ -36,7 +36,7 @@ pub fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
     }
     for (register, kind, bytes) in SAMPLE_REGISTERS {
         let req = Request { register, as_of: today_uk(), kind, force: true, max_removal_percent: 100.0 };
-        let report = imports::import_register(&store, &req, bytes, |_| {})
+        let report = imports::import_register(&store, &req, bytes, |_| {}, &crate::app::mail::Mail::off())
             .map_err(|e| anyhow::anyhow!("{e}"))
             .context("loading the sample registers")?;
         if !report.already_imported {

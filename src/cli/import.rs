@@ -9,8 +9,9 @@ use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::RemovalLimitArgs;
+use super::{LeadTimeArgs, MailArgs, RemovalLimitArgs};
 use crate::app::imports;
+use crate::app::mail::{Mail, SpoolFile};
 use crate::domain::Register;
 use crate::inhouse::bulk_load::{self, LoadError, Report};
 use crate::registers::import::{self, as_of_from_name, ImportError, Kind, Request};
@@ -56,20 +57,42 @@ pub struct ImportArgs {
     pub spool: Option<PathBuf>,
     #[command(flatten)]
     pub limit: RemovalLimitArgs,
+    #[command(flatten)]
+    pub lead_times: LeadTimeArgs,
+    #[command(flatten)]
+    pub mail: MailArgs,
+    /// The address people reach the service at, for the links in reports.
+    #[arg(long, env = "SUPPRESS_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 pub fn run(database_url: &str, args: ImportArgs) -> anyhow::Result<()> {
     let store = super::open_store(database_url)?;
+    let settings = args.mail.settings()?;
+    let public_url = args.public_url.as_deref().map(super::public_url).transpose().context("SUPPRESS_PUBLIC_URL")?.unwrap_or_default();
+    let mail = Mail::new(&settings, args.lead_times.parse()?, public_url);
+    let result = import(&store, &args, &mail);
+    if mail.reports() {
+        // After an import (applied or not), today's staleness alarms too.
+        if let Err(e) = crate::app::alarms::check(&store, &mail) {
+            eprintln!("could not check the registers for staleness: {e:#}");
+        }
+    }
+    super::deliver(&store, &settings);
+    result
+}
+
+fn import(store: &Store, args: &ImportArgs, mail: &Mail) -> anyhow::Result<()> {
     if let Some(dir) = &args.spool {
-        return spool(&store, dir, args.limit.max_removal_percent);
+        return spool(store, dir, args.limit.max_removal_percent, mail);
     }
     let (Some(what), Some(file)) = (args.what, args.file.as_ref()) else { bail!("name what to import and the file") };
     let register = match what {
-        What::OptOuts => return opt_outs(&store, file, args.skip_rejected, args.json),
+        What::OptOuts => return opt_outs(store, file, args.skip_rejected, args.json),
         What::Tps => Register::Tps,
         What::Ctps => Register::Ctps,
         What::Mps => Register::Mps,
-        What::Undo => return undo(&store, file, args.json),
+        What::Undo => return undo(store, file, args.json),
     };
     let as_of = match &args.as_of {
         Some(d) => crate::domain::time::parse_date(d).map_err(anyhow::Error::msg)?,
@@ -82,7 +105,7 @@ pub fn run(database_url: &str, args: ImportArgs) -> anyhow::Result<()> {
         force: args.force,
         max_removal_percent: args.limit.max_removal_percent,
     };
-    let report = import_register(&store, &req, file)?;
+    let report = import_register(store, &req, file, mail).map_err(|e| not_imported(e, file))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -133,23 +156,26 @@ fn summary(r: &import::Report) -> String {
 }
 
 /// Import one register file with a progress bar (records and records/s) on a terminal.
-fn import_register(store: &Store, req: &Request, file: &Path) -> anyhow::Result<import::Report> {
+fn import_register(store: &Store, req: &Request, file: &Path, mail: &Mail) -> Result<import::Report, ImportError> {
     let f = bulk_load::open(file)?;
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
         ProgressStyle::with_template("{spinner} {human_pos} records ({per_sec}) {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
-    let result = imports::import_register(store, req, f, |records| bar.set_position(records));
+    let result = imports::import_register(store, req, f, |records| bar.set_position(records), mail);
     bar.finish_and_clear();
-    result.map_err(|e| {
-        if let ImportError::Corrupt { report, .. } | ImportError::TooManyRemovals { report, .. } = &e {
+    result.inspect_err(|e| {
+        if let ImportError::Corrupt { report, .. } | ImportError::TooManyRemovals { report, .. } = e {
             // The lines' text stays in the report (--json): a terminal or a cron log may be kept.
             for s in &report.rejected_samples {
                 eprintln!("line {}: {}", s.line, s.error);
             }
         }
-        anyhow::Error::new(e).context(format!("{} was not imported", file.display()))
     })
+}
+
+fn not_imported(e: ImportError, file: &Path) -> anyhow::Error {
+    anyhow::Error::new(e).context(format!("{} was not imported", file.display()))
 }
 
 fn opt_outs(store: &Store, file: &Path, skip_rejected: bool, json: bool) -> anyhow::Result<()> {
@@ -210,7 +236,7 @@ fn regular(path: &Path) -> Option<bool> {
 
 /// The nightly job: every spool file in date order (a full file before a change file of the same
 /// date), each moved to done/ or failed/; an error if any failed.
-fn spool(store: &Store, dir: &Path, max_removal_percent: f64) -> anyhow::Result<()> {
+fn spool(store: &Store, dir: &Path, max_removal_percent: f64, mail: &Mail) -> anyhow::Result<()> {
     let mut files: Vec<(NaiveDate, bool, Register, Kind, PathBuf)> = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read the spool folder {}", dir.display()))? {
         let path = entry?.path();
@@ -234,7 +260,10 @@ fn spool(store: &Store, dir: &Path, max_removal_percent: f64) -> anyhow::Result<
     std::fs::create_dir_all(&done)
         .and_then(|_| std::fs::create_dir_all(&failed))
         .with_context(|| format!("cannot create done/ and failed/ in {}", dir.display()))?;
-    let mut failures = 0;
+    // Each file's import reports nothing itself: the run sends one message for all of them.
+    let quiet = mail.without_reports();
+    let mut outcomes: Vec<(String, Register, NaiveDate, Result<import::Report, ImportError>)> = Vec::new();
+    let mut moved = Ok(());
     for (as_of, _, register, kind, path) in files {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let req = Request { register, as_of, kind, force: false, max_removal_percent };
@@ -243,21 +272,38 @@ fn spool(store: &Store, dir: &Path, max_removal_percent: f64) -> anyhow::Result<
             eprintln!("skipped {name}: not a regular file (a link, a device or a pipe); left in place");
             continue;
         }
-        match import_register(store, &req, &path) {
+        let outcome = import_register(store, &req, &path, &quiet);
+        let placed = match &outcome {
             Ok(report) => {
-                println!("ok     {name}: {}", summary(&report));
-                std::fs::rename(&path, done.join(&name)).with_context(|| format!("cannot move {name} to done/"))?;
+                println!("ok     {name}: {}", summary(report));
+                std::fs::rename(&path, done.join(&name)).with_context(|| format!("cannot move {name} to done/"))
             }
             Err(e) => {
-                failures += 1;
                 let message = format!("{e:#}");
                 println!("FAILED {name}: {message}");
                 std::fs::write(failed.join(format!("{name}.error")), format!("{message}\n"))
-                    .with_context(|| format!("cannot write {name}.error"))?;
-                std::fs::rename(&path, failed.join(&name)).with_context(|| format!("cannot move {name} to failed/"))?;
+                    .with_context(|| format!("cannot write {name}.error"))
+                    .and_then(|()| std::fs::rename(&path, failed.join(&name)).with_context(|| format!("cannot move {name} to failed/")))
             }
+        };
+        outcomes.push((name, register, as_of, outcome));
+        if placed.is_err() {
+            moved = placed;
+            break;
         }
     }
+    let files: Vec<SpoolFile<'_>> = outcomes
+        .iter()
+        .map(|(name, register, as_of, outcome)| SpoolFile { name, register: *register, as_of: *as_of, outcome: outcome.as_ref() })
+        .collect();
+    if let Some(message) = mail.spool_report(&files) {
+        let written = store.conn().map_err(anyhow::Error::from).and_then(|mut c| Ok(crate::store::outbox::insert(&mut c, &[message])?));
+        if let Err(e) = written {
+            eprintln!("could not write the run's report to the outbox: {e:#}");
+        }
+    }
+    moved?;
+    let failures = outcomes.iter().filter(|o| o.3.is_err()).count();
     if failures > 0 {
         bail!("{failures} spool file(s) failed; see {}", failed.display());
     }

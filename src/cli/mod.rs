@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::config::{Settings, DEFAULT_DATABASE_URL, DEFAULT_MAX_REMOVAL_PERCENT};
+use crate::config::{MailSettings, Settings, DEFAULT_DATABASE_URL, DEFAULT_MAX_REMOVAL_PERCENT};
 use crate::domain::secret::Secret;
 use crate::domain::time::{format_duration, parse_duration};
 use crate::domain::Register;
@@ -47,6 +47,9 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Scrub a campaign list against in-house statements and the registers.
     Scrub(Box<ScrubArgs>),
+    /// Check each register's snapshot: print its date and how long it vouches for, write today's
+    /// staleness alarms to the outbox and send them (for cron: exit 1 when any register is stale).
+    CheckRegisters(CheckArgs),
     /// Run the API on a demo database (data/demo.db) loaded with sample statements, printing a
     /// key for each role.
     Demo(ServeArgs),
@@ -93,6 +96,72 @@ pub struct ServeArgs {
     /// generated at first start and kept with the data, shared by every instance on the database).
     #[arg(long, env = "SUPPRESS_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
+    #[command(flatten)]
+    pub mail: MailArgs,
+}
+
+/// Email (CONTRACT §11), shared by every command that writes or sends messages.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MailArgs {
+    /// smtp://[user:password@]host[:port] (STARTTLS where the server offers it) or smtps://…
+    /// (TLS from the start). Unset: no email is sent.
+    #[arg(long, env = "SUPPRESS_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// PEM certificates to trust besides the public roots (a relay with a private CA).
+    #[arg(long, env = "SUPPRESS_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
+    /// The From of every message, e.g. "Suppress <suppress@example.com>".
+    #[arg(long, env = "SUPPRESS_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// Who gets import reports and staleness alarms (comma-separated addresses).
+    #[arg(long, env = "SUPPRESS_REPORT_TO", value_delimiter = ',')]
+    pub report_to: Vec<String>,
+    /// Confirm each opt-out that names an email address to that address (true or false).
+    #[arg(long, env = "SUPPRESS_CONFIRM_OPT_OUTS", default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub confirm_opt_outs: bool,
+    /// The first retry of an unsent message waits this long, each next one twice as long (at
+    /// most an hour).
+    #[arg(long, env = "SUPPRESS_MAIL_RETRY_BASE", default_value_t = format_duration(MailSettings::default().retry_base))]
+    pub mail_retry_base: String,
+    /// An unsent message is retried for this long after it was written, then marked failed.
+    #[arg(long, env = "SUPPRESS_MAIL_RETRY_FOR", default_value_t = format_duration(MailSettings::default().retry_for))]
+    pub mail_retry_for: String,
+}
+
+impl MailArgs {
+    pub fn settings(&self) -> anyhow::Result<MailSettings> {
+        let positive = |name: &'static str, v: &str| {
+            parse_duration(v)
+                .and_then(|d| if d.is_zero() { Err("must be at least 1s".into()) } else { Ok(d) })
+                .map_err(anyhow::Error::msg)
+                .context(name)
+        };
+        let settings = MailSettings {
+            smtp_url: self.smtp_url.as_deref().map(str::trim).filter(|u| !u.is_empty()).map(|u| crate::config::Hidden::new(u.to_owned())),
+            ca_file: self.smtp_ca_file.clone(),
+            from: self.mail_from.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(str::to_owned),
+            report_to: self.report_to.iter().map(|a| a.trim()).filter(|a| !a.is_empty()).map(str::to_owned).collect(),
+            confirm_opt_outs: self.confirm_opt_outs,
+            retry_base: positive("SUPPRESS_MAIL_RETRY_BASE", &self.mail_retry_base)?,
+            retry_for: positive("SUPPRESS_MAIL_RETRY_FOR", &self.mail_retry_for)?,
+            ..MailSettings::default()
+        };
+        // A setting that cannot work stops the command here, naming it.
+        crate::notify::check(&settings)?;
+        Ok(settings)
+    }
+}
+
+/// `suppress check-registers`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub lead_times: LeadTimeArgs,
+    #[command(flatten)]
+    pub mail: MailArgs,
+    /// The address people reach the service at, for the links in messages.
+    #[arg(long, env = "SUPPRESS_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 /// Register lead times (CONTRACT §1), shared by every command that judges against registers.
@@ -266,13 +335,14 @@ impl ServeArgs {
                 .map(|s| Secret::parse(s).map(|_| crate::config::Hidden::new(s.trim().to_owned())))
                 .transpose()
                 .context("SUPPRESS_SECRET")?,
+            mail: self.mail.settings()?,
             ..Settings::default()
         })
     }
 }
 
 /// `SUPPRESS_PUBLIC_URL`: an http or https address, kept without a trailing slash.
-fn public_url(given: &str) -> anyhow::Result<String> {
+pub fn public_url(given: &str) -> anyhow::Result<String> {
     let url = url::Url::parse(given.trim()).map_err(|e| anyhow::anyhow!("{given:?} is not an address: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         anyhow::bail!("{given:?} must be an http:// or https:// address");
@@ -297,8 +367,54 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Users(cmd) => users::run(&open_store(&cli.database_url)?, cmd),
         Command::Import(args) => import::run(&cli.database_url, args),
         Command::Scrub(args) => scrub::run(&cli.database_url, args),
+        Command::CheckRegisters(args) => check_registers(&cli.database_url, &args),
         Command::Demo(args) => demo::run(&cli.database_url, args),
     }
+}
+
+/// Send what the command wrote to the outbox now (a command may run where no server does); what
+/// cannot go within half a minute is left to the servers' workers, which retry it.
+pub fn deliver(store: &Store, settings: &MailSettings) {
+    let mailer = match crate::notify::check(settings) {
+        Ok(Some(m)) => m,
+        Ok(None) => return,
+        Err(e) => return eprintln!("email: {e:#}"),
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    match crate::notify::worker::drain(store, &mailer, settings, &crate::notify::worker::worker_id(), Some(deadline)) {
+        Ok(0) => {}
+        Ok(n) => eprintln!("email: {n} message(s) sent through {}", mailer.relay),
+        Err(e) => eprintln!("email: could not send the outbox ({e:#}); a server will retry"),
+    }
+}
+
+/// `suppress check-registers`: exit 1 (an error) when any register is stale.
+fn check_registers(database_url: &str, args: &CheckArgs) -> anyhow::Result<()> {
+    let store = open_store(database_url)?;
+    let settings = args.mail.settings()?;
+    let public_url = args.public_url.as_deref().map(public_url).transpose().context("SUPPRESS_PUBLIC_URL")?.unwrap_or_default();
+    let mail = crate::app::mail::Mail::new(&settings, args.lead_times.parse()?, public_url);
+    let states = crate::app::alarms::check(&store, &mail)?;
+    let today = crate::domain::time::today_uk();
+    for s in &states {
+        let line = match (s.as_of, s.valid_until) {
+            (Some(a), Some(u)) if s.stale => format!("STALE  {}: dated {a}, was valid until {u}", s.register),
+            (Some(a), Some(u)) => format!(
+                "{}  {}: dated {a}, valid until {u} ({} days left)",
+                if s.alarm { "SOON " } else { "ok   " },
+                s.register,
+                (u - today).num_days()
+            ),
+            _ => format!("STALE  {}: never imported", s.register),
+        };
+        println!("{line}");
+    }
+    deliver(&store, &settings);
+    let stale: Vec<String> = states.iter().filter(|s| s.stale).map(|s| s.register.to_string()).collect();
+    if !stale.is_empty() {
+        anyhow::bail!("stale: {} (import newer files)", stale.join(", "));
+    }
+    Ok(())
 }
 
 /// Run the HTTP server until it is stopped.

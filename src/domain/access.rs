@@ -33,6 +33,8 @@ pub enum Capability {
     Evidence,
     /// Users and API keys.
     ManageAccess,
+    /// The outbox: messages written and whether they went (CONTRACT §11).
+    ReadOutbox,
 }
 
 impl Role {
@@ -81,6 +83,10 @@ mod tests {
         assert!(!Role::Compliance.may(Capability::ManageAccess));
         assert!(!Role::Campaign.may(Capability::Evidence));
         assert!(Role::Admin.may(Capability::ManageAccess));
+        assert!(Role::Admin.may(Capability::ReadOutbox));
+        for r in [Role::Agent, Role::Campaign, Role::Compliance] {
+            assert!(!r.may(Capability::ReadOutbox), "{r}");
+        }
     }
 
     #[test]

@@ -147,6 +147,15 @@ impl fmt::Display for LeadTime {
 }
 
 impl Register {
+    /// The register's name as people write it: TPS, CTPS, MPS.
+    pub fn label(self) -> &'static str {
+        match self {
+            Register::Tps => "TPS",
+            Register::Ctps => "CTPS",
+            Register::Mps => "MPS",
+        }
+    }
+
     pub fn channel(self) -> Channel {
         match self {
             Register::Tps | Register::Ctps => Channel::Call,

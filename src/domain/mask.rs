@@ -22,9 +22,38 @@ pub fn mask_email(key: &str) -> String {
     }
 }
 
+/// Text that may hold email addresses (a mail server's answer), each address masked.
+pub fn mask_addresses(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.contains('@') {
+            out.push_str(&mask_email(word));
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | ',' | ';' | ':' | '(' | ')' | '[' | ']') {
+            flush(&mut word, &mut out);
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{mask, mask_email};
+    use super::{mask, mask_addresses, mask_email};
+
+    #[test]
+    fn addresses_in_a_servers_answer_are_masked() {
+        assert_eq!(mask_addresses("550 5.1.1 <jane.doe@example.com>: unknown user"), "550 5.1.1 <j…@example.com>: unknown user");
+    }
 
     #[test]
     fn an_email_keeps_its_first_character_and_domain() {

@@ -10,6 +10,7 @@ pub mod mask;
 pub mod phone;
 pub mod preference;
 pub mod rejected;
+pub mod say;
 pub mod secret;
 pub mod text;
 pub mod time;

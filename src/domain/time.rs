@@ -17,6 +17,11 @@ pub fn now_utc() -> NaiveDateTime {
     DateTime::from_timestamp_micros(micros).map_or(now, |d| d.naive_utc())
 }
 
+/// A stored UTC timestamp as UK local time.
+pub fn uk(t: NaiveDateTime) -> NaiveDateTime {
+    London.from_utc_datetime(&t).naive_local()
+}
+
 /// RFC 3339 with offset, for a stored UTC timestamp.
 pub fn rfc3339(t: NaiveDateTime) -> String {
     t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)

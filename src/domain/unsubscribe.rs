@@ -40,6 +40,11 @@ impl Tokens {
         URL_SAFE_NO_PAD.encode(bytes)
     }
 
+    /// The page that unsubscribes `email`, on the service reached at `base` (no trailing slash).
+    pub fn link(&self, base: &str, email: &EmailKey) -> String {
+        format!("{base}/u/{}", self.sign(email))
+    }
+
     /// The address a token names, if this server signed it unchanged; None for anything else.
     /// The tag is compared in constant time.
     pub fn verify(&self, token: &str) -> Option<EmailKey> {

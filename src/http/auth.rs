@@ -166,7 +166,7 @@ macro_rules! needs {
         }
     )+};
 }
-needs!(RecordStatements, ReadPreferences, Check, ReadRegisters, ReadImports, Import, Scrub, ReadScrubs);
+needs!(RecordStatements, ReadPreferences, Check, ReadRegisters, ReadImports, Import, Scrub, ReadScrubs, ReadOutbox);
 
 /// An authenticated caller whose role allows `N`.
 pub struct Authorized<N: Needs> {

@@ -6,6 +6,7 @@ pub mod batch_reads;
 pub mod check;
 pub mod error;
 pub mod health;
+pub mod outbox;
 pub mod preferences;
 pub mod registers;
 pub mod request_id;
@@ -181,10 +182,22 @@ pub fn bind(settings: Settings, store: Store) -> anyhow::Result<Bound> {
         if settings.workers == 0 { default_workers(std::thread::available_parallelism().map_or(2, |n| n.get())) } else { settings.workers };
     let json_limit = settings.max_json_bytes;
     let (uploads, keys, poll) = (upload::Uploads::new(&settings), KeyCache::new(settings.key_cache), settings.register_poll);
+    // A mail setting that cannot work stops the start here, naming it.
+    let mailer = crate::notify::check(&settings.mail)?;
     let mut app = crate::app::App::open(store, settings)?;
     if app.settings.public_url.is_none() {
         // Links name the address actually listened on (the bind may have asked for port 0).
-        app.public_url = format!("http://{addr}");
+        app.set_public_url(format!("http://{addr}"));
+    }
+    match mailer {
+        None => tracing::info!("SUPPRESS_SMTP_URL is unset: no email will be sent (no import reports, alarms or confirmations)"),
+        Some(mailer) => {
+            if app.settings.mail.report_to.is_empty() {
+                tracing::warn!("SUPPRESS_REPORT_TO is unset: no import reports or staleness alarms will be sent");
+            }
+            tracing::info!(relay = %mailer.relay, confirm_opt_outs = app.settings.mail.confirm_opt_outs, "email on");
+            crate::notify::worker::start(app.store.clone(), Arc::new(mailer), app.settings.mail.clone(), Arc::downgrade(&app.mail));
+        }
     }
     tracing::info!(keys = app.in_house.keys_in_force(), "in-house statements in force loaded");
     watch_registers(Arc::downgrade(&app.registers), app.store.clone(), poll, (app.settings.session_idle, app.settings.session_max));
@@ -213,6 +226,7 @@ pub fn bind(settings: Settings, store: Store) -> anyhow::Result<Bound> {
             .configure(preferences::config)
             .configure(check::config)
             .configure(registers::config)
+            .configure(outbox::config)
             .configure(scrubs::config)
             .configure(crate::pages::config)
             .default_service(web::to(not_found))

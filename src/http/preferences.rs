@@ -23,7 +23,7 @@ async fn record(
     body: StatementParams,
     kind: StatementKind,
 ) -> Result<HttpResponse, ApiError> {
-    let recorded = statements::record(&state.writer, body, kind, &format!("api:{caller_name}")).await?;
+    let recorded = statements::record(&state.app, body, kind, &format!("api:{caller_name}")).await?;
     Ok(HttpResponse::Created().json(json!({ "statements": recorded })))
 }
 

@@ -78,11 +78,11 @@ async fn import_file(
     let mut file = upload.body(body).await?;
     let req =
         Request { register: r, as_of, kind, force: query.force.unwrap_or(false), max_removal_percent: state.settings.max_removal_percent };
-    let store = state.store.clone();
+    let (store, mail) = (state.store.clone(), state.mail.clone());
     let report = super::blocking(move || -> Result<_, ImportError> {
         use std::io::Seek;
         file.rewind().map_err(anyhow::Error::from)?;
-        imports::import_register(&store, &req, file, |_| {})
+        imports::import_register(&store, &req, file, |_| {}, &mail)
     })
     .await?
     .map_err(import_error)?;

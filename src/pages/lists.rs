@@ -393,7 +393,7 @@ pub fn say(e: &AppError, form: &ListForm, today: NaiveDate) -> String {
     match e.code {
         ErrorCode::RegisterStale | ErrorCode::RegisterMissing => {
             let Some(r) = register_named(d) else { return super::sentence(&e.message) };
-            let name = r.as_str().to_uppercase();
+            let name = r.label();
             let channel = words_of_channel(r.channel().as_str());
             let file = match date_of(&d["as_of_needed"]) {
                 Some(n) => format!("{} {name} file dated {} or later", super::a(&name), day(n)),

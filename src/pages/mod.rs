@@ -112,7 +112,7 @@ pub fn stale(state: &AppState) -> Vec<String> {
         .into_iter()
         .filter(|s| s.stale)
         .map(|s| {
-            let name = s.name.as_str().to_uppercase();
+            let name = s.name.label();
             match s.as_of {
                 None => format!("The {name} register has never been imported: {} lists cannot be screened until {} {name} file is imported.", s.channel, a(&name)),
                 Some(as_of) => {
@@ -134,14 +134,7 @@ pub fn stale(state: &AppState) -> Vec<String> {
 const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; \
     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// The article before an initialism, as it is said: "an MPS file", "a TPS file".
-pub fn a(initialism: &str) -> &'static str {
-    if initialism.starts_with(['A', 'E', 'F', 'H', 'I', 'L', 'M', 'N', 'O', 'R', 'S', 'X']) {
-        "an"
-    } else {
-        "a"
-    }
-}
+pub use crate::domain::say::a;
 
 /// Render a template as a page with `status`.
 pub fn page(status: StatusCode, t: &impl Template) -> HttpResponse {
@@ -376,10 +369,7 @@ pub async fn not_found(_signed: Option<Signed>) -> Result<HttpResponse, PageErro
     Err(PageError::not_found(NO_PAGE))
 }
 
-/// Dates as people read them: 27 Nov 2026.
-pub fn day(d: chrono::NaiveDate) -> String {
-    d.format("%-d %b %Y").to_string()
-}
+pub use crate::domain::say::day;
 
 #[cfg(test)]
 mod tests {

@@ -461,7 +461,7 @@ async fn record(state: web::Data<AppState>, posted: Posted<RecordForm>, kind: St
         }
     };
     let params = statement(searched, &form, signed.user.name.clone());
-    let (status, sentence) = match statements::record(&state.writer, params, kind, &signed.via()).await {
+    let (status, sentence) = match statements::record(&state.app, params, kind, &signed.via()).await {
         Ok(recorded) => {
             let ids: Vec<String> = recorded.iter().map(|r| r.id.to_string()).collect();
             let to = format!(

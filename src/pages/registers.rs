@@ -84,18 +84,7 @@ struct Outcome {
     undone: Option<i64>,
 }
 
-/// Thousands separated, as people read counts.
-pub fn count(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use crate::domain::say::count;
 
 pub fn rows(state: &AppState) -> Vec<Row> {
     let today = today_uk();
@@ -114,7 +103,7 @@ pub fn rows(state: &AppState) -> Vec<Row> {
                 (_, None) => ("stale", "stale".to_owned()),
             };
             Row {
-                name: s.name.as_str().to_uppercase(),
+                name: s.name.label().to_owned(),
                 channel: s.channel.to_string(),
                 lead_time: s.lead_time,
                 as_of: s.as_of.map(day).unwrap_or_else(|| "—".into()),
@@ -130,8 +119,8 @@ pub fn rows(state: &AppState) -> Vec<Row> {
 /// The import history's row `id`, as a sentence of what it did (an import applied, a file already
 /// imported, an undo).
 fn outcome(state: &AppState, r: &crate::store::registers::ImportRow) -> String {
-    let name = r.register.as_str().to_uppercase();
-    let signed = |added: i64, removed: i64| format!("+{} \u{2212}{}", count(added.unsigned_abs()), count(removed.unsigned_abs()));
+    let name = r.register.label();
+    let signed = |added: i64, removed: i64| crate::domain::say::changes(added.unsigned_abs(), removed.unsigned_abs());
     match (r.kind.as_str(), r.status.as_str()) {
         ("undo", _) => {
             let now = match r.report["as_of"].as_str().and_then(|d| d.parse().ok()) {
@@ -164,7 +153,7 @@ async fn render(
         .into_iter()
         .map(|r| Imported {
             id: r.id,
-            register: r.register.as_str().to_uppercase(),
+            register: r.register.label().to_owned(),
             as_of: day(r.as_of),
             kind: r.kind.to_string(),
             status: r.status.to_string(),
@@ -183,7 +172,7 @@ async fn render(
         .iter()
         .filter_map(|&r| {
             let as_of = status_now.iter().find(|s| s.name == r)?.as_of?;
-            Some((r.as_str(), format!("Undo the latest {} import (file of {})", r.as_str().to_uppercase(), day(as_of))))
+            Some((r.as_str(), format!("Undo the latest {} import (file of {})", r.label(), day(as_of))))
         })
         .collect();
     let registers = [("tps", "TPS"), ("ctps", "CTPS"), ("mps", "MPS")].into_iter().map(|(v, l)| (v, l, form.register == v)).collect();
@@ -310,11 +299,11 @@ async fn import(state: web::Data<AppState>, signed: Signed, req: HttpRequest, bo
         }
     };
     let request = Request { register, as_of, kind, force: form.force, max_removal_percent: state.settings.max_removal_percent };
-    let store = state.store.clone();
+    let (store, mail) = (state.store.clone(), state.mail.clone());
     let mut file = sent.file;
     let done = crate::http::blocking(move || {
         file.rewind().map_err(anyhow::Error::from)?;
-        imports::import_register(&store, &request, file, |_| {})
+        imports::import_register(&store, &request, file, |_| {}, &mail)
     })
     .await?;
     drop(admitted);
@@ -348,14 +337,4 @@ async fn undo(state: web::Data<AppState>, posted: Posted<UndoForm>) -> Result<Ht
     crate::http::blocking(move || imports::serve_now(&app)).await??;
     tracing::info!(user = %signed.user.name, register = %register, "a register import was undone on the page");
     Ok(super::see_other(&outcome_at("undone", latest(&state, register).await?)))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn counts_read_with_thousands() {
-        assert_eq!(super::count(0), "0");
-        assert_eq!(super::count(999), "999");
-        assert_eq!(super::count(17_000_001), "17,000,001");
-    }
 }

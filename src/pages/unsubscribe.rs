@@ -73,6 +73,6 @@ async fn unsubscribe(state: web::Data<AppState>, token: web::Path<String>, _body
         note: None,
         evidence: None,
     };
-    statements::record(&state.writer, params, StatementKind::OptOut, VIA).await?;
+    statements::record(&state.app, params, StatementKind::OptOut, VIA).await?;
     Ok(page(&token, &email, true))
 }

@@ -124,6 +124,32 @@ impl ImportError {
     pub fn is_refusal(&self) -> bool {
         !matches!(self, ImportError::Other(_))
     }
+
+    /// A few words for an inbox's subject line: "truncated file".
+    pub fn short(&self) -> &'static str {
+        match self {
+            ImportError::Corrupt { .. } => "corrupt file",
+            ImportError::Empty => "empty file",
+            ImportError::Truncated(_) => "truncated file",
+            ImportError::OlderAsOf { .. } => "older than the snapshot in force",
+            ImportError::TooManyRemovals { .. } => "too many removals",
+            ImportError::NoBase(_) => "change file without a full file",
+            ImportError::MpsDelta => "MPS change file",
+            ImportError::Raced(_) => "another import ran at the same time",
+            ImportError::FutureAsOf { .. } => "dated in the future",
+            ImportError::Unreadable(_) => "unreadable file",
+            ImportError::NothingToUndo(_) => "nothing to undo",
+            ImportError::Other(_) => "the service failed",
+        }
+    }
+
+    /// The figures read before the file was refused, where there are any.
+    pub fn report(&self) -> Option<&Report> {
+        match self {
+            ImportError::Corrupt { report, .. } | ImportError::TooManyRemovals { report, .. } => Some(report),
+            _ => None,
+        }
+    }
 }
 
 /// Numbers in `a` and not in `b` (both sorted, deduplicated).

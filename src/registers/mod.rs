@@ -261,6 +261,11 @@ impl MpsSet {
     }
 }
 
+/// A register is stale when its snapshot vouches for no day from `today` on (or it has none).
+pub fn is_stale(valid_until: Option<NaiveDate>, today: NaiveDate) -> bool {
+    valid_until.is_none_or(|u| today > u)
+}
+
 /// The state of one register, as `GET /v1/registers` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
@@ -492,7 +497,7 @@ impl Registers {
                     as_of: head.as_ref().map(|h| h.as_of),
                     imported_at: head.as_ref().map(|h| crate::domain::time::rfc3339(h.imported_at)),
                     valid_until,
-                    stale: valid_until.is_none_or(|u| today > u),
+                    stale: is_stale(valid_until, today),
                 }
             })
             .collect()

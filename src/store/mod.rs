@@ -3,6 +3,7 @@
 
 pub mod columns;
 pub mod keys;
+pub mod outbox;
 pub mod registers;
 pub mod schema;
 pub mod scrubs;

@@ -193,6 +193,15 @@ pub fn insert_import(conn: &mut DbConnection, row: &NewImport) -> QueryResult<i6
 }
 
 /// The import history, newest first.
+/// A row in the import history and the messages it causes (its report), in one transaction.
+pub fn insert_import_noting(conn: &mut DbConnection, row: &NewImport, messages: &[super::outbox::NewMessage]) -> QueryResult<i64> {
+    conn.transaction(|c| {
+        let id = insert_import(c, row)?;
+        super::outbox::insert(c, messages)?;
+        Ok(id)
+    })
+}
+
 pub fn imports(conn: &mut DbConnection, register: Option<&str>, limit: i64) -> QueryResult<Vec<ImportRow>> {
     let mut q = register_imports::table.select(StoredImport::as_select()).order(register_imports::id.desc()).limit(limit).into_boxed();
     if let Some(r) = register {
@@ -354,6 +363,8 @@ pub struct ImportWrite {
     pub snapshot: NewSnapshot,
     /// What changed (`None`: the register's first import, whose entries were all listed before).
     pub changes: Option<Changed>,
+    /// Messages written with it (its report), in the same transaction.
+    pub messages: Vec<super::outbox::NewMessage>,
 }
 
 /// Why a transaction that writes a snapshot (an import's or an undo's) was rolled back.
@@ -373,7 +384,7 @@ pub enum WriteError {
 /// returns the history row's id. Nothing is written if the snapshot in force is no longer the
 /// one it was planned against (`Raced`), or the same file was applied meanwhile (`SameFile`).
 pub fn apply_import(conn: &mut DbConnection, write: ImportWrite) -> Result<i64, WriteError> {
-    let ImportWrite { history, base, mut snapshot, changes } = write;
+    let ImportWrite { history, base, mut snapshot, changes, messages } = write;
     conn.transaction::<_, WriteError, _>(|c| {
         // The first write: on SQLite it takes the one write lock; the same file applied meanwhile
         // by another import is a unique violation here.
@@ -408,6 +419,7 @@ pub fn apply_import(conn: &mut DbConnection, write: ImportWrite) -> Result<i64, 
         snapshot.import_id = id;
         put_snapshot(c, &snapshot, base.is_some())
             .map_err(|e| if is_unique_violation(&e) { WriteError::Raced } else { WriteError::Db(e) })?;
+        super::outbox::insert(c, &messages)?;
         Ok(id)
     })
 }

@@ -7,6 +7,7 @@
 use diesel::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use super::outbox::{self, NewMessage};
 use super::statements::{self, NewStatement, StatementRow};
 use super::{Pool, QueryError};
 
@@ -17,6 +18,8 @@ const GROUP: usize = 512;
 
 struct Job {
     rows: Vec<NewStatement>,
+    /// Messages the statements cause (an opt-out's confirmation), committed with them.
+    messages: Vec<NewMessage>,
     reply: oneshot::Sender<Result<Vec<StatementRow>, String>>,
 }
 
@@ -41,10 +44,11 @@ impl Writer {
         Ok(Writer { tx })
     }
 
-    /// Record the rows of one request atomically; returns them as stored, in order.
-    pub async fn record(&self, rows: Vec<NewStatement>) -> Result<Vec<StatementRow>, WriteError> {
+    /// Record the rows of one request, and the messages they cause, atomically; returns the
+    /// rows as stored, in order.
+    pub async fn record(&self, rows: Vec<NewStatement>, messages: Vec<NewMessage>) -> Result<Vec<StatementRow>, WriteError> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send(Job { rows, reply }).await.map_err(|_| WriteError::Stopped)?;
+        self.tx.send(Job { rows, messages, reply }).await.map_err(|_| WriteError::Stopped)?;
         answer.await.map_err(|_| WriteError::Stopped)?.map_err(WriteError::Database)
     }
 }
@@ -78,6 +82,8 @@ fn commit_group(pool: &Pool, jobs: Vec<Job>) {
     let grouped = conn.transaction::<_, QueryError, _>(|c| {
         let all: Vec<NewStatement> = jobs.iter().flat_map(|j| j.rows.iter().cloned()).collect();
         let mut stored = statements::insert_returning(c, &all)?;
+        let messages: Vec<NewMessage> = jobs.iter().flat_map(|j| j.messages.iter().cloned()).collect();
+        outbox::insert(c, &messages)?;
         stored.sort_by_key(|r| r.id);
         let mut stored = stored.into_iter();
         Ok(jobs.iter().map(|j| stored.by_ref().take(j.rows.len()).collect::<Vec<_>>()).collect::<Vec<_>>())
@@ -92,7 +98,11 @@ fn commit_group(pool: &Pool, jobs: Vec<Job>) {
             // One request's failure must not fail the others: commit each on its own.
             tracing::warn!(error = %e, "statement writer: group commit failed; committing one request at a time");
             for job in jobs {
-                let one = conn.transaction::<_, QueryError, _>(|c| statements::insert_returning(c, &job.rows));
+                let one = conn.transaction::<_, QueryError, _>(|c| {
+                    let stored = statements::insert_returning(c, &job.rows)?;
+                    outbox::insert(c, &job.messages)?;
+                    Ok(stored)
+                });
                 let _ = job.reply.send(one.map_err(|e| e.to_string()));
             }
         }

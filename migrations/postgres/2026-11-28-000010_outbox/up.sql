@@ -1,0 +1,31 @@
+-- Email (CONTRACT §11): every message is written here first, in the transaction of the event that
+-- causes it where there is one, and sent by a background worker. A worker claims a message by
+-- setting `lease_until` (another worker skips it until the lease ends); a message whose sending
+-- completed is `sent` and is never claimed again.
+CREATE TABLE outbox (
+    id BIGSERIAL PRIMARY KEY,
+    -- import_report | spool_report | stale_alarm | opt_out_confirmation
+    kind TEXT NOT NULL,
+    -- The addresses, comma-separated, in clear only here (needed to send); masked for display.
+    recipients TEXT NOT NULL,
+    to_masked TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    body_text TEXT NOT NULL,
+    body_html TEXT NOT NULL,
+    -- The one-click unsubscribe link of an opt-out confirmation (List-Unsubscribe).
+    unsubscribe_url TEXT,
+    message_id TEXT NOT NULL,
+    -- At most one message per key (a staleness alarm: register and UK day), across instances.
+    dedupe TEXT UNIQUE,
+    created_at TIMESTAMP NOT NULL,
+    -- pending | sent | failed
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMP NOT NULL,
+    lease_until TIMESTAMP,
+    leased_by TEXT,
+    last_error TEXT,
+    sent_at TIMESTAMP
+);
+CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+CREATE INDEX outbox_kind ON outbox (kind, id);

@@ -1,0 +1,59 @@
+//! The outbox as admins read it (`GET /v1/outbox`, the admin and registers pages): what was
+//! written, to whom (masked), and whether it went.
+
+use serde::Serialize;
+
+use super::error::{AppError, ErrorCode};
+use super::mail::{IMPORT_REPORT, SPOOL_REPORT};
+use crate::domain::time::rfc3339;
+use crate::store::outbox;
+use crate::store::DbConnection;
+
+/// Messages listed at most at once.
+pub const MAX_LIMIT: i64 = 1_000;
+
+/// One message as listed (CONTRACT §11): never its recipients in clear.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listed {
+    pub id: i64,
+    pub kind: String,
+    pub subject: String,
+    pub to_masked: String,
+    pub created_at: String,
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub sent_at: Option<String>,
+}
+
+impl From<outbox::Listed> for Listed {
+    fn from(m: outbox::Listed) -> Listed {
+        Listed {
+            id: m.id,
+            kind: m.kind,
+            subject: m.subject,
+            to_masked: m.to_masked,
+            created_at: rfc3339(m.created_at),
+            status: m.status,
+            attempts: m.attempts,
+            last_error: m.last_error,
+            sent_at: m.sent_at.map(rfc3339),
+        }
+    }
+}
+
+/// The latest messages, newest first (`before`: older than that id; at most `limit`, 1 to 1,000).
+pub fn list(conn: &mut DbConnection, before: Option<i64>, limit: Option<i64>) -> Result<Vec<Listed>, AppError> {
+    let limit = limit.unwrap_or(100);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(AppError::field(ErrorCode::InvalidQuery, "limit", format!("limit must be from 1 to {MAX_LIMIT}")));
+    }
+    Ok(outbox::list(conn, None, before, limit)?.into_iter().map(Listed::from).collect())
+}
+
+/// The latest import report (one import's or a spool run's), if any.
+pub fn latest_report(conn: &mut DbConnection) -> Result<Option<Listed>, AppError> {
+    let one = outbox::list(conn, Some(IMPORT_REPORT), None, 1)?.into_iter().next();
+    let run = outbox::list(conn, Some(SPOOL_REPORT), None, 1)?.into_iter().next();
+    Ok(one.into_iter().chain(run).max_by_key(|m| m.id).map(Listed::from))
+}

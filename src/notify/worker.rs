@@ -1,0 +1,132 @@
+//! The outbox worker: one thread per server (and a short run at the end of a CLI command) that
+//! claims due messages with a lease, sends them, and marks each sent, due again later (backoff),
+//! or failed. A message is marked sent as soon as the mail server accepted it; only a crash in
+//! between can send it twice (after its lease ends), never a restart or a second instance.
+
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDateTime;
+
+use super::Mailer;
+use crate::app::mail::Mail;
+use crate::config::MailSettings;
+use crate::domain::mask::mask_addresses;
+use crate::domain::time::now_utc;
+use crate::store::outbox::{self, Claimed};
+use crate::store::Store;
+
+/// How long a claimed message is this worker's: longer than any SMTP conversation may take.
+const LEASE: Duration = Duration::from_secs(300);
+/// Messages claimed at once.
+const BATCH: i64 = 20;
+/// The longest wait between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+/// Who claims: unique per process and start.
+pub fn worker_id() -> String {
+    format!("{}-{}-{}", hostname(), std::process::id(), hex::encode(rand::random::<[u8; 4]>()))
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "host".into())
+}
+
+/// When to try a message again after its `attempts`-th failed attempt; None when its time is up.
+pub fn next_attempt(settings: &MailSettings, created_at: NaiveDateTime, attempts: i32, now: NaiveDateTime) -> Option<NaiveDateTime> {
+    let doublings = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(20);
+    let wait = settings.retry_base.saturating_mul(1 << doublings).min(MAX_BACKOFF);
+    let next = now + chrono::Duration::from_std(wait).ok()?;
+    let give_up = created_at + chrono::Duration::from_std(settings.retry_for).ok()?;
+    (next <= give_up).then_some(next)
+}
+
+/// Send what is due, until nothing is or `deadline` passes. Returns the messages sent.
+pub fn drain(store: &Store, mailer: &Mailer, settings: &MailSettings, worker: &str, deadline: Option<Instant>) -> anyhow::Result<usize> {
+    let mut sent = 0;
+    loop {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(sent);
+        }
+        let now = now_utc();
+        let lease_until = now + chrono::Duration::from_std(LEASE)?;
+        let claimed = outbox::claim(&mut *store.conn()?, worker, now, lease_until, BATCH)?;
+        if claimed.is_empty() {
+            return Ok(sent);
+        }
+        for m in claimed {
+            sent += usize::from(send_one(store, mailer, settings, worker, &m)?);
+        }
+    }
+}
+
+fn send_one(store: &Store, mailer: &Mailer, settings: &MailSettings, worker: &str, m: &Claimed) -> anyhow::Result<bool> {
+    match mailer.send(m) {
+        Ok(()) => {
+            // Marked at once: the window in which a crash could send it again is this statement.
+            outbox::mark_sent(&mut *store.conn()?, m.id, worker, now_utc())?;
+            tracing::info!(id = m.id, kind = %m.kind, to = %m.to_masked, attempt = m.attempts, "email sent");
+            Ok(true)
+        }
+        Err(e) => {
+            let error = mask_addresses(&e.message);
+            let now = now_utc();
+            let next = if e.permanent { None } else { next_attempt(settings, m.created_at, m.attempts, now) };
+            outbox::mark_unsent(&mut *store.conn()?, m.id, worker, &error, next)?;
+            match next {
+                Some(at) => {
+                    tracing::warn!(id = m.id, kind = %m.kind, to = %m.to_masked, attempt = m.attempts, error = %error, retry_at = %at, "email not sent; will retry")
+                }
+                None => {
+                    tracing::error!(id = m.id, kind = %m.kind, to = %m.to_masked, attempt = m.attempts, error = %error, "email not sent; given up")
+                }
+            }
+            Ok(false)
+        }
+    }
+}
+
+/// Start the server's worker thread: sends the outbox every `settings.poll`, and checks the
+/// registers for staleness alarms at start and every `settings.alarm_every`, until the server's
+/// application (which holds `mail`) is gone.
+pub fn start(store: Store, mailer: Arc<Mailer>, settings: MailSettings, mail: Weak<Mail>) {
+    let worker = worker_id();
+    let spawned = std::thread::Builder::new().name("outbox".into()).spawn(move || {
+        let mut last_alarm_check: Option<Instant> = None;
+        loop {
+            let Some(mail) = mail.upgrade() else { return };
+            if last_alarm_check.is_none_or(|t| t.elapsed() >= settings.alarm_every) {
+                last_alarm_check = Some(Instant::now());
+                if let Err(e) = crate::app::alarms::check(&store, &mail) {
+                    tracing::warn!(error = %format!("{e:#}"), "could not check the registers for staleness");
+                }
+            }
+            if let Err(e) = drain(&store, &mailer, &settings, &worker, None) {
+                tracing::warn!(error = %format!("{e:#}"), "the outbox could not be read; trying again");
+            }
+            drop(mail);
+            std::thread::sleep(settings.poll);
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "could not start the outbox worker: no email will be sent");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_and_stop_after_their_time() {
+        let s = MailSettings::default();
+        let t0 = crate::domain::time::now_utc();
+        let wait = |attempts, now| next_attempt(&s, t0, attempts, now).map(|n| (n - now).num_seconds());
+        assert_eq!(wait(1, t0), Some(30));
+        assert_eq!(wait(2, t0), Some(60));
+        assert_eq!(wait(5, t0), Some(480));
+        assert_eq!(wait(30, t0), Some(3600));
+        let late = t0 + chrono::Duration::hours(23) + chrono::Duration::minutes(30);
+        assert_eq!(wait(30, late), None, "an hour's wait would end after 24 hours");
+    }
+}
