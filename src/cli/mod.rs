@@ -398,19 +398,19 @@ fn check_registers(database_url: &str, args: &CheckArgs) -> anyhow::Result<()> {
     let today = crate::domain::time::today_uk();
     for s in &states {
         let line = match (s.as_of, s.valid_until) {
-            (Some(a), Some(u)) if s.stale => format!("STALE  {}: dated {a}, was valid until {u}", s.register),
+            (Some(a), Some(u)) if s.stale => format!("STALE  {}: dated {a}, was valid until {u}", s.register.label()),
             (Some(a), Some(u)) => format!(
                 "{}  {}: dated {a}, valid until {u} ({} days left)",
                 if s.alarm { "SOON " } else { "ok   " },
                 s.register,
                 (u - today).num_days()
             ),
-            _ => format!("STALE  {}: never imported", s.register),
+            _ => format!("STALE  {}: never imported", s.register.label()),
         };
         println!("{line}");
     }
     deliver(&store, &settings);
-    let stale: Vec<String> = states.iter().filter(|s| s.stale).map(|s| s.register.to_string()).collect();
+    let stale: Vec<String> = states.iter().filter(|s| s.stale).map(|s| s.register.label().to_owned()).collect();
     if !stale.is_empty() {
         anyhow::bail!("stale: {} (import newer files)", stale.join(", "));
     }

@@ -8,6 +8,7 @@ mod access;
 mod browser;
 mod check;
 mod cli;
+mod email;
 mod errors;
 mod hostile;
 mod pages;
