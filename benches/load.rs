@@ -8,7 +8,10 @@
 //! `--agents N` (concurrent agents, 20), `--opt-outs N` (opt-outs they record in all, 20000),
 //! `--wrk-seconds N` (30), `--workers N` (server workers; default the server's own: half the cores), `--pin` (server on
 //! CPU 0 and wrk on CPU 1, with taskset, so the load generator does not take the server's core).
-//! Needs `wrk` on the PATH for the check figures. The check run follows a 5-second warm-up.
+//! Needs `wrk` on the PATH for the check figures. The check run follows a 5-second warm-up. The
+//! opt-outs run twice, each naming a number and an email address: with confirmations off, then
+//! (a new server on the same database) with confirmations on, sent to aiosmtpd
+//! (`/usr/bin/python3`, python3-aiosmtpd).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failed step ends the run
 
@@ -117,6 +120,53 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
+/// `o.opt_outs` opt-outs from `o.agents` concurrent agents (numbers and addresses from `offset`),
+/// each waiting for its 201: the rate and latency, as a sentence.
+fn opt_outs(addr: &str, key: &str, o: &Options, offset: usize) -> String {
+    let per_agent = o.opt_outs / o.agents;
+    let t = Instant::now();
+    let mut latencies: Vec<Duration> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..o.agents)
+            .map(|a| {
+                s.spawn(move || {
+                    let agent = ureq::AgentBuilder::new().build();
+                    let mut lat = Vec::with_capacity(per_agent);
+                    for i in 0..per_agent {
+                        let n = offset + a * per_agent + i;
+                        let phone = spelled(2 * n + 1);
+                        let email = format!("Customer.{n}@Example.co.uk");
+                        let body = format!(
+                            r#"{{"phone":"{phone}","email":"{email}","source":"call_centre","recorded_by":"agent{a}","note":"bench"}}"#
+                        );
+                        let start = Instant::now();
+                        let r = agent
+                            .post(&format!("http://{addr}/v1/opt-outs"))
+                            .set("Authorization", &format!("Bearer {key}"))
+                            .set("Content-Type", "application/json")
+                            .send_string(&body)
+                            .unwrap();
+                        assert_eq!(r.status(), 201);
+                        lat.push(start.elapsed());
+                    }
+                    lat
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let elapsed = t.elapsed();
+    latencies.sort();
+    format!(
+        "{} from {} concurrent agents in {:.2} s = {:.0}/s; latency p50 {:.2} ms, p99 {:.2} ms",
+        latencies.len(),
+        o.agents,
+        elapsed.as_secs_f64(),
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99)
+    )
+}
+
 fn main() {
     let o = options();
     let (db, pg, dir) = database();
@@ -146,46 +196,9 @@ fn main() {
     let key = cli(&db, &["keys", "create", "--role", "agent", "--name", "bench"]);
     let (mut server, addr) = start_server(&db, &o);
 
-    // 2. Opt-outs from concurrent agents, each waiting for its 201 before the next.
-    let per_agent = o.opt_outs / o.agents;
-    let t = Instant::now();
-    let mut latencies: Vec<Duration> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..o.agents)
-            .map(|a| {
-                let (key, addr) = (&key, &addr);
-                s.spawn(move || {
-                    let agent = ureq::AgentBuilder::new().build();
-                    let mut lat = Vec::with_capacity(per_agent);
-                    for i in 0..per_agent {
-                        let phone = spelled(2 * (a * per_agent + i) + 1);
-                        let body = format!(r#"{{"phone":"{phone}","source":"call_centre","recorded_by":"agent{a}","note":"bench"}}"#);
-                        let start = Instant::now();
-                        let r = agent
-                            .post(&format!("http://{addr}/v1/opt-outs"))
-                            .set("Authorization", &format!("Bearer {key}"))
-                            .set("Content-Type", "application/json")
-                            .send_string(&body)
-                            .unwrap();
-                        assert_eq!(r.status(), 201);
-                        lat.push(start.elapsed());
-                    }
-                    lat
-                })
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
-    });
-    let elapsed = t.elapsed();
-    latencies.sort();
-    println!(
-        "opt-outs: {} from {} concurrent agents in {:.2} s = {:.0}/s; latency p50 {:.2} ms, p99 {:.2} ms",
-        latencies.len(),
-        o.agents,
-        elapsed.as_secs_f64(),
-        latencies.len() as f64 / elapsed.as_secs_f64(),
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99)
-    );
+    // 2. Opt-outs from concurrent agents, each waiting for its 201 before the next; each names a
+    // number and an email address (so that, with confirmations on, each is confirmed).
+    println!("opt-outs (confirmations off): {}", opt_outs(&addr, &key, &o, 0));
 
     // 3. GET /v1/check under wrk: 1 thread, 64 connections, numbers varying over the data set.
     let lua = r#"local n = 0
@@ -206,6 +219,43 @@ end
     println!("server peak memory (VmHWM): {:.0} MB", peak_rss_mb(server.id()));
     server.kill().unwrap();
     let _ = server.wait();
+
+    // 5. The same opt-outs with confirmations on, sent to a real SMTP server (aiosmtpd): the
+    // outbox row is written in each opt-out's transaction; sending is the worker's.
+    let maildir = dir.path().join("maildir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut smtp = Command::new("/usr/bin/python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp/server.py"))
+        .args(["--port", &port.to_string(), "--maildir", maildir.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("/usr/bin/python3 with aiosmtpd (apt-get install python3-aiosmtpd)");
+    {
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(smtp.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready");
+    }
+    let mut command = command(BIN, o.pin.then_some(0));
+    command
+        .args(["serve", "--bind", "127.0.0.1:0", "--workers", &o.workers.to_string()])
+        .env("SUPPRESS_DATABASE_URL", &db)
+        .env("SUPPRESS_SMTP_URL", format!("smtp://127.0.0.1:{port}"))
+        .env("SUPPRESS_MAIL_FROM", "Suppress <suppress@example.com>")
+        .env("SUPPRESS_CONFIRM_OPT_OUTS", "true")
+        .env("RUST_LOG", "warn");
+    let (mut server, addr) = common::start_server(command);
+    let t = Instant::now();
+    println!("opt-outs (confirmations on): {}", opt_outs(&addr, &key, &o, o.opt_outs));
+    let sent = || std::fs::read_dir(maildir.join("new")).map(|d| d.count()).unwrap_or(0);
+    println!("confirmations delivered by the end of the run: {}; {:.0} s after its start: {}", sent(), 20.0, {
+        std::thread::sleep(Duration::from_secs(20).saturating_sub(t.elapsed()));
+        sent()
+    });
+    server.kill().unwrap();
+    let _ = server.wait();
+    let _ = smtp.kill();
+    let _ = smtp.wait();
     if let Some((admin, name)) = pg {
         let mut conn = PgConnection::establish(&admin).unwrap();
         let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
