@@ -108,6 +108,59 @@ struct AdminPage {
     done: Option<String>,
     /// A refused disable, reset or revoke.
     error: Option<String>,
+    /// Whether and where email goes, in a sentence.
+    email: String,
+    outbox: Vec<MessageLine>,
+}
+
+/// A message of the outbox as the table shows it (recipients masked, as the API lists them).
+pub struct MessageLine {
+    pub written: String,
+    pub kind: &'static str,
+    pub subject: String,
+    pub to: String,
+    pub status: String,
+    /// `state-yes` (sent), `state-no` (failed) or `state-wait` (pending): the colour beside the words.
+    pub class: &'static str,
+    pub error: String,
+}
+
+/// Messages the admin page shows.
+const OUTBOX_SHOWN: i64 = 50;
+
+pub fn message_line(m: crate::app::outbox::Listed) -> MessageLine {
+    let kind = match m.kind.as_str() {
+        crate::app::mail::IMPORT_REPORT => "Import report",
+        crate::app::mail::SPOOL_REPORT => "Nightly import report",
+        crate::app::mail::STALE_ALARM => "Staleness alarm",
+        crate::app::mail::OPT_OUT_CONFIRMATION => "Opt-out confirmation",
+        _ => "Message",
+    };
+    let (status, class) = match m.status.as_str() {
+        "sent" => (
+            format!(
+                "sent{}",
+                m.sent_at
+                    .as_deref()
+                    .and_then(|t| crate::domain::time::parse_timestamp(t).ok())
+                    .map(|t| format!(" {}", stamp(crate::domain::time::uk(t))))
+                    .unwrap_or_default()
+            ),
+            "state-yes",
+        ),
+        "failed" => (format!("failed after {} attempts", m.attempts), "state-no"),
+        _ if m.attempts > 0 => (format!("waiting: {} attempts so far", m.attempts), "state-wait"),
+        _ => ("waiting".to_owned(), "state-wait"),
+    };
+    MessageLine {
+        written: crate::domain::time::parse_timestamp(&m.created_at).map(|t| stamp(crate::domain::time::uk(t))).unwrap_or(m.created_at),
+        kind,
+        subject: m.subject,
+        to: m.to_masked,
+        status,
+        class,
+        error: m.last_error.unwrap_or_default(),
+    }
 }
 
 /// What the page shows besides the tables.
@@ -128,8 +181,20 @@ fn stamp(t: chrono::NaiveDateTime) -> String {
 /// The page, read fresh (after a change it shows the change), with `status`.
 async fn render(state: &AppState, signed: &Signed, status: StatusCode, shown: Shown) -> Result<HttpResponse, PageError> {
     let store = state.store.clone();
-    let (user_rows, key_rows) =
-        crate::http::blocking(move || -> Result<_, AppError> { Ok((users::list(&store)?, keys::list(&store)?)) }).await??;
+    let (user_rows, key_rows, messages) = crate::http::blocking(move || -> Result<_, AppError> {
+        let messages = crate::app::outbox::list(&mut *store.conn()?, None, Some(OUTBOX_SHOWN))?;
+        Ok((users::list(&store)?, keys::list(&store)?, messages))
+    })
+    .await??;
+    let mail = &state.settings.mail;
+    let email =
+        match (&mail.smtp_url, mail.report_to.is_empty()) {
+            (None, _) => "Email is off (SUPPRESS_SMTP_URL is not set): no import reports, alarms or confirmations are sent.".to_owned(),
+            (Some(_), true) => {
+                "Email is on, but nobody gets import reports or staleness alarms (SUPPRESS_REPORT_TO is not set).".to_owned()
+            }
+            (Some(_), false) => format!("Import reports and staleness alarms go to {}.", mail.report_to.join(", ")),
+        } + if mail.smtp_url.is_some() && mail.confirm_opt_outs { " Opt-outs that name an email address are confirmed to it." } else { "" };
     let me = signed.user.name.clone();
     let users: Vec<UserLine> = user_rows
         .into_iter()
@@ -181,6 +246,8 @@ async fn render(state: &AppState, signed: &Signed, status: StatusCode, shown: Sh
             secret,
             done,
             error,
+            email,
+            outbox: messages.into_iter().map(message_line).collect(),
         },
     ))
 }

@@ -67,6 +67,8 @@ struct RegistersPage {
     registers: Vec<(&'static str, &'static str, bool)>,
     /// Registers with an import to undo: (value, label).
     undoable: Vec<(&'static str, String)>,
+    /// The latest import report written to the outbox (one import's or a nightly run's).
+    last_report: Option<super::admin::MessageLine>,
 }
 
 /// The import form's fields, as sent (kept when the form is shown again).
@@ -147,7 +149,9 @@ async fn render(
     form: ImportForm,
     error: Option<String>,
 ) -> Result<HttpResponse, PageError> {
-    let history = crate::http::call(&state.store, |conn| imports::history(conn, None, 30)).await?;
+    let (history, last_report) =
+        crate::http::call(&state.store, |conn| Ok((imports::history(conn, None, 30)?, crate::app::outbox::latest_report(conn)?))).await?;
+    let last_report = last_report.map(super::admin::message_line);
     let done = shown.and_then(|id| history.iter().find(|r| r.id == id)).map(|r| outcome(state, r));
     let history = history
         .into_iter()
@@ -186,6 +190,7 @@ async fn render(
         error,
         registers,
         undoable,
+        last_report,
     };
     Ok(super::page(status, &t))
 }

@@ -526,3 +526,30 @@ fn a_mail_setting_that_cannot_work_stops_the_service_naming_it() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+#[test]
+fn admins_see_the_outbox_and_everyone_the_last_import_report() {
+    let smtp = Smtp::start();
+    let app = TestApp::spawn_with(with_mail(&smtp.url(), true));
+    app.opt_out(json!({"email": "page.reader@example.com", "source": "web"}));
+    let as_of = yesterday();
+    let (status, _) =
+        app.raw("POST", &format!("/v1/registers/tps/imports?as_of={as_of}"), Some(&app.admin), Some("text/plain"), &tps_file(30));
+    assert_eq!(status, 201);
+    wait_outbox(&app, "everything sent", |rows| !rows.is_empty() && rows.iter().all(|r| r["status"] == "sent"));
+
+    let mut admin = app.person("the.admin", suppress::domain::access::Role::Admin);
+    let page = admin.get("/admin");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("id=\"outbox\""), "{}", page.body);
+    assert!(page.body.contains("Opt-out confirmation") && page.body.contains("p…@example.com"), "{}", page.body);
+    assert!(!page.body.contains("page.reader@example.com"), "a recipient in clear on the page");
+    assert!(page.body.contains("Import reports and staleness alarms go to ops@example.com, dpo@example.com."), "{}", page.body);
+    assert!(page.body.contains("class=\"state-yes\">sent"), "{}", page.body);
+
+    let mut agent = app.person("an.agent", suppress::domain::access::Role::Agent);
+    let page = agent.get("/registers");
+    let subject = format!("TPS {as_of} imported: +30 \u{2212}0, valid until {}", as_of + chrono::Days::new(28));
+    assert!(page.body.contains("id=\"last-report\"") && page.body.contains(&subject), "{}", page.body);
+    assert_eq!(agent.get("/admin").status, 403);
+}
