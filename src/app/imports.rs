@@ -43,7 +43,7 @@ pub fn import_register<R: Read>(
     let result = import_and_report(store, req, input, progress, mail, &mut reported);
     if let (false, Err(e)) = (reported, &result) {
         if let Some(m) = mail.import_report(req.register, req.as_of, Err(e)) {
-            let written = store.conn().map_err(anyhow::Error::from).and_then(|mut c| Ok(outbox::insert(&mut c, &[m])?));
+            let written = store.conn().and_then(|mut c| Ok(outbox::insert(&mut c, &[m])?));
             if let Err(e) = written {
                 tracing::error!(error = %format!("{e:#}"), "could not write a failed import's report to the outbox");
             }

@@ -297,7 +297,7 @@ fn spool(store: &Store, dir: &Path, max_removal_percent: f64, mail: &Mail) -> an
         .map(|(name, register, as_of, outcome)| SpoolFile { name, register: *register, as_of: *as_of, outcome: outcome.as_ref() })
         .collect();
     if let Some(message) = mail.spool_report(&files) {
-        let written = store.conn().map_err(anyhow::Error::from).and_then(|mut c| Ok(crate::store::outbox::insert(&mut c, &[message])?));
+        let written = store.conn().and_then(|mut c| Ok(crate::store::outbox::insert(&mut c, &[message])?));
         if let Err(e) = written {
             eprintln!("could not write the run's report to the outbox: {e:#}");
         }

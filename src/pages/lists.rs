@@ -396,7 +396,7 @@ pub fn say(e: &AppError, form: &ListForm, today: NaiveDate) -> String {
             let name = r.label();
             let channel = words_of_channel(r.channel().as_str());
             let file = match date_of(&d["as_of_needed"]) {
-                Some(n) => format!("{} {name} file dated {} or later", super::a(&name), day(n)),
+                Some(n) => format!("{} {name} file dated {} or later", super::a(name), day(n)),
                 None => format!("a newer {name} file"),
             };
             let what = match date_of(&d["as_of"]) {
@@ -404,7 +404,7 @@ pub fn say(e: &AppError, form: &ListForm, today: NaiveDate) -> String {
                     let old = (today - as_of).num_days();
                     format!("The {name} register is {old} day{} old: import {file}", if old == 1 { "" } else { "s" })
                 }
-                _ => format!("The {name} register has never been imported: import {} {name} file", super::a(&name)),
+                _ => format!("The {name} register has never been imported: import {} {name} file", super::a(name)),
             };
             if later_date {
                 format!("{what}, or choose an earlier contact date.")

@@ -114,14 +114,14 @@ pub fn stale(state: &AppState) -> Vec<String> {
         .map(|s| {
             let name = s.name.label();
             match s.as_of {
-                None => format!("The {name} register has never been imported: {} lists cannot be screened until {} {name} file is imported.", s.channel, a(&name)),
+                None => format!("The {name} register has never been imported: {} lists cannot be screened until {} {name} file is imported.", s.channel, a(name)),
                 Some(as_of) => {
                     let needed = state.registers.lead_time(s.name).before(today).map(|d| format!(" dated {} or later", d.format("%-d %b %Y"))).unwrap_or_default();
                     format!(
                         "The {name} register is stale: its snapshot of {} is {} days old. Import {} {name} file{needed} before screening {} lists.",
                         as_of.format("%-d %b %Y"),
                         (today - as_of).num_days(),
-                        a(&name),
+                        a(name),
                         s.channel
                     )
                 }
