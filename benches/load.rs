@@ -243,7 +243,7 @@ end
         .env("SUPPRESS_SMTP_URL", format!("smtp://127.0.0.1:{port}"))
         .env("SUPPRESS_MAIL_FROM", "Suppress <suppress@example.com>")
         .env("SUPPRESS_CONFIRM_OPT_OUTS", "true")
-        .env("RUST_LOG", "warn");
+        .env("RUST_LOG", "warn,suppress=info");
     let (mut server, addr) = common::start_server(command);
     let t = Instant::now();
     println!("opt-outs (confirmations on): {}", opt_outs(&addr, &key, &o, o.opt_outs));
