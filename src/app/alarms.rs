@@ -1,4 +1,4 @@
-//! Staleness alarms (CONTRACT §11): a register whose snapshot vouches for `mail::ALARM_DAYS` days
+//! Staleness alarms (CONTRACT §11): a register whose snapshot vouches for `registers::ALARM_DAYS` days
 //! or fewer, or is past, or was never imported, gets one message a day to `SUPPRESS_REPORT_TO`.
 //! Checked by every server on a schedule and after each import, and by `suppress
 //! check-registers`; the outbox's dedupe key (register and UK day) keeps it to one a day across
@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use super::mail::Mail;
 use crate::domain::time::today_uk;
 use crate::domain::Register;
-use crate::registers::is_stale;
+use crate::registers::{alarm_due, is_stale};
 use crate::store::{outbox, registers, Store};
 
 /// One register's state, as `check-registers` prints it.
@@ -34,10 +34,10 @@ pub fn check(store: &Store, mail: &Mail) -> anyhow::Result<Vec<RegisterState>> {
     for &register in Register::ALL {
         let as_of = heads.iter().find(|h| h.register == register).map(|h| h.as_of);
         let valid_until = as_of.and_then(|d| mail.lead_time(register).after(d));
-        let alarm = valid_until.is_none_or(|u| (u - today).num_days() <= super::mail::ALARM_DAYS);
+        let alarm = alarm_due(valid_until, today);
         if alarm {
             if let Some(message) = mail.stale_alarm(register, as_of, today) {
-                if outbox::insert(&mut conn, std::slice::from_ref(&message))? > 0 {
+                if outbox::insert(&mut conn, &[message])? > 0 {
                     tracing::warn!(register = %register, "staleness alarm written to the outbox");
                 }
             }

@@ -21,7 +21,7 @@ use crate::registers::import::{self, ImportError, InForce, Refused, Report, Requ
 use crate::registers::undo::UndoReport;
 use crate::store::registers::{self as db, ImportWrite, NewImport, NewSnapshot, Restored, UndoWrite, WriteError};
 use crate::store::statements::{insert_bulk, refresh_statistics, BulkError};
-use crate::store::{outbox, DbConnection, Store};
+use crate::store::{DbConnection, Store};
 use crate::store::{ImportKind, ImportStatus};
 
 /// Import one register file: read and hash it, refuse what must be refused, plan the next
@@ -43,10 +43,7 @@ pub fn import_register<R: Read>(
     let result = import_and_report(store, req, input, progress, mail, &mut reported);
     if let (false, Err(e)) = (reported, &result) {
         if let Some(m) = mail.import_report(req.register, req.as_of, Err(e)) {
-            let written = store.conn().and_then(|mut c| Ok(outbox::insert(&mut c, &[m])?));
-            if let Err(e) = written {
-                tracing::error!(error = %format!("{e:#}"), "could not write a failed import's report to the outbox");
-            }
+            super::outbox::write_or_log(store, m, "a failed import's report");
         }
     }
     result

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use askama::Template;
 use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
 
 use crate::config::MailSettings;
 use crate::domain::channel::LeadTime;
@@ -24,9 +25,6 @@ pub const IMPORT_REPORT: &str = "import_report";
 pub const SPOOL_REPORT: &str = "spool_report";
 pub const STALE_ALARM: &str = "stale_alarm";
 pub const OPT_OUT_CONFIRMATION: &str = "opt_out_confirmation";
-
-/// A register is alarmed about when its snapshot vouches for this many days or fewer.
-pub const ALARM_DAYS: i64 = 3;
 
 /// What composing needs from the settings. `Mail::off()` composes nothing.
 #[derive(Debug, Clone)]
@@ -252,7 +250,7 @@ impl Mail {
     }
 
     /// The staleness alarm for a register whose snapshot is dated `as_of` (None: never
-    /// imported), if it is due on `today`: valid for `ALARM_DAYS` days or fewer, or past. At most
+    /// imported), if it is due on `today` (`registers::alarm_due`). At most
     /// one a register a day: the message carries that as its dedupe key.
     pub fn stale_alarm(&self, register: Register, as_of: Option<NaiveDate>, today: NaiveDate) -> Option<NewMessage> {
         let reg = register.label();
@@ -261,11 +259,18 @@ impl Mail {
         }
         let lead = self.lead_time(register);
         let until = as_of.and_then(|d| lead.after(d));
-        let left = until.map(|u| (u - today).num_days());
-        if left.is_some_and(|l| l > ALARM_DAYS) {
+        if !crate::registers::alarm_due(until, today) {
             return None;
         }
-        let needed = lead.before(today).map(|d| format!(" dated {} or later", day(d))).unwrap_or_default();
+        let left = until.map(|u| (u - today).num_days());
+        // A file that covers today, and newer than the snapshot in force (an older one is refused).
+        let needed = match (lead.before(today), as_of.and_then(|d| d.succ_opt())) {
+            (Some(cover), Some(newer)) => Some(cover.max(newer)),
+            (cover, None) => cover,
+            (None, newer) => newer,
+        }
+        .map(|d| format!(" dated {} or later", day(d)))
+        .unwrap_or_default();
         let subject = match (as_of, until, left) {
             (Some(d), Some(u), Some(l)) if l < 0 => format!("STALE: {reg} {d} expired on {u}: import a newer {reg} file"),
             (Some(d), Some(u), Some(l)) => format!("{reg} {d} valid until {u} ({l} days left): import a newer {reg} file"),
@@ -343,7 +348,11 @@ impl Mail {
                 return None;
             }
         };
-        Some(self.message(OPT_OUT_CONFIRMATION, std::slice::from_ref(&email), &subject, text, html, Some(url), None))
+        // One confirmation an address a day, however often its opt-out is repeated or its link
+        // used: a token or a repeated request cannot be made to flood the person.
+        let dedupe =
+            format!("{OPT_OUT_CONFIRMATION}:{}:{}", &hex::encode(Sha256::digest(email.as_bytes()))[..32], crate::domain::time::today_uk());
+        Some(self.message(OPT_OUT_CONFIRMATION, std::slice::from_ref(&email), &subject, text, html, Some(url), Some(dedupe)))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -446,6 +455,8 @@ mod tests {
         let m = mail().stale_alarm(Register::Tps, Some(soon), today).expect("an alarm 2 days ahead");
         assert_eq!(m.subject, "TPS 2026-11-01 valid until 2026-11-29 (2 days left): import a newer TPS file");
         assert_eq!(m.dedupe.as_deref(), Some("stale_alarm:TPS:2026-11-27"));
+        // The file to import is newer than the snapshot in force (an older one would be refused).
+        assert!(m.body_text.contains("import a TPS file dated 2 Nov 2026 or later"), "{}", m.body_text);
         let gone = today - chrono::Days::new(40);
         assert!(mail()
             .stale_alarm(Register::Tps, Some(gone), today)

@@ -1,13 +1,60 @@
-//! The outbox as admins read it (`GET /v1/outbox`, the admin and registers pages): what was
-//! written, to whom (masked), and whether it went.
+//! The outbox: a message written on its own (a nightly run's report, an alarm, a failure that
+//! reached no history row), what the senders claim and mark (`notify::worker`), and the outbox
+//! as admins read it (`GET /v1/outbox`, the admin and registers pages): what was written, to whom
+//! (masked), and whether it went. Messages an event causes are written with the event, by the
+//! store function that writes it.
 
 use serde::Serialize;
 
 use super::error::{AppError, ErrorCode};
 use super::mail::{IMPORT_REPORT, SPOOL_REPORT};
 use crate::domain::time::rfc3339;
+use chrono::NaiveDateTime;
+
 use crate::store::outbox;
-use crate::store::DbConnection;
+pub use crate::store::outbox::{Claimed, NewMessage, FAILED, PENDING, SENT};
+use crate::store::{DbConnection, Store};
+
+/// Write one message; false when its dedupe key was taken (already written today).
+pub fn write(store: &Store, message: NewMessage) -> anyhow::Result<bool> {
+    Ok(outbox::insert(&mut *store.conn()?, &[message])? > 0)
+}
+
+/// Write one message, logging (not failing) when it cannot be.
+pub fn write_or_log(store: &Store, message: NewMessage, what: &str) {
+    if let Err(e) = write(store, message) {
+        tracing::error!(error = %format!("{e:#}"), "could not write {what} to the outbox");
+    }
+}
+
+/// What a sender does with the outbox (`notify::worker`), over one connection each.
+pub struct Senders;
+
+impl Senders {
+    pub fn any_due(store: &Store, now: NaiveDateTime) -> anyhow::Result<bool> {
+        Ok(outbox::any_due(&mut *store.conn()?, now)?)
+    }
+
+    pub fn claim(store: &Store, worker: &str, now: NaiveDateTime, lease_until: NaiveDateTime, limit: i64) -> anyhow::Result<Vec<Claimed>> {
+        Ok(outbox::claim(&mut *store.conn()?, worker, now, lease_until, limit)?)
+    }
+
+    pub fn renew(store: &Store, id: i64, worker: &str, lease_until: NaiveDateTime) -> anyhow::Result<bool> {
+        Ok(outbox::renew(&mut *store.conn()?, id, worker, lease_until)?)
+    }
+
+    pub fn release(store: &Store, ids: &[i64], worker: &str) -> anyhow::Result<usize> {
+        Ok(outbox::release(&mut *store.conn()?, ids, worker)?)
+    }
+
+    pub fn sent(store: &Store, id: i64, worker: &str, now: NaiveDateTime) -> anyhow::Result<bool> {
+        Ok(outbox::mark_sent(&mut *store.conn()?, id, worker, now)?)
+    }
+
+    pub fn unsent(store: &Store, id: i64, worker: &str, error: &str, next: Option<NaiveDateTime>) -> anyhow::Result<bool> {
+        Ok(outbox::mark_unsent(&mut *store.conn()?, id, worker, error, next)?)
+    }
+}
 
 /// Messages listed at most at once.
 pub const MAX_LIMIT: i64 = 1_000;

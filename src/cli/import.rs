@@ -297,10 +297,7 @@ fn spool(store: &Store, dir: &Path, max_removal_percent: f64, mail: &Mail) -> an
         .map(|(name, register, as_of, outcome)| SpoolFile { name, register: *register, as_of: *as_of, outcome: outcome.as_ref() })
         .collect();
     if let Some(message) = mail.spool_report(&files) {
-        let written = store.conn().and_then(|mut c| Ok(crate::store::outbox::insert(&mut c, &[message])?));
-        if let Err(e) = written {
-            eprintln!("could not write the run's report to the outbox: {e:#}");
-        }
+        crate::app::outbox::write(store, message).context("the run's report could not be written to the outbox")?;
     }
     moved?;
     let failures = outcomes.iter().filter(|o| o.3.is_err()).count();

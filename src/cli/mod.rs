@@ -117,8 +117,8 @@ pub struct MailArgs {
     #[arg(long, env = "SUPPRESS_REPORT_TO", value_delimiter = ',')]
     pub report_to: Vec<String>,
     /// Confirm each opt-out that names an email address to that address (true or false).
-    #[arg(long, env = "SUPPRESS_CONFIRM_OPT_OUTS", default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
-    pub confirm_opt_outs: bool,
+    #[arg(long, env = "SUPPRESS_CONFIRM_OPT_OUTS", default_value = "false")]
+    pub confirm_opt_outs: String,
     /// The first retry of an unsent message waits this long, each next one twice as long (at
     /// most an hour).
     #[arg(long, env = "SUPPRESS_MAIL_RETRY_BASE", default_value_t = format_duration(MailSettings::default().retry_base))]
@@ -141,7 +141,11 @@ impl MailArgs {
             ca_file: self.smtp_ca_file.clone(),
             from: self.mail_from.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(str::to_owned),
             report_to: self.report_to.iter().map(|a| a.trim()).filter(|a| !a.is_empty()).map(str::to_owned).collect(),
-            confirm_opt_outs: self.confirm_opt_outs,
+            confirm_opt_outs: match self.confirm_opt_outs.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "on" | "1" => true,
+                "false" | "no" | "off" | "0" | "" => false,
+                _ => anyhow::bail!("SUPPRESS_CONFIRM_OPT_OUTS: {:?} is neither true nor false", self.confirm_opt_outs),
+            },
             retry_base: positive("SUPPRESS_MAIL_RETRY_BASE", &self.mail_retry_base)?,
             retry_for: positive("SUPPRESS_MAIL_RETRY_FOR", &self.mail_retry_for)?,
             ..MailSettings::default()

@@ -195,6 +195,9 @@ pub fn bind(settings: Settings, store: Store) -> anyhow::Result<Bound> {
             if app.settings.mail.report_to.is_empty() {
                 tracing::warn!("SUPPRESS_REPORT_TO is unset: no import reports or staleness alarms will be sent");
             }
+            if app.settings.mail.confirm_opt_outs && app.settings.public_url.is_none() {
+                tracing::warn!(public_url = %app.public_url, "SUPPRESS_PUBLIC_URL is unset: the unsubscribe links in opt-out confirmations point at the address listened on, which customers may not reach");
+            }
             tracing::info!(relay = %mailer.relay, confirm_opt_outs = app.settings.mail.confirm_opt_outs, "email on");
             crate::notify::worker::start(app.store.clone(), Arc::new(mailer), app.settings.mail.clone(), Arc::downgrade(&app.mail));
         }

@@ -28,7 +28,8 @@ pub struct Mailer {
     pub relay: String,
 }
 
-/// Why a send failed, and whether trying again can help.
+/// Why a send failed, and whether trying again can help (a message that cannot be composed
+/// never will be).
 #[derive(Debug)]
 pub struct SendError {
     pub message: String,
@@ -39,7 +40,10 @@ pub struct SendError {
 /// echoing a password). Unset SMTP: Ok(None).
 pub fn check(settings: &MailSettings) -> anyhow::Result<Option<Mailer>> {
     for to in &settings.report_to {
-        Mailbox::from_str(to).map_err(|e| anyhow::anyhow!("{to:?} is not an email address: {e}")).context("SUPPRESS_REPORT_TO")?;
+        // The address is masked: settings errors reach logs.
+        Mailbox::from_str(to)
+            .map_err(|e| anyhow::anyhow!("{:?} is not an email address: {e}", crate::domain::mask::mask_addresses(to)))
+            .context("SUPPRESS_REPORT_TO")?;
     }
     let from = settings
         .from
@@ -66,7 +70,8 @@ pub fn check(settings: &MailSettings) -> anyhow::Result<Option<Mailer>> {
 }
 
 /// The transport a URL names: `smtp://` tries STARTTLS and goes on in clear only where the
-/// server does not offer it; `smtps://` is TLS from the first byte. A user in the URL logs in.
+/// server does not offer it; `smtps://` is TLS from the first byte. A user in the URL logs in,
+/// and then STARTTLS is required: a password is never sent in clear.
 fn transport(given: &str, roots: Vec<Certificate>) -> anyhow::Result<(SmtpTransport, String)> {
     // The error never repeats the URL: it may hold a password.
     let url = url::Url::parse(given.trim()).map_err(|e| anyhow::anyhow!("not an smtp:// or smtps:// address ({e})"))?;
@@ -85,9 +90,14 @@ fn transport(given: &str, roots: Vec<Certificate>) -> anyhow::Result<(SmtpTransp
         params = params.add_root_certificate(cert);
     }
     let params = params.build_rustls().map_err(|e| anyhow::anyhow!("cannot set up TLS: {e}"))?;
-    let tls = if wrapped { Tls::Wrapper(params) } else { Tls::Opportunistic(params) };
+    let login = !url.username().is_empty();
+    let tls = match (wrapped, login) {
+        (true, _) => Tls::Wrapper(params),
+        (false, true) => Tls::Required(params),
+        (false, false) => Tls::Opportunistic(params),
+    };
     let mut builder = SmtpTransport::builder_dangerous(host.as_str()).port(port).tls(tls).timeout(Some(SMTP_TIMEOUT));
-    if !url.username().is_empty() {
+    if login {
         let decode = |s: &str| percent_decode(s).context("the user or password is not percent-encoded UTF-8");
         builder = builder.credentials(Credentials::new(decode(url.username())?, decode(url.password().unwrap_or(""))?));
     }
@@ -115,7 +125,9 @@ impl Mailer {
     /// Send one message; it is delivered when this returns Ok.
     pub fn send(&self, m: &Claimed) -> Result<(), SendError> {
         let email = compose(m, &self.from, SystemTime::now()).map_err(|e| SendError { message: e, permanent: true })?;
-        self.transport.send(&email).map(drop).map_err(|e| SendError { message: e.to_string(), permanent: e.is_permanent() })
+        // Every refusal by the server, even a permanent one (a login refused, a relay denied: often
+        // a setting being fixed), is retried until the message's time is up (CONTRACT §11).
+        self.transport.send(&email).map(drop).map_err(|e| SendError { message: e.to_string(), permanent: false })
     }
 }
 

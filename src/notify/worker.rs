@@ -10,14 +10,15 @@ use chrono::NaiveDateTime;
 
 use super::Mailer;
 use crate::app::mail::Mail;
+use crate::app::outbox::{Claimed, Senders};
 use crate::config::MailSettings;
 use crate::domain::mask::mask_addresses;
 use crate::domain::time::now_utc;
-use crate::store::outbox::{self, Claimed};
 use crate::store::Store;
 
-/// How long a claimed message is this worker's: longer than any SMTP conversation may take.
-const LEASE: Duration = Duration::from_secs(300);
+/// How long a claimed message is this worker's, renewed just before it is sent: longer than any
+/// one SMTP conversation may take (each of its dozen steps is bounded by `SMTP_TIMEOUT`).
+const LEASE: Duration = Duration::from_secs(600);
 /// Messages one sender claims at once (few, so that the senders share a burst).
 const BATCH: i64 = 5;
 /// The longest wait between two attempts.
@@ -42,20 +43,33 @@ pub fn next_attempt(settings: &MailSettings, created_at: NaiveDateTime, attempts
 }
 
 /// Send what is due, until nothing is or `deadline` passes. Returns the messages sent.
+///
+/// Each message's lease is renewed just before it is sent, so a message whose lease ran out
+/// while earlier ones of its batch were slow (and another sender claimed it) is skipped here:
+/// never sent by both. Messages not reached before the deadline are given back at once.
 pub fn drain(store: &Store, mailer: &Mailer, settings: &MailSettings, worker: &str, deadline: Option<Instant>) -> anyhow::Result<usize> {
+    let past = |d: Option<Instant>| d.is_some_and(|d| Instant::now() >= d);
+    let lease = chrono::Duration::from_std(LEASE)?;
     let mut sent = 0;
     loop {
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        let now = now_utc();
+        if past(deadline) || !Senders::any_due(store, now)? {
             return Ok(sent);
         }
-        let now = now_utc();
-        let lease_until = now + chrono::Duration::from_std(LEASE)?;
-        let claimed = outbox::claim(&mut *store.conn()?, worker, now, lease_until, BATCH)?;
+        let claimed = Senders::claim(store, worker, now, now + lease, BATCH)?;
         if claimed.is_empty() {
             return Ok(sent);
         }
-        for m in claimed {
-            sent += usize::from(send_one(store, mailer, settings, worker, &m)?);
+        for (i, m) in claimed.iter().enumerate() {
+            if past(deadline) {
+                let rest: Vec<i64> = claimed[i..].iter().map(|m| m.id).collect();
+                Senders::release(store, &rest, worker)?;
+                return Ok(sent);
+            }
+            if !Senders::renew(store, m.id, worker, now_utc() + lease)? {
+                continue;
+            }
+            sent += usize::from(send_one(store, mailer, settings, worker, m)?);
         }
     }
 }
@@ -63,16 +77,30 @@ pub fn drain(store: &Store, mailer: &Mailer, settings: &MailSettings, worker: &s
 fn send_one(store: &Store, mailer: &Mailer, settings: &MailSettings, worker: &str, m: &Claimed) -> anyhow::Result<bool> {
     match mailer.send(m) {
         Ok(()) => {
-            // Marked at once: the window in which a crash could send it again is this statement.
-            outbox::mark_sent(&mut *store.conn()?, m.id, worker, now_utc())?;
-            tracing::info!(id = m.id, kind = %m.kind, to = %m.to_masked, attempt = m.attempts, "email sent");
+            // Marked at once, and tried again if the database is briefly away: until it is marked,
+            // a crash or a lost lease could send it again.
+            let mut marked = Senders::sent(store, m.id, worker, now_utc());
+            for wait in [100, 400, 1_600, 6_400] {
+                if marked.is_ok() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(wait));
+                marked = Senders::sent(store, m.id, worker, now_utc());
+            }
+            match marked {
+                Ok(true) => tracing::info!(id = m.id, kind = %m.kind, to = %m.to_masked, attempt = m.attempts, "email sent"),
+                Ok(false) => tracing::warn!(id = m.id, kind = %m.kind, to = %m.to_masked, "email sent, but another sender held it by then"),
+                Err(e) => {
+                    tracing::error!(id = m.id, kind = %m.kind, to = %m.to_masked, error = %format!("{e:#}"), "email sent but not marked sent: it may be sent again")
+                }
+            }
             Ok(true)
         }
         Err(e) => {
             let error = mask_addresses(&e.message);
             let now = now_utc();
             let next = if e.permanent { None } else { next_attempt(settings, m.created_at, m.attempts, now) };
-            outbox::mark_unsent(&mut *store.conn()?, m.id, worker, &error, next)?;
+            Senders::unsent(store, m.id, worker, &error, next)?;
             match next {
                 Some(at) => {
                     tracing::warn!(id = m.id, kind = %m.kind, to = %m.to_masked, attempt = m.attempts, error = %error, retry_at = %at, "email not sent; will retry")

@@ -136,8 +136,9 @@ pub fn message_line(m: crate::app::outbox::Listed) -> MessageLine {
         crate::app::mail::OPT_OUT_CONFIRMATION => "Opt-out confirmation",
         _ => "Message",
     };
+    use crate::app::outbox::{FAILED, SENT};
     let (status, class) = match m.status.as_str() {
-        "sent" => (
+        SENT => (
             format!(
                 "sent{}",
                 m.sent_at
@@ -148,7 +149,7 @@ pub fn message_line(m: crate::app::outbox::Listed) -> MessageLine {
             ),
             "state-yes",
         ),
-        "failed" => (format!("failed after {} attempts", m.attempts), "state-no"),
+        FAILED => (format!("failed after {} attempts", m.attempts), "state-no"),
         _ if m.attempts > 0 => (format!("waiting: {} attempts so far", m.attempts), "state-wait"),
         _ => ("waiting".to_owned(), "state-wait"),
     };
@@ -193,7 +194,10 @@ async fn render(state: &AppState, signed: &Signed, status: StatusCode, shown: Sh
             (Some(_), true) => {
                 "Email is on, but nobody gets import reports or staleness alarms (SUPPRESS_REPORT_TO is not set).".to_owned()
             }
-            (Some(_), false) => format!("Import reports and staleness alarms go to {}.", mail.report_to.join(", ")),
+            (Some(_), false) => format!(
+                "Import reports and staleness alarms go to {}.",
+                mail.report_to.iter().map(|a| crate::domain::mask::mask_email(a)).collect::<Vec<_>>().join(", ")
+            ),
         } + if mail.smtp_url.is_some() && mail.confirm_opt_outs { " Opt-outs that name an email address are confirmed to it." } else { "" };
     let me = signed.user.name.clone();
     let users: Vec<UserLine> = user_rows

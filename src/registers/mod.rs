@@ -266,6 +266,15 @@ pub fn is_stale(valid_until: Option<NaiveDate>, today: NaiveDate) -> bool {
     valid_until.is_none_or(|u| today > u)
 }
 
+/// A register is alarmed about (CONTRACT §11) when its snapshot vouches for this many days or fewer.
+pub const ALARM_DAYS: i64 = 3;
+
+/// Whether a register whose snapshot is valid until `valid_until` (None: no snapshot) is due a
+/// staleness alarm on `today`: never imported, past, or `ALARM_DAYS` days or fewer left.
+pub fn alarm_due(valid_until: Option<NaiveDate>, today: NaiveDate) -> bool {
+    valid_until.is_none_or(|u| (u - today).num_days() <= ALARM_DAYS)
+}
+
 /// The state of one register, as `GET /v1/registers` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {

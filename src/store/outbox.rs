@@ -114,6 +114,30 @@ pub fn claim(
     }
 }
 
+/// Whether any message is due at `now` (a read: on SQLite a claim is a write, and an idle worker
+/// must not take the write lock every second).
+pub fn any_due(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(outbox::table.filter(outbox::status.eq(PENDING)).filter(outbox::next_attempt_at.le(now))))
+        .get_result(conn)
+}
+
+/// Extend the worker's lease on `id` just before sending it. False: the message is no longer
+/// this worker's (its lease ended and another worker claimed it) or no longer pending.
+pub fn renew(conn: &mut DbConnection, id: i64, worker: &str, lease_until: NaiveDateTime) -> QueryResult<bool> {
+    diesel::update(outbox::table.filter(outbox::id.eq(id)).filter(outbox::leased_by.eq(worker)).filter(outbox::status.eq(PENDING)))
+        .set(outbox::lease_until.eq(Some(lease_until)))
+        .execute(conn)
+        .map(|n| n > 0)
+}
+
+/// Give back the worker's claimed messages it will not send now (a deadline came): due at once
+/// for any worker.
+pub fn release(conn: &mut DbConnection, ids: &[i64], worker: &str) -> QueryResult<usize> {
+    diesel::update(outbox::table.filter(outbox::id.eq_any(ids)).filter(outbox::leased_by.eq(worker)).filter(outbox::status.eq(PENDING)))
+        .set(outbox::lease_until.eq(None::<NaiveDateTime>))
+        .execute(conn)
+}
+
 /// The worker's message `id` was accepted by the mail server. Returns whether it was still this
 /// worker's to mark.
 pub fn mark_sent(conn: &mut DbConnection, id: i64, worker: &str, now: NaiveDateTime) -> QueryResult<bool> {

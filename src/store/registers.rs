@@ -192,7 +192,6 @@ pub fn insert_import(conn: &mut DbConnection, row: &NewImport) -> QueryResult<i6
     on_backend!(conn, |c| diesel::insert_into(register_imports::table).values(row).returning(register_imports::id).get_result(c))
 }
 
-/// The import history, newest first.
 /// A row in the import history and the messages it causes (its report), in one transaction.
 pub fn insert_import_noting(conn: &mut DbConnection, row: &NewImport, messages: &[super::outbox::NewMessage]) -> QueryResult<i64> {
     conn.transaction(|c| {
@@ -202,6 +201,7 @@ pub fn insert_import_noting(conn: &mut DbConnection, row: &NewImport, messages: 
     })
 }
 
+/// The import history, newest first.
 pub fn imports(conn: &mut DbConnection, register: Option<&str>, limit: i64) -> QueryResult<Vec<ImportRow>> {
     let mut q = register_imports::table.select(StoredImport::as_select()).order(register_imports::id.desc()).limit(limit).into_boxed();
     if let Some(r) = register {

@@ -182,6 +182,35 @@ fn mail_env(smtp: &Smtp, confirm: bool) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// A server process whose log lines are kept, to be read by the test.
+fn start_logged(db: &str, env: &[(&str, &str)]) -> (Child, String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_suppress"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("SUPPRESS_DATABASE_URL", db)
+        .env("RUST_LOG", "debug,actix=info,h2=info,rustls=info,lettre=info")
+        .envs(env.iter().copied())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let addr = loop {
+        let line = lines.next().expect("server exited before listening").unwrap();
+        log.lock().unwrap().push(line.clone());
+        if let Some(rest) = line.split("listening addr=").nth(1) {
+            break rest.trim().to_owned();
+        }
+    };
+    let kept = std::sync::Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            kept.lock().unwrap().push(line);
+        }
+    });
+    (child, format!("http://{addr}"), log)
+}
+
 fn tps_file(n: u32) -> String {
     (0..n).map(|i| format!("020{:08}\r\n", 30_000_000 + i)).collect()
 }
@@ -329,11 +358,18 @@ fn an_opt_out_is_confirmed_with_a_one_click_link_that_records_an_email_opt_out()
     let (_, prefs) = app.get(&format!("/v1/preferences?email={q}"), Some(&app.admin));
     let history = prefs["history"].as_array().unwrap();
     assert!(history.iter().any(|s| s["source"] == "email" && s["channel"] == "email" && s["kind"] == "opt_out"), "{prefs}");
-    // Only the one confirmation went (the one-click opt-out is confirmed too, once).
-    let confirmations = smtp.wait_for(2, |s| s == "Your marketing preferences are recorded", Duration::from_secs(30));
-    assert_eq!(confirmations.len(), 2);
+    // One confirmation an address a day: the one-click opt-out, and the same opt-out again, write
+    // none (a token cannot be used to flood the person).
+    app.opt_out(json!({"email": "zoe.dupont@example.com", "source": "web"}));
+    app.opt_out(json!({"email": "Zoë.Dupont@Example.com", "source": "web"}));
     let rows = outbox(&app);
-    assert!(rows.iter().all(|r| r["kind"] != "opt_out_confirmation" || r["to_masked"] == "z…@example.com"), "{rows:?}");
+    let confirmations: Vec<&Value> = rows.iter().filter(|r| r["kind"] == "opt_out_confirmation").collect();
+    assert_eq!(confirmations.len(), 2, "one for zoë, one for zoe: {rows:?}");
+    assert!(confirmations.iter().any(|r| r["to_masked"] == "z…@example.com"), "{rows:?}");
+    smtp.wait_for(2, |s| s == "Your marketing preferences are recorded", Duration::from_secs(30));
+    std::thread::sleep(Duration::from_secs(1));
+    let to: Vec<String> = smtp.messages().iter().filter_map(|m| m.header("To")).collect();
+    assert_eq!(to.iter().filter(|t| t.as_str() == "zoë.dupont@example.com").count(), 1, "{to:?}");
 }
 
 #[test]
@@ -369,7 +405,7 @@ fn a_message_sent_before_a_kill_9_is_not_sent_again_after_the_restart() {
     let key = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     let env = mail_env(&smtp, true);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (mut server, base) = start_server_with(&db.url, &env);
+    let (mut server, base, log) = start_logged(&db.url, &env);
     for i in 0..5 {
         let resp = ureq::post(&format!("{base}/v1/opt-outs"))
             .set("Authorization", &format!("Bearer {key}"))
@@ -397,6 +433,12 @@ fn a_message_sent_before_a_kill_9_is_not_sent_again_after_the_restart() {
     server.wait().unwrap();
     let n = smtp.messages().iter().filter(|m| m.subject() == "Your marketing preferences are recorded").count();
     assert_eq!(n, 5, "no message twice after the restart");
+    // The log (at debug) said each was sent, never to whom in clear.
+    let log = log.lock().unwrap();
+    assert_eq!(log.iter().filter(|l| l.contains("email sent") && l.contains("k…@example.com")).count(), 5, "{log:#?}");
+    for i in 0..5 {
+        assert!(!log.iter().any(|l| l.contains(&format!("kill{i}@example.com"))), "an address in the log: {log:#?}");
+    }
 }
 
 #[test]
@@ -476,6 +518,46 @@ fn starttls_and_smtps_with_a_private_certificate_and_a_login() {
     let rows =
         wait_outbox(&c, "a TLS failure", |rows| rows.iter().any(|r| r["kind"] == "opt_out_confirmation" && !r["last_error"].is_null()));
     assert!(untrusted.messages().is_empty(), "{rows:?}");
+
+    // A login is never sent in clear: a server that offers no STARTTLS (and would take the login
+    // and the message without it) gets neither.
+    let plain = Smtp::start_with(&["--auth", "mailer:secret"]);
+    let d = TestApp::spawn_with(with_mail(&format!("smtp://mailer:secret@127.0.0.1:{}", plain.port), true));
+    d.opt_out(json!({"email": "clear@example.com", "source": "web"}));
+    let rows = wait_outbox(&d, "a refusal to log in in clear", |rows| {
+        rows.iter().any(|r| r["kind"] == "opt_out_confirmation" && !r["last_error"].is_null())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(plain.messages().is_empty(), "{rows:?}");
+}
+
+#[test]
+fn a_claimed_message_is_one_senders_and_a_sent_one_is_never_claimed_again() {
+    use suppress::app::outbox::Senders;
+    let db = TestDb::new();
+    let store = suppress::store::Store::open(&db.url, 4).unwrap();
+    let m = suppress::app::mail::Mail::new(&mail("smtp://127.0.0.1:25", false), Default::default(), String::new());
+    let today = suppress::domain::time::today_uk();
+    let alarm = m.stale_alarm(suppress::domain::Register::Mps, None, today).unwrap();
+    assert!(suppress::app::outbox::write(&store, alarm.clone()).unwrap());
+    assert!(!suppress::app::outbox::write(&store, alarm).unwrap(), "one alarm a register a day");
+    let now = suppress::domain::time::now_utc();
+    let minute = chrono::Duration::seconds(60);
+    let claimed = Senders::claim(&store, "a", now, now + minute, 10).unwrap();
+    assert_eq!(claimed.len(), 1);
+    let id = claimed[0].id;
+    assert!(Senders::claim(&store, "b", now, now + minute, 10).unwrap().is_empty(), "leased to a");
+    // a's lease runs out before it gets to the message: b takes it, and a may no longer send it.
+    let later = now + minute + chrono::Duration::seconds(1);
+    assert_eq!(Senders::claim(&store, "b", later, later + minute, 10).unwrap().len(), 1);
+    assert!(!Senders::renew(&store, id, "a", later + minute).unwrap());
+    assert!(!Senders::sent(&store, id, "a", later).unwrap());
+    assert!(Senders::renew(&store, id, "b", later + minute).unwrap());
+    assert!(Senders::sent(&store, id, "b", later).unwrap());
+    // Sent: never due again, whoever asks and however late.
+    let much_later = now + chrono::Duration::days(2);
+    assert!(!Senders::any_due(&store, much_later).unwrap());
+    assert!(Senders::claim(&store, "c", much_later, much_later + minute, 10).unwrap().is_empty());
 }
 
 #[test]
@@ -494,7 +576,7 @@ fn a_mail_setting_that_cannot_work_stops_the_service_naming_it() {
         (vec![("SUPPRESS_SMTP_URL", "smtp://mail.example.com")], "SUPPRESS_MAIL_FROM"),
         (vec![("SUPPRESS_SMTP_URL", "smtp://mail.example.com"), ("SUPPRESS_MAIL_FROM", "nobody")], "SUPPRESS_MAIL_FROM"),
         (vec![("SUPPRESS_REPORT_TO", "ops@example.com, not an address")], "SUPPRESS_REPORT_TO"),
-        (vec![("SUPPRESS_CONFIRM_OPT_OUTS", "perhaps")], "confirm-opt-outs"),
+        (vec![("SUPPRESS_CONFIRM_OPT_OUTS", "perhaps")], "SUPPRESS_CONFIRM_OPT_OUTS"),
     ] {
         let out = serve(&env);
         let err = String::from_utf8_lossy(&out.stderr);
@@ -544,7 +626,7 @@ fn admins_see_the_outbox_and_everyone_the_last_import_report() {
     assert!(page.body.contains("id=\"outbox\""), "{}", page.body);
     assert!(page.body.contains("Opt-out confirmation") && page.body.contains("p…@example.com"), "{}", page.body);
     assert!(!page.body.contains("page.reader@example.com"), "a recipient in clear on the page");
-    assert!(page.body.contains("Import reports and staleness alarms go to ops@example.com, dpo@example.com."), "{}", page.body);
+    assert!(page.body.contains("Import reports and staleness alarms go to o…@example.com, d…@example.com."), "{}", page.body);
     assert!(page.body.contains("class=\"state-yes\">sent"), "{}", page.body);
 
     let mut agent = app.person("an.agent", suppress::domain::access::Role::Agent);
