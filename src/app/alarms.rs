@@ -2,7 +2,8 @@
 //! or fewer, or is past, or was never imported, gets one message a day to `SUPPRESS_REPORT_TO`.
 //! Checked by every server on a schedule and after each import, and by `suppress
 //! check-registers`; the outbox's dedupe key (register and UK day) keeps it to one a day across
-//! restarts and instances.
+//! restarts and instances. The same check sends the watchdog of a nightly run that never
+//! finished (`mail::Mail::spool_watchdog`).
 
 use chrono::NaiveDate;
 
@@ -29,6 +30,12 @@ pub struct RegisterState {
 pub fn check(store: &Store, mail: &Mail) -> anyhow::Result<Vec<RegisterState>> {
     let today = today_uk();
     let mut conn = store.conn()?;
+    // A nightly run that never finished: its watchdog goes now.
+    let now = crate::domain::time::now_utc();
+    let released = outbox::release_held(&mut conn, now - chrono::Duration::from_std(super::mail::SPOOL_WATCHDOG)?, now)?;
+    if released > 0 {
+        tracing::warn!(runs = released, "a nightly import did not finish: its watchdog message is due");
+    }
     let heads = registers::heads(&mut conn)?;
     let mut states = Vec::new();
     for &register in Register::ALL {

@@ -20,6 +20,10 @@ use crate::registers::import::{ImportError, Report};
 use crate::store::outbox::{NewMessage, PENDING};
 use crate::store::statements::NewStatement;
 
+/// A nightly run's watchdog is sent this long after the run started, if the run has not replaced
+/// it by its report.
+pub const SPOOL_WATCHDOG: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
 /// The kinds of message, as stored and listed.
 pub const IMPORT_REPORT: &str = "import_report";
 pub const SPOOL_REPORT: &str = "spool_report";
@@ -199,6 +203,29 @@ impl Mail {
         } else {
             "the snapshot in force is unchanged. The service could not finish the import: see its log, then import the file again.".into()
         }
+    }
+
+    /// The watchdog of a `--spool` run that started at `started` (UTC) with these files: held in
+    /// the outbox, replaced by the run's report when it ends, and sent in its place if the run
+    /// never ends (killed, out of memory, the machine down) — `SPOOL_WATCHDOG` later.
+    pub fn spool_watchdog(&self, started: chrono::NaiveDateTime, names: &[String]) -> Option<NewMessage> {
+        if !self.reports() {
+            return None;
+        }
+        let at = crate::domain::time::uk(started);
+        let when = format!("{} at {}", day(at.date()), at.format("%H:%M"));
+        let subject = format!("FAILED: the nightly import started {when} did not finish");
+        let headline = format!(
+            "The nightly import started {when} with {} register files and stopped before it finished: it was killed, ran out of memory, or the machine went down.",
+            names.len()
+        );
+        let facts: Vec<(String, String)> = names.iter().map(|n| (n.clone(), "in the run".to_owned())).collect();
+        let todo = "see the import history on the registers page for what was applied, and the spool folder for what is left; then run the import again.";
+        let mut m = self.report(SPOOL_REPORT, &subject, &headline, &facts, todo, Some(format!("spool_watchdog:{}", hex::encode(rand::random::<[u8; 12]>()))))?;
+        m.status = crate::store::outbox::HELD.to_owned();
+        m.created_at = started;
+        m.next_attempt_at = started;
+        Some(m)
     }
 
     /// One message for a whole `--spool` run.

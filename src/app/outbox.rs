@@ -12,12 +12,17 @@ use crate::domain::time::rfc3339;
 use chrono::NaiveDateTime;
 
 use crate::store::outbox;
-pub use crate::store::outbox::{Claimed, NewMessage, FAILED, PENDING, SENT};
+pub use crate::store::outbox::{Claimed, NewMessage, FAILED, HELD, PENDING, SENT};
 use crate::store::{DbConnection, Store};
 
 /// Write one message; false when its dedupe key was taken (already written today).
 pub fn write(store: &Store, message: NewMessage) -> anyhow::Result<bool> {
     Ok(outbox::insert(&mut *store.conn()?, &[message])? > 0)
+}
+
+/// Put `message` (the report) in the place of the held watchdog `held`, in one transaction.
+pub fn replace_held(store: &Store, held: &str, message: Option<&NewMessage>) -> anyhow::Result<()> {
+    Ok(outbox::replace_held(&mut *store.conn()?, held, message)?)
 }
 
 /// Write one message, logging (not failing) when it cannot be.

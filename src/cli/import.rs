@@ -260,8 +260,15 @@ fn spool(store: &Store, dir: &Path, max_removal_percent: f64, mail: &Mail) -> an
     std::fs::create_dir_all(&done)
         .and_then(|_| std::fs::create_dir_all(&failed))
         .with_context(|| format!("cannot create done/ and failed/ in {}", dir.display()))?;
-    // Each file's import reports nothing itself: the run sends one message for all of them.
+    // Each file's import reports nothing itself: the run sends one message for all of them. A
+    // watchdog is held in the outbox meanwhile, sent in the report's place if the run never ends.
     let quiet = mail.without_reports();
+    let names: Vec<String> = files.iter().map(|f| f.4.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()).collect();
+    let watchdog = mail.spool_watchdog(crate::domain::time::now_utc(), &names);
+    let held = watchdog.as_ref().and_then(|w| w.dedupe.clone());
+    if let Some(w) = watchdog {
+        crate::app::outbox::write(store, w).context("the run's watchdog could not be written to the outbox")?;
+    }
     let mut outcomes: Vec<(String, Register, NaiveDate, Result<import::Report, ImportError>)> = Vec::new();
     let mut moved = Ok(());
     for (as_of, _, register, kind, path) in files {
@@ -296,9 +303,12 @@ fn spool(store: &Store, dir: &Path, max_removal_percent: f64, mail: &Mail) -> an
         .iter()
         .map(|(name, register, as_of, outcome)| SpoolFile { name, register: *register, as_of: *as_of, outcome: outcome.as_ref() })
         .collect();
-    if let Some(message) = mail.spool_report(&files) {
-        crate::app::outbox::write(store, message).context("the run's report could not be written to the outbox")?;
+    let report = mail.spool_report(&files);
+    match &held {
+        Some(held) => crate::app::outbox::replace_held(store, held, report.as_ref()),
+        None => report.map_or(Ok(()), |r| crate::app::outbox::write(store, r).map(drop)),
     }
+    .context("the run's report could not be written to the outbox")?;
     moved?;
     let failures = outcomes.iter().filter(|o| o.3.is_err()).count();
     if failures > 0 {

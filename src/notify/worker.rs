@@ -19,6 +19,9 @@ use crate::store::Store;
 /// How long a claimed message is this worker's, renewed just before it is sent: longer than any
 /// one SMTP conversation may take (each of its dozen steps is bounded by `SMTP_TIMEOUT`).
 const LEASE: Duration = Duration::from_secs(600);
+/// A message is sent only with this much of its lease left (more than one conversation can take,
+/// with room for clocks that differ between instances); else the lease is renewed first.
+const RENEW_WITHIN: Duration = Duration::from_secs(300);
 /// Messages one sender claims at once (few, so that the senders share a burst).
 const BATCH: i64 = 5;
 /// The longest wait between two attempts.
@@ -44,19 +47,21 @@ pub fn next_attempt(settings: &MailSettings, created_at: NaiveDateTime, attempts
 
 /// Send what is due, until nothing is or `deadline` passes. Returns the messages sent.
 ///
-/// Each message's lease is renewed just before it is sent, so a message whose lease ran out
-/// while earlier ones of its batch were slow (and another sender claimed it) is skipped here:
-/// never sent by both. Messages not reached before the deadline are given back at once.
+/// A claimed message is this sender's until its lease ends; before each send the lease must have
+/// `RENEW_WITHIN` left, else it is renewed first (a write, on SQLite the one writer's time, so
+/// only then) — and a message whose lease was lost meanwhile (another sender claimed it) is
+/// skipped: never sent by both. Messages not reached before the deadline are given back at once.
 pub fn drain(store: &Store, mailer: &Mailer, settings: &MailSettings, worker: &str, deadline: Option<Instant>) -> anyhow::Result<usize> {
     let past = |d: Option<Instant>| d.is_some_and(|d| Instant::now() >= d);
-    let lease = chrono::Duration::from_std(LEASE)?;
+    let (lease, margin) = (chrono::Duration::from_std(LEASE)?, chrono::Duration::from_std(RENEW_WITHIN)?);
     let mut sent = 0;
     loop {
         let now = now_utc();
         if past(deadline) || !Senders::any_due(store, now)? {
             return Ok(sent);
         }
-        let claimed = Senders::claim(store, worker, now, now + lease, BATCH)?;
+        let lease_until = now + lease;
+        let claimed = Senders::claim(store, worker, now, lease_until, BATCH)?;
         if claimed.is_empty() {
             return Ok(sent);
         }
@@ -66,7 +71,8 @@ pub fn drain(store: &Store, mailer: &Mailer, settings: &MailSettings, worker: &s
                 Senders::release(store, &rest, worker)?;
                 return Ok(sent);
             }
-            if !Senders::renew(store, m.id, worker, now_utc() + lease)? {
+            // The batch's lease, unless this message's own is renewed now.
+            if now_utc() + margin > lease_until && !Senders::renew(store, m.id, worker, now_utc() + lease)? {
                 continue;
             }
             sent += usize::from(send_one(store, mailer, settings, worker, m)?);

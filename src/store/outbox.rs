@@ -14,6 +14,8 @@ use super::{on_backend, DbConnection, QueryResult};
 pub const PENDING: &str = "pending";
 pub const SENT: &str = "sent";
 pub const FAILED: &str = "failed";
+/// Written but not to be sent unless what wrote it fails to replace it (a nightly run's watchdog).
+pub const HELD: &str = "held";
 
 /// A message to write. `dedupe`: at most one message per key is ever written (the others are
 /// dropped silently), across instances.
@@ -112,6 +114,24 @@ pub fn claim(
         .bind::<BigInt, _>(limit)
         .load(c),
     }
+}
+
+/// Put `message` in the place of the held message `dedupe` (one transaction): the watchdog of a
+/// run that finished becomes its report.
+pub fn replace_held(conn: &mut DbConnection, dedupe: &str, message: Option<&NewMessage>) -> QueryResult<()> {
+    conn.transaction(|c| {
+        diesel::delete(outbox::table.filter(outbox::dedupe.eq(dedupe)).filter(outbox::status.eq(HELD))).execute(c)?;
+        insert(c, message.map(std::slice::from_ref).unwrap_or_default())?;
+        Ok(())
+    })
+}
+
+/// Held messages written before `cutoff` are due now: what held them stopped without replacing
+/// them. Returns how many.
+pub fn release_held(conn: &mut DbConnection, cutoff: NaiveDateTime, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(outbox::table.filter(outbox::status.eq(HELD)).filter(outbox::created_at.lt(cutoff)))
+        .set((outbox::status.eq(PENDING), outbox::next_attempt_at.eq(now)))
+        .execute(conn)
 }
 
 /// Whether any message is due at `now` (a read: on SQLite a claim is a write, and an idle worker

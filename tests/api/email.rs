@@ -166,7 +166,7 @@ fn mail(smtp_url: &str, confirm: bool) -> MailSettings {
     }
 }
 
-fn with_mail(smtp_url: &str, confirm: bool) -> impl FnOnce(&mut Settings) {
+pub fn with_mail(smtp_url: &str, confirm: bool) -> impl FnOnce(&mut Settings) {
     let m = mail(smtp_url, confirm);
     move |s: &mut Settings| s.mail = m
 }
@@ -225,7 +225,7 @@ fn outbox(app: &TestApp) -> Vec<Value> {
     body.as_array().unwrap().clone()
 }
 
-fn wait_outbox(app: &TestApp, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+pub fn wait_outbox(app: &TestApp, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let until = Instant::now() + Duration::from_secs(30);
     loop {
         let rows = outbox(app);
@@ -313,6 +313,7 @@ fn a_spool_run_sends_one_report_and_alarms_go_once_a_day() {
     let (text, _) = runs[0].parts();
     assert!(text.contains(&format!("tps-{day}.txt: imported: +50 \u{2212}0, 50 entries")), "{text}");
     assert!(!smtp.messages().iter().any(|m| m.subject().starts_with("TPS ")), "each file must not report on its own");
+    assert!(!smtp.messages().iter().any(|m| m.subject().contains("did not finish")), "the run finished: its watchdog was replaced");
 
     // MPS was never imported: one alarm today, however often the registers are checked.
     for _ in 0..2 {
@@ -634,4 +635,32 @@ fn admins_see_the_outbox_and_everyone_the_last_import_report() {
     let subject = format!("TPS {as_of} imported: +30 \u{2212}0, valid until {}", as_of + chrono::Days::new(28));
     assert!(page.body.contains("id=\"last-report\"") && page.body.contains(&subject), "{}", page.body);
     assert_eq!(agent.get("/admin").status, 403);
+}
+
+#[test]
+fn a_nightly_run_that_never_finishes_is_reported_by_its_watchdog() {
+    let smtp = Smtp::start();
+    let db = TestDb::new();
+    let store = suppress::store::Store::open(&db.url, 4).unwrap();
+    let m = suppress::app::mail::Mail::new(&mail(&smtp.url(), false), Default::default(), String::new());
+    let now = suppress::domain::time::now_utc();
+    // A run killed seven hours ago left its watchdog; a run that started a minute ago is running.
+    let killed = m.spool_watchdog(now - chrono::Duration::hours(7), &["tps-2026-11-26.txt".into()]).unwrap();
+    let running = m.spool_watchdog(now - chrono::Duration::minutes(1), &["ctps-2026-11-26.txt".into()]).unwrap();
+    assert!(suppress::app::outbox::write(&store, killed).unwrap());
+    assert!(suppress::app::outbox::write(&store, running).unwrap());
+    let env = mail_env(&smtp, false);
+    for _ in 0..2 {
+        let out = Command::new(env!("CARGO_BIN_EXE_suppress"))
+            .arg("check-registers")
+            .env("SUPPRESS_DATABASE_URL", &db.url)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+    }
+    let got = smtp.wait_for(1, |s| s.contains("did not finish"), Duration::from_secs(30));
+    assert_eq!(got.len(), 1, "only the killed run's watchdog, once");
+    assert!(got[0].subject().starts_with("FAILED: the nightly import started"), "{}", got[0].subject());
+    assert!(got[0].parts().0.contains("tps-2026-11-26.txt"), "{}", got[0].parts().0);
 }

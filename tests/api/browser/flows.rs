@@ -990,3 +990,39 @@ fn the_core_flows_work_without_javascript() {
     );
     assert_eq!(check(&app, "020 7946 0500", "call"), (serde_json::json!(false), serde_json::json!("OPTED_OUT")));
 }
+
+#[test]
+fn an_admin_reads_the_outbox_and_an_agent_the_last_import_report() {
+    let smtp = crate::email::Smtp::start();
+    let app = TestApp::spawn_with(crate::email::with_mail(&smtp.url(), true));
+    app.opt_out(serde_json::json!({"email": "screen.shot@example.com", "phone": "07911 123456", "source": "call_centre"}));
+    let as_of = suppress::domain::time::today_uk() - chrono::Days::new(1);
+    import(&app, "tps", as_of, &register_file(0, 1_500));
+    crate::email::wait_outbox(&app, "everything sent", |rows| !rows.is_empty() && rows.iter().all(|r| r["status"] == "sent"));
+    let admin = user(&app, "the.admin", Role::Admin);
+    let agent = user(&app, "an.agent", Role::Agent);
+    let Some(b) = open("an_admin_reads_the_outbox_and_an_agent_the_last_import_report", &app.base) else { return };
+    b.block_on(async {
+        sign_in(&b, "the.admin", &admin).await;
+        b.visit("/admin").await;
+        wait_for_h1(&b, "Users and keys").await;
+        let mut rows = Vec::new();
+        for tr in b.find_all(By::Css("#outbox tbody tr")).await.expect("the outbox") {
+            rows.push(tr.text().await.expect("row"));
+        }
+        assert!(rows.iter().any(|r| r.contains("Opt-out confirmation") && r.contains("s…@example.com") && r.contains("sent")), "{rows:?}");
+        assert!(rows.iter().any(|r| r.contains(&format!("TPS {as_of} imported: +1,500"))), "{rows:?}");
+        b.find(By::Id("outbox-heading")).await.expect("the outbox heading").scroll_into_view().await.expect("scroll");
+        shot(&b, "admin-outbox").await;
+        accessible(&b, "admin-outbox").await;
+        sign_out(&b).await;
+
+        sign_in(&b, "an.agent", &agent).await;
+        b.visit("/registers").await;
+        wait_for_h1(&b, "Registers").await;
+        let last = text_of(&b, "last-report").await;
+        assert!(last.contains("Last import report") && last.contains(&format!("TPS {as_of} imported: +1,500")), "{last}");
+        shot(&b, "registers-last-report").await;
+        accessible(&b, "registers-last-report").await;
+    });
+}
