@@ -221,7 +221,14 @@ impl Mail {
         );
         let facts: Vec<(String, String)> = names.iter().map(|n| (n.clone(), "in the run".to_owned())).collect();
         let todo = "see the import history on the registers page for what was applied, and the spool folder for what is left; then run the import again.";
-        let mut m = self.report(SPOOL_REPORT, &subject, &headline, &facts, todo, Some(format!("spool_watchdog:{}", hex::encode(rand::random::<[u8; 12]>()))))?;
+        let mut m = self.report(
+            SPOOL_REPORT,
+            &subject,
+            &headline,
+            &facts,
+            todo,
+            Some(format!("spool_watchdog:{}", hex::encode(rand::random::<[u8; 12]>()))),
+        )?;
         m.status = crate::store::outbox::HELD.to_owned();
         m.created_at = started;
         m.next_attempt_at = started;

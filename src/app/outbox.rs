@@ -13,6 +13,7 @@ use chrono::NaiveDateTime;
 
 use crate::store::outbox;
 pub use crate::store::outbox::{Claimed, NewMessage, FAILED, HELD, PENDING, SENT};
+use crate::store::writer::Writer;
 use crate::store::{DbConnection, Store};
 
 /// Write one message; false when its dedupe key was taken (already written today).
@@ -32,32 +33,48 @@ pub fn write_or_log(store: &Store, message: NewMessage, what: &str) {
     }
 }
 
-/// What a sender does with the outbox (`notify::worker`), over one connection each.
-pub struct Senders;
+/// What a sender does with the outbox (`notify::worker`). Its writes (claims, renewals, marks)
+/// go through the writer thread, committed with the statements beside them: on SQLite, senders
+/// never fight the statement writer for the one write lock.
+#[derive(Clone)]
+pub struct Senders {
+    store: Store,
+    writer: Writer,
+}
 
 impl Senders {
-    pub fn any_due(store: &Store, now: NaiveDateTime) -> anyhow::Result<bool> {
-        Ok(outbox::any_due(&mut *store.conn()?, now)?)
+    pub fn new(store: Store, writer: Writer) -> Senders {
+        Senders { store, writer }
     }
 
-    pub fn claim(store: &Store, worker: &str, now: NaiveDateTime, lease_until: NaiveDateTime, limit: i64) -> anyhow::Result<Vec<Claimed>> {
-        Ok(outbox::claim(&mut *store.conn()?, worker, now, lease_until, limit)?)
+    /// A read: an idle sender takes no write lock.
+    pub fn any_due(&self, now: NaiveDateTime) -> anyhow::Result<bool> {
+        Ok(outbox::any_due(&mut *self.store.conn()?, now)?)
     }
 
-    pub fn renew(store: &Store, id: i64, worker: &str, lease_until: NaiveDateTime) -> anyhow::Result<bool> {
-        Ok(outbox::renew(&mut *store.conn()?, id, worker, lease_until)?)
+    pub fn claim(&self, worker: &str, now: NaiveDateTime, lease_until: NaiveDateTime, limit: i64) -> anyhow::Result<Vec<Claimed>> {
+        let worker = worker.to_owned();
+        Ok(self.writer.write_blocking(move |c| outbox::claim(c, &worker, now, lease_until, limit))?)
     }
 
-    pub fn release(store: &Store, ids: &[i64], worker: &str) -> anyhow::Result<usize> {
-        Ok(outbox::release(&mut *store.conn()?, ids, worker)?)
+    pub fn renew(&self, id: i64, worker: &str, lease_until: NaiveDateTime) -> anyhow::Result<bool> {
+        let worker = worker.to_owned();
+        Ok(self.writer.write_blocking(move |c| outbox::renew(c, id, &worker, lease_until))?)
     }
 
-    pub fn sent(store: &Store, id: i64, worker: &str, now: NaiveDateTime) -> anyhow::Result<bool> {
-        Ok(outbox::mark_sent(&mut *store.conn()?, id, worker, now)?)
+    pub fn release(&self, ids: &[i64], worker: &str) -> anyhow::Result<usize> {
+        let (ids, worker) = (ids.to_vec(), worker.to_owned());
+        Ok(self.writer.write_blocking(move |c| outbox::release(c, &ids, &worker))?)
     }
 
-    pub fn unsent(store: &Store, id: i64, worker: &str, error: &str, next: Option<NaiveDateTime>) -> anyhow::Result<bool> {
-        Ok(outbox::mark_unsent(&mut *store.conn()?, id, worker, error, next)?)
+    pub fn sent(&self, id: i64, worker: &str, now: NaiveDateTime) -> anyhow::Result<bool> {
+        let worker = worker.to_owned();
+        Ok(self.writer.write_blocking(move |c| outbox::mark_sent(c, id, &worker, now))?)
+    }
+
+    pub fn unsent(&self, id: i64, worker: &str, error: &str, next: Option<NaiveDateTime>) -> anyhow::Result<bool> {
+        let (worker, error) = (worker.to_owned(), error.to_owned());
+        Ok(self.writer.write_blocking(move |c| outbox::mark_unsent(c, id, &worker, &error, next))?)
     }
 }
 

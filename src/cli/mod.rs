@@ -384,8 +384,13 @@ pub fn deliver(store: &Store, settings: &MailSettings) {
         Ok(None) => return,
         Err(e) => return eprintln!("email: {e:#}"),
     };
+    let writer = match crate::store::writer::Writer::start(store.pool.clone()) {
+        Ok(w) => w,
+        Err(e) => return eprintln!("email: could not start the writer ({e}); a server will send the outbox"),
+    };
+    let senders = crate::app::outbox::Senders::new(store.clone(), writer);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    match crate::notify::worker::drain(store, &mailer, settings, &crate::notify::worker::worker_id(), Some(deadline)) {
+    match crate::notify::worker::drain(&senders, &mailer, settings, &crate::notify::worker::worker_id(), Some(deadline)) {
         Ok(0) => {}
         Ok(n) => eprintln!("email: {n} message(s) sent through {}", mailer.relay),
         Err(e) => eprintln!("email: could not send the outbox ({e:#}); a server will retry"),

@@ -199,7 +199,14 @@ pub fn bind(settings: Settings, store: Store) -> anyhow::Result<Bound> {
                 tracing::warn!(public_url = %app.public_url, "SUPPRESS_PUBLIC_URL is unset: the unsubscribe links in opt-out confirmations point at the address listened on, which customers may not reach");
             }
             tracing::info!(relay = %mailer.relay, confirm_opt_outs = app.settings.mail.confirm_opt_outs, "email on");
-            crate::notify::worker::start(app.store.clone(), Arc::new(mailer), app.settings.mail.clone(), Arc::downgrade(&app.mail));
+            let senders = crate::app::outbox::Senders::new(app.store.clone(), app.writer.clone());
+            crate::notify::worker::start(
+                senders,
+                app.store.clone(),
+                Arc::new(mailer),
+                app.settings.mail.clone(),
+                Arc::downgrade(&app.mail),
+            );
         }
     }
     tracing::info!(keys = app.in_house.keys_in_force(), "in-house statements in force loaded");

@@ -51,47 +51,53 @@ pub fn next_attempt(settings: &MailSettings, created_at: NaiveDateTime, attempts
 /// `RENEW_WITHIN` left, else it is renewed first (a write, on SQLite the one writer's time, so
 /// only then) — and a message whose lease was lost meanwhile (another sender claimed it) is
 /// skipped: never sent by both. Messages not reached before the deadline are given back at once.
-pub fn drain(store: &Store, mailer: &Mailer, settings: &MailSettings, worker: &str, deadline: Option<Instant>) -> anyhow::Result<usize> {
+pub fn drain(
+    senders: &Senders,
+    mailer: &Mailer,
+    settings: &MailSettings,
+    worker: &str,
+    deadline: Option<Instant>,
+) -> anyhow::Result<usize> {
     let past = |d: Option<Instant>| d.is_some_and(|d| Instant::now() >= d);
     let (lease, margin) = (chrono::Duration::from_std(LEASE)?, chrono::Duration::from_std(RENEW_WITHIN)?);
     let mut sent = 0;
     loop {
         let now = now_utc();
-        if past(deadline) || !Senders::any_due(store, now)? {
+        if past(deadline) || !senders.any_due(now)? {
             return Ok(sent);
         }
         let lease_until = now + lease;
-        let claimed = Senders::claim(store, worker, now, lease_until, BATCH)?;
+        let claimed = senders.claim(worker, now, lease_until, BATCH)?;
         if claimed.is_empty() {
             return Ok(sent);
         }
         for (i, m) in claimed.iter().enumerate() {
             if past(deadline) {
                 let rest: Vec<i64> = claimed[i..].iter().map(|m| m.id).collect();
-                Senders::release(store, &rest, worker)?;
+                senders.release(&rest, worker)?;
                 return Ok(sent);
             }
             // The batch's lease, unless this message's own is renewed now.
-            if now_utc() + margin > lease_until && !Senders::renew(store, m.id, worker, now_utc() + lease)? {
+            if now_utc() + margin > lease_until && !senders.renew(m.id, worker, now_utc() + lease)? {
                 continue;
             }
-            sent += usize::from(send_one(store, mailer, settings, worker, m)?);
+            sent += usize::from(send_one(senders, mailer, settings, worker, m)?);
         }
     }
 }
 
-fn send_one(store: &Store, mailer: &Mailer, settings: &MailSettings, worker: &str, m: &Claimed) -> anyhow::Result<bool> {
+fn send_one(senders: &Senders, mailer: &Mailer, settings: &MailSettings, worker: &str, m: &Claimed) -> anyhow::Result<bool> {
     match mailer.send(m) {
         Ok(()) => {
             // Marked at once, and tried again if the database is briefly away: until it is marked,
             // a crash or a lost lease could send it again.
-            let mut marked = Senders::sent(store, m.id, worker, now_utc());
+            let mut marked = senders.sent(m.id, worker, now_utc());
             for wait in [100, 400, 1_600, 6_400] {
                 if marked.is_ok() {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(wait));
-                marked = Senders::sent(store, m.id, worker, now_utc());
+                marked = senders.sent(m.id, worker, now_utc());
             }
             match marked {
                 Ok(true) => tracing::info!(id = m.id, kind = %m.kind, to = %m.to_masked, attempt = m.attempts, "email sent"),
@@ -106,7 +112,7 @@ fn send_one(store: &Store, mailer: &Mailer, settings: &MailSettings, worker: &st
             let error = mask_addresses(&e.message);
             let now = now_utc();
             let next = if e.permanent { None } else { next_attempt(settings, m.created_at, m.attempts, now) };
-            Senders::unsent(store, m.id, worker, &error, next)?;
+            senders.unsent(m.id, worker, &error, next)?;
             match next {
                 Some(at) => {
                     tracing::warn!(id = m.id, kind = %m.kind, to = %m.to_masked, attempt = m.attempts, error = %error, retry_at = %at, "email not sent; will retry")
@@ -128,9 +134,10 @@ pub const SENDERS: usize = 4;
 /// Start the server's senders: each sends the outbox every `settings.poll`; the first also checks
 /// the registers for staleness alarms at start and every `settings.alarm_every`. They stop when
 /// the server's application (which holds `mail`) is gone.
-pub fn start(store: Store, mailer: Arc<Mailer>, settings: MailSettings, mail: Weak<Mail>) {
+pub fn start(senders: Senders, store: Store, mailer: Arc<Mailer>, settings: MailSettings, mail: Weak<Mail>) {
     for n in 0..SENDERS {
-        let (store, mailer, settings, mail) = (store.clone(), Arc::clone(&mailer), settings.clone(), mail.clone());
+        let (senders, store, mailer, settings, mail) =
+            (senders.clone(), store.clone(), Arc::clone(&mailer), settings.clone(), mail.clone());
         let worker = worker_id();
         let spawned = std::thread::Builder::new().name(format!("outbox-{n}")).spawn(move || {
             let mut last_alarm_check: Option<Instant> = None;
@@ -142,7 +149,7 @@ pub fn start(store: Store, mailer: Arc<Mailer>, settings: MailSettings, mail: We
                         tracing::warn!(error = %format!("{e:#}"), "could not check the registers for staleness");
                     }
                 }
-                if let Err(e) = drain(&store, &mailer, &settings, &worker, None) {
+                if let Err(e) = drain(&senders, &mailer, &settings, &worker, None) {
                     tracing::warn!(error = %format!("{e:#}"), "the outbox could not be read; trying again");
                 }
                 drop(mail);

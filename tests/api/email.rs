@@ -537,6 +537,7 @@ fn a_claimed_message_is_one_senders_and_a_sent_one_is_never_claimed_again() {
     use suppress::app::outbox::Senders;
     let db = TestDb::new();
     let store = suppress::store::Store::open(&db.url, 4).unwrap();
+    let senders = Senders::new(store.clone(), suppress::store::writer::Writer::start(store.pool.clone()).unwrap());
     let m = suppress::app::mail::Mail::new(&mail("smtp://127.0.0.1:25", false), Default::default(), String::new());
     let today = suppress::domain::time::today_uk();
     let alarm = m.stale_alarm(suppress::domain::Register::Mps, None, today).unwrap();
@@ -544,21 +545,21 @@ fn a_claimed_message_is_one_senders_and_a_sent_one_is_never_claimed_again() {
     assert!(!suppress::app::outbox::write(&store, alarm).unwrap(), "one alarm a register a day");
     let now = suppress::domain::time::now_utc();
     let minute = chrono::Duration::seconds(60);
-    let claimed = Senders::claim(&store, "a", now, now + minute, 10).unwrap();
+    let claimed = senders.claim("a", now, now + minute, 10).unwrap();
     assert_eq!(claimed.len(), 1);
     let id = claimed[0].id;
-    assert!(Senders::claim(&store, "b", now, now + minute, 10).unwrap().is_empty(), "leased to a");
+    assert!(senders.claim("b", now, now + minute, 10).unwrap().is_empty(), "leased to a");
     // a's lease runs out before it gets to the message: b takes it, and a may no longer send it.
     let later = now + minute + chrono::Duration::seconds(1);
-    assert_eq!(Senders::claim(&store, "b", later, later + minute, 10).unwrap().len(), 1);
-    assert!(!Senders::renew(&store, id, "a", later + minute).unwrap());
-    assert!(!Senders::sent(&store, id, "a", later).unwrap());
-    assert!(Senders::renew(&store, id, "b", later + minute).unwrap());
-    assert!(Senders::sent(&store, id, "b", later).unwrap());
+    assert_eq!(senders.claim("b", later, later + minute, 10).unwrap().len(), 1);
+    assert!(!senders.renew(id, "a", later + minute).unwrap());
+    assert!(!senders.sent(id, "a", later).unwrap());
+    assert!(senders.renew(id, "b", later + minute).unwrap());
+    assert!(senders.sent(id, "b", later).unwrap());
     // Sent: never due again, whoever asks and however late.
     let much_later = now + chrono::Duration::days(2);
-    assert!(!Senders::any_due(&store, much_later).unwrap());
-    assert!(Senders::claim(&store, "c", much_later, much_later + minute, 10).unwrap().is_empty());
+    assert!(!senders.any_due(much_later).unwrap());
+    assert!(senders.claim("c", much_later, much_later + minute, 10).unwrap().is_empty());
 }
 
 #[test]
