@@ -140,6 +140,7 @@ pub fn start(senders: Senders, store: Store, mailer: Arc<Mailer>, settings: Mail
             (senders.clone(), store.clone(), Arc::clone(&mailer), settings.clone(), mail.clone());
         let worker = worker_id();
         let spawned = std::thread::Builder::new().name(format!("outbox-{n}")).spawn(move || {
+            yield_to_requests();
             let mut last_alarm_check: Option<Instant> = None;
             loop {
                 let Some(mail) = mail.upgrade() else { return };
@@ -158,6 +159,20 @@ pub fn start(senders: Senders, store: Store, mailer: Arc<Mailer>, settings: Mail
         });
         if let Err(e) = spawned {
             tracing::error!(error = %e, "could not start an outbox sender");
+        }
+    }
+}
+
+/// Background work gives way to requests: this thread runs at a lower priority (nice 10), so a
+/// burst of messages to send never takes the cores from the opt-outs that caused it.
+fn yield_to_requests() {
+    // SAFETY: gettid and setpriority take no pointers; on Linux PRIO_PROCESS with a thread id
+    // changes that thread alone. A failure only leaves the priority as it was.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        let tid = libc::gettid();
+        if libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10) != 0 {
+            tracing::debug!("could not lower the outbox sender's priority");
         }
     }
 }
