@@ -44,6 +44,32 @@ pub struct Mail {
     pub public_url: String,
 }
 
+/// An opt-out confirmation's subject.
+pub const CONFIRMATION_SUBJECT: &str = "Your marketing preferences are recorded";
+
+/// What an opt-out confirmation says, kept in its outbox row and rendered when it is sent.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Said {
+    headline: String,
+    lines: Vec<String>,
+}
+
+/// The text and HTML parts of a message whose row holds what to say (`params`) rather than its
+/// parts: an opt-out confirmation, rendered by the sender.
+pub fn render(kind: &str, subject: &str, params: &str, unsubscribe_url: Option<&str>) -> Result<(String, String), String> {
+    if kind != OPT_OUT_CONFIRMATION {
+        return Err(format!("a {kind} message has no parts"));
+    }
+    let said: Said = serde_json::from_str(params).map_err(|e| format!("an opt-out confirmation's content is unreadable: {e}"))?;
+    let url = unsubscribe_url.unwrap_or_default();
+    let text =
+        ConfirmationText { headline: &said.headline, lines: &said.lines, unsubscribe_url: url }.render().map_err(|e| e.to_string())?;
+    let html = ConfirmationHtml { subject, headline: &said.headline, lines: &said.lines, unsubscribe_url: url }
+        .render()
+        .map_err(|e| e.to_string())?;
+    Ok((text, html))
+}
+
 /// One import's outcome, as a report tells it.
 pub type Outcome<'a> = Result<&'a Report, &'a ImportError>;
 
@@ -371,22 +397,24 @@ impl Mail {
             })
             .collect();
         let when = crate::domain::time::uk(at);
-        let headline = format!("We have recorded your request of {} at {}:", day(when.date()), when.format("%H:%M"));
-        let subject = "Your marketing preferences are recorded".to_owned();
-        let text = ConfirmationText { headline: &headline, lines: &lines, unsubscribe_url: &url }.render();
-        let html = ConfirmationHtml { subject: &subject, headline: &headline, lines: &lines, unsubscribe_url: &url }.render();
-        let (text, html) = match (text, html) {
-            (Ok(t), Ok(h)) => (t, h),
-            (Err(e), _) | (_, Err(e)) => {
-                tracing::error!(error = %e, "could not compose an opt-out confirmation");
-                return None;
-            }
-        };
+        let said = Said { headline: format!("We have recorded your request of {} at {}:", day(when.date()), when.format("%H:%M")), lines };
+        let params = serde_json::to_string(&said).ok()?;
         // One confirmation an address a day, however often its opt-out is repeated or its link
         // used: a token or a repeated request cannot be made to flood the person.
         let dedupe =
-            format!("{OPT_OUT_CONFIRMATION}:{}:{}", &hex::encode(Sha256::digest(email.as_bytes()))[..32], crate::domain::time::today_uk());
-        Some(self.message(OPT_OUT_CONFIRMATION, std::slice::from_ref(&email), &subject, text, html, Some(url), Some(dedupe)))
+            format!("{OPT_OUT_CONFIRMATION}:{}:{}", &hex::encode(Sha256::digest(email.as_bytes()))[..24], crate::domain::time::today_uk());
+        // What to say, not the parts: a small row in the opt-out's commit; the sender renders it.
+        let mut m = self.message(
+            OPT_OUT_CONFIRMATION,
+            std::slice::from_ref(&email),
+            CONFIRMATION_SUBJECT,
+            String::new(),
+            String::new(),
+            Some(url),
+            Some(dedupe),
+        );
+        m.params = Some(params);
+        Some(m)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -408,6 +436,7 @@ impl Mail {
             subject: subject.to_owned(),
             body_text: text,
             body_html: html,
+            params: None,
             unsubscribe_url,
             message_id: format!("<{}@{}>", hex::encode(rand::random::<[u8; 16]>()), self.domain),
             dedupe,
@@ -468,6 +497,28 @@ mod tests {
         let m = mail().import_report(Register::Mps, d, Err(&failed)).expect("a report");
         assert_eq!(m.subject, "FAILED: MPS 2026-11-24 import refused: truncated file");
         assert!(m.body_text.contains("What to do:"), "{}", m.body_text);
+    }
+
+    #[test]
+    fn a_confirmation_row_holds_what_to_say_and_the_sender_renders_it() {
+        let said = crate::domain::preference::Said::new(StatementKind::OptOut, crate::domain::Source::Web, now_utc(), None, None, None)
+            .expect("a statement");
+        let rows = NewStatement::for_targets(
+            vec![("+447911123456".into(), Channel::Call), ("ann@example.com".into(), Channel::Email)],
+            &said,
+            "api:test",
+        );
+        let m = mail().confirmation(&rows, |e| Some(format!("https://s.example.com/u/{e}"))).expect("a confirmation");
+        assert_eq!((m.body_text.as_str(), m.body_html.as_str()), ("", ""));
+        assert_eq!(m.recipients, "ann@example.com");
+        assert!(m.dedupe.as_deref().is_some_and(|d| d.starts_with("opt_out_confirmation:")));
+        let (text, html) = render(&m.kind, &m.subject, m.params.as_deref().expect("params"), m.unsubscribe_url.as_deref()).expect("parts");
+        assert!(
+            text.contains("- no marketing calls to the number +447*******56") && text.contains("https://s.example.com/u/ann@example.com"),
+            "{text}"
+        );
+        assert!(html.contains("<li>no marketing emails to this address</li>"), "{html}");
+        assert!(render(IMPORT_REPORT, "x", "{}", None).is_err());
     }
 
     #[test]

@@ -135,6 +135,11 @@ impl Mailer {
 /// attempt), `List-Unsubscribe` with RFC 8058's one-click `List-Unsubscribe-Post` where the
 /// message has a link, and text and HTML alternatives.
 pub fn compose(m: &Claimed, from: &Mailbox, date: SystemTime) -> Result<Message, String> {
+    // A row that holds what to say (an opt-out confirmation) is rendered here, off the request.
+    let (text, html) = match &m.params {
+        Some(params) if m.body_text.is_empty() => crate::app::mail::render(&m.kind, &m.subject, params, m.unsubscribe_url.as_deref())?,
+        _ => (m.body_text.clone(), m.body_html.clone()),
+    };
     let mut builder = Message::builder().from(from.clone()).subject(m.subject.clone()).date(date).message_id(Some(m.message_id.clone()));
     for to in m.recipients.split(',').map(str::trim).filter(|t| !t.is_empty()) {
         let mailbox = Mailbox::from_str(to).map_err(|e| format!("a recipient is not an email address: {e}"))?;
@@ -146,7 +151,7 @@ pub fn compose(m: &Claimed, from: &Mailbox, date: SystemTime) -> Result<Message,
             .raw_header(HeaderValue::new(name("List-Unsubscribe")?, format!("<{url}>")))
             .raw_header(HeaderValue::new(name("List-Unsubscribe-Post")?, "List-Unsubscribe=One-Click".to_owned()));
     }
-    builder.multipart(MultiPart::alternative_plain_html(m.body_text.clone(), m.body_html.clone())).map_err(|e| e.to_string())
+    builder.multipart(MultiPart::alternative_plain_html(text, html)).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -163,6 +168,7 @@ mod tests {
             subject: "TPS 2026-11-24 imported: +3,912 −14".into(),
             body_text: "text part".into(),
             body_html: "<p>html part</p>".into(),
+            params: None,
             unsubscribe_url: Some("https://suppress.example.com/u/abc".into()),
             message_id: "<0123@example.com>".into(),
             created_at: chrono::NaiveDateTime::default(),

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamp};
 
 use super::schema::outbox;
-use super::{on_backend, DbConnection, QueryResult};
+use super::{DbConnection, QueryResult};
 
 /// Message states as stored.
 pub const PENDING: &str = "pending";
@@ -28,6 +28,8 @@ pub struct NewMessage {
     pub subject: String,
     pub body_text: String,
     pub body_html: String,
+    /// What to say, where the parts are rendered when sent (empty parts).
+    pub params: Option<String>,
     pub unsubscribe_url: Option<String>,
     pub message_id: String,
     pub dedupe: Option<String>,
@@ -47,6 +49,7 @@ pub struct Claimed {
     pub subject: String,
     pub body_text: String,
     pub body_html: String,
+    pub params: Option<String>,
     pub unsubscribe_url: Option<String>,
     pub message_id: String,
     pub created_at: NaiveDateTime,
@@ -71,11 +74,21 @@ pub struct Listed {
 /// Write messages (in the caller's transaction, if any). Returns how many were written: a
 /// message whose `dedupe` key is taken is not.
 pub fn insert(conn: &mut DbConnection, messages: &[NewMessage]) -> QueryResult<usize> {
-    let mut written = 0;
-    for m in messages {
-        written += on_backend!(&mut *conn, |c| diesel::insert_into(outbox::table).values(m).on_conflict_do_nothing().execute(c))?;
+    match conn {
+        // In-process: one cached prepared statement a row (as `statements::insert_returning`).
+        DbConnection::Sqlite(c) => {
+            let mut written = 0;
+            for m in messages {
+                written += diesel::insert_into(outbox::table).values(m).on_conflict_do_nothing().execute(c)?;
+            }
+            Ok(written)
+        }
+        // Over the network: one round trip for a group commit's messages.
+        DbConnection::Postgres(c) if !messages.is_empty() => {
+            diesel::insert_into(outbox::table).values(messages).on_conflict_do_nothing().execute(c)
+        }
+        DbConnection::Postgres(_) => Ok(0),
     }
-    Ok(written)
 }
 
 /// Claim up to `limit` messages due at `now` for `worker` until `lease_until`, counting the
@@ -88,7 +101,7 @@ pub fn claim(
     limit: i64,
 ) -> QueryResult<Vec<Claimed>> {
     const COLUMNS: &str =
-        "id, kind, recipients, to_masked, subject, body_text, body_html, unsubscribe_url, message_id, created_at, attempts";
+        "id, kind, recipients, to_masked, subject, body_text, body_html, params, unsubscribe_url, message_id, created_at, attempts";
     match conn {
         DbConnection::Postgres(c) => diesel::sql_query(format!(
             "UPDATE outbox SET lease_until = $1, leased_by = $2, attempts = attempts + 1 WHERE id IN (\

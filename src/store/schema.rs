@@ -146,6 +146,7 @@ diesel::table! {
         subject -> Text,
         body_text -> Text,
         body_html -> Text,
+        params -> Nullable<Text>,
         unsubscribe_url -> Nullable<Text>,
         message_id -> Text,
         dedupe -> Nullable<Text>,

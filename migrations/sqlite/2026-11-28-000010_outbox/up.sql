@@ -10,8 +10,11 @@ CREATE TABLE outbox (
     recipients TEXT NOT NULL,
     to_masked TEXT NOT NULL,
     subject TEXT NOT NULL,
+    -- The parts as sent; empty where `params` holds what to say instead (an opt-out's
+    -- confirmation: a small row in the opt-out's commit, rendered by the sender).
     body_text TEXT NOT NULL,
     body_html TEXT NOT NULL,
+    params TEXT,
     -- The one-click unsubscribe link of an opt-out confirmation (List-Unsubscribe).
     unsubscribe_url TEXT,
     message_id TEXT NOT NULL,
