@@ -128,8 +128,9 @@ fn send_one(senders: &Senders, mailer: &Mailer, settings: &MailSettings, worker:
 
 /// Messages sent at once by one server. lettre writes a message's final `.` in a write of its own
 /// and cannot set `TCP_NODELAY`, so each message waits out the mail server's delayed ACK (about
-/// 40 ms on Linux): one sender manages some 20 messages a second, these together about 100.
-pub const SENDERS: usize = 4;
+/// 40 ms on Linux): one sender manages some 20 messages a second. More senders deliver faster
+/// but take more of the cores from the requests (measured: BENCHMARKS.md, "Email").
+pub const SENDERS: usize = 2;
 
 /// Start the server's senders: each sends the outbox every `settings.poll`; the first also checks
 /// the registers for staleness alarms at start and every `settings.alarm_every`. They stop when
