@@ -8,7 +8,6 @@ use std::collections::HashMap;
 
 use askama::Template;
 use chrono::NaiveDate;
-use sha2::{Digest, Sha256};
 
 use crate::config::MailSettings;
 use crate::domain::channel::LeadTime;
@@ -399,11 +398,9 @@ impl Mail {
         let when = crate::domain::time::uk(at);
         let said = Said { headline: format!("We have recorded your request of {} at {}:", day(when.date()), when.format("%H:%M")), lines };
         let params = serde_json::to_string(&said).ok()?;
-        // One confirmation an address a day, however often its opt-out is repeated or its link
-        // used: a token or a repeated request cannot be made to flood the person.
-        let dedupe =
-            format!("{OPT_OUT_CONFIRMATION}:{}:{}", &hex::encode(Sha256::digest(email.as_bytes()))[..24], crate::domain::time::today_uk());
         // What to say, not the parts: a small row in the opt-out's commit; the sender renders it.
+        // (One an address a day: the writer skips it when the address's email opt-out was already
+        // recorded today, `app::statements::record`.)
         let mut m = self.message(
             OPT_OUT_CONFIRMATION,
             std::slice::from_ref(&email),
@@ -411,7 +408,7 @@ impl Mail {
             String::new(),
             String::new(),
             Some(url),
-            Some(dedupe),
+            None,
         );
         m.params = Some(params);
         Some(m)
@@ -511,7 +508,6 @@ mod tests {
         let m = mail().confirmation(&rows, |e| Some(format!("https://s.example.com/u/{e}"))).expect("a confirmation");
         assert_eq!((m.body_text.as_str(), m.body_html.as_str()), ("", ""));
         assert_eq!(m.recipients, "ann@example.com");
-        assert!(m.dedupe.as_deref().is_some_and(|d| d.starts_with("opt_out_confirmation:")));
         let (text, html) = render(&m.kind, &m.subject, m.params.as_deref().expect("params"), m.unsubscribe_url.as_deref()).expect("parts");
         assert!(
             text.contains("- no marketing calls to the number +447*******56") && text.contains("https://s.example.com/u/ann@example.com"),

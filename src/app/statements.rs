@@ -100,7 +100,10 @@ pub fn rows(params: StatementParams, kind: StatementKind, via: &str) -> Result<V
 pub async fn record(app: &App, params: StatementParams, kind: StatementKind, via: &str) -> Result<Vec<Recorded>, AppError> {
     let rows = rows(params, kind, via)?;
     let confirmation = app.mail.confirmation(&rows, |email| app.unsubscribe_url(email));
-    let stored = app.writer.record(rows, confirmation.into_iter().collect()).await.map_err(AppError::internal)?;
+    // One confirmation an address a day: none if its email opt-out was recorded earlier today
+    // (a repeated opt-out, a one-click link used again, cannot flood the person).
+    let once_today = confirmation.as_ref().map(|_| crate::domain::time::uk_day_start(crate::domain::time::today_uk()));
+    let stored = app.writer.record(rows, confirmation.into_iter().collect(), once_today).await.map_err(AppError::internal)?;
     for s in &stored {
         // Masked: logs never hold a contact point in clear.
         tracing::debug!(id = s.id, key = %mask(&s.contact_key), channel = %s.channel, kind = %s.kind, via = %s.recorded_via, "statement recorded");

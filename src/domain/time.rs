@@ -10,6 +10,13 @@ pub fn today_uk() -> NaiveDate {
     Utc::now().with_timezone(&London).date_naive()
 }
 
+/// When a UK day began, in UTC (midnight in London; the first instant after it on the day the
+/// clocks go forward).
+pub fn uk_day_start(d: NaiveDate) -> NaiveDateTime {
+    let midnight = d.and_time(chrono::NaiveTime::MIN);
+    London.from_local_datetime(&midnight).earliest().map_or(midnight, |t| t.naive_utc())
+}
+
 /// Now in UTC, to the microsecond (what both databases keep).
 pub fn now_utc() -> NaiveDateTime {
     let now = Utc::now().naive_utc();

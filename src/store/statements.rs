@@ -131,6 +131,20 @@ pub fn refresh_statistics(conn: &mut DbConnection) -> QueryResult<()> {
 }
 
 /// Every statement about these keys, oldest first.
+/// Whether an opt-out of `key` on `channel` was recorded at or after `since`, before the
+/// statement `before_id` (read from the in-force index alone).
+pub fn opted_out_since(conn: &mut DbConnection, key: &str, channel: Channel, since: NaiveDateTime, before_id: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        statements::table
+            .filter(statements::contact_key.eq(key))
+            .filter(statements::channel.eq(channel))
+            .filter(statements::recorded_at.ge(since))
+            .filter(statements::id.lt(before_id))
+            .filter(statements::kind.eq(StatementKind::OptOut)),
+    ))
+    .get_result(conn)
+}
+
 pub fn history(conn: &mut DbConnection, keys: &[String]) -> QueryResult<Vec<StatementRow>> {
     statements::table
         .filter(statements::contact_key.eq_any(keys))

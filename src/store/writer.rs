@@ -8,12 +8,15 @@
 
 use std::any::Any;
 
+use chrono::NaiveDateTime;
+
 use diesel::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::outbox::{self, NewMessage};
 use super::statements::{self, NewStatement, StatementRow};
 use super::{DbConnection, Pool, QueryError, QueryResult};
+use crate::domain::Channel;
 
 /// Requests waiting for the writer before senders are made to wait.
 const QUEUE: usize = 4_096;
@@ -29,6 +32,10 @@ enum Job {
         rows: Vec<NewStatement>,
         /// Messages the statements cause (an opt-out's confirmation), committed with them.
         messages: Vec<NewMessage>,
+        /// Write the messages only if the email address of `rows` had no opt-out recorded since
+        /// this time (one confirmation an address a day: a read of the index the statements'
+        /// own insert touches, where a unique key would dirty a random page of its own).
+        unless_since: Option<NaiveDateTime>,
         reply: oneshot::Sender<Result<Vec<StatementRow>, String>>,
     },
     Task {
@@ -66,9 +73,14 @@ impl Writer {
 
     /// Record the rows of one request, and the messages they cause, atomically; returns the
     /// rows as stored, in order.
-    pub async fn record(&self, rows: Vec<NewStatement>, messages: Vec<NewMessage>) -> Result<Vec<StatementRow>, WriteError> {
+    pub async fn record(
+        &self,
+        rows: Vec<NewStatement>,
+        messages: Vec<NewMessage>,
+        unless_since: Option<NaiveDateTime>,
+    ) -> Result<Vec<StatementRow>, WriteError> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send(Job::Statements { rows, messages, reply }).await.map_err(|_| WriteError::Stopped)?;
+        self.tx.send(Job::Statements { rows, messages, unless_since, reply }).await.map_err(|_| WriteError::Stopped)?;
         answer.await.map_err(|_| WriteError::Stopped)?.map_err(WriteError::Database)
     }
 
@@ -115,6 +127,14 @@ fn answer(job: Job, done: Done) {
     }
 }
 
+/// Whether a job's messages go: always, or (`unless_since`) unless its email address had an
+/// opt-out recorded since then before the job's own (earlier in its group included).
+fn wanted(c: &mut DbConnection, stored: &[StatementRow], unless_since: Option<NaiveDateTime>) -> QueryResult<bool> {
+    let Some(since) = unless_since else { return Ok(true) };
+    let Some(email) = stored.iter().find(|r| r.channel == Channel::Email) else { return Ok(true) };
+    Ok(!statements::opted_out_since(c, &email.contact_key, Channel::Email, since, email.id)?)
+}
+
 fn commit_group(pool: &Pool, mut jobs: Vec<Job>) {
     let mut conn = match pool.get() {
         Ok(c) => c,
@@ -132,19 +152,26 @@ fn commit_group(pool: &Pool, mut jobs: Vec<Job>) {
     let grouped = conn.transaction::<_, QueryError, _>(|c| {
         let all: Vec<NewStatement> =
             jobs.iter().flat_map(|j| if let Job::Statements { rows, .. } = j { rows.as_slice() } else { &[] }).cloned().collect();
-        let messages: Vec<NewMessage> =
-            jobs.iter().flat_map(|j| if let Job::Statements { messages, .. } = j { messages.as_slice() } else { &[] }).cloned().collect();
+        // Writes first (on SQLite a transaction that reads before it writes can find its snapshot
+        // stale when it comes to write, and fail at once instead of waiting).
         let mut stored = if all.is_empty() { Vec::new() } else { statements::insert_returning(c, &all)? };
-        outbox::insert(c, &messages)?;
         stored.sort_by_key(|r| r.id);
         let mut stored = stored.into_iter();
         let mut done = Vec::with_capacity(jobs.len());
+        let mut messages: Vec<NewMessage> = Vec::new();
         for job in jobs.iter_mut() {
             done.push(match job {
-                Job::Statements { rows, .. } => Done::Rows(stored.by_ref().take(rows.len()).collect()),
+                Job::Statements { rows, messages: m, unless_since, .. } => {
+                    let mine: Vec<StatementRow> = stored.by_ref().take(rows.len()).collect();
+                    if wanted(c, &mine, *unless_since)? {
+                        messages.extend(m.iter().cloned());
+                    }
+                    Done::Rows(mine)
+                }
                 Job::Task { task, .. } => Done::Output(task(c)?),
             });
         }
+        outbox::insert(c, &messages)?;
         Ok(done)
     });
     match grouped {
@@ -158,9 +185,11 @@ fn commit_group(pool: &Pool, mut jobs: Vec<Job>) {
             tracing::warn!(error = %e, "writer: group commit failed; committing one request at a time");
             for mut job in jobs {
                 let one = conn.transaction::<_, QueryError, _>(|c| match &mut job {
-                    Job::Statements { rows, messages, .. } => {
+                    Job::Statements { rows, messages, unless_since, .. } => {
                         let stored = statements::insert_returning(c, rows)?;
-                        outbox::insert(c, messages)?;
+                        if wanted(c, &stored, *unless_since)? {
+                            outbox::insert(c, messages)?;
+                        }
                         Ok(Done::Rows(stored))
                     }
                     Job::Task { task, .. } => Ok(Done::Output(task(c)?)),
