@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{LeadTimeArgs, MailArgs, RemovalLimitArgs};
+use super::{RemovalLimitArgs, ReportArgs};
 use crate::app::imports;
 use crate::app::mail::{Mail, SpoolFile};
 use crate::domain::Register;
@@ -58,19 +58,12 @@ pub struct ImportArgs {
     #[command(flatten)]
     pub limit: RemovalLimitArgs,
     #[command(flatten)]
-    pub lead_times: LeadTimeArgs,
-    #[command(flatten)]
-    pub mail: MailArgs,
-    /// The address people reach the service at, for the links in reports.
-    #[arg(long, env = "SUPPRESS_PUBLIC_URL")]
-    pub public_url: Option<String>,
+    pub reports: ReportArgs,
 }
 
 pub fn run(database_url: &str, args: ImportArgs) -> anyhow::Result<()> {
     let store = super::open_store(database_url)?;
-    let settings = args.mail.settings()?;
-    let public_url = args.public_url.as_deref().map(super::public_url).transpose().context("SUPPRESS_PUBLIC_URL")?.unwrap_or_default();
-    let mail = Mail::new(&settings, args.lead_times.parse()?, public_url);
+    let (settings, mail) = args.reports.mail()?;
     let result = import(&store, &args, &mail);
     if mail.reports() {
         // After an import (applied or not), today's staleness alarms too.

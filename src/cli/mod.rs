@@ -156,9 +156,10 @@ impl MailArgs {
     }
 }
 
-/// `suppress check-registers`.
+/// What a command that writes reports and alarms needs besides the mail settings: the lead times
+/// (a report's valid-until) and the address the links name (`import`, `check-registers`).
 #[derive(Debug, Clone, clap::Args)]
-pub struct CheckArgs {
+pub struct ReportArgs {
     #[command(flatten)]
     pub lead_times: LeadTimeArgs,
     #[command(flatten)]
@@ -166,6 +167,23 @@ pub struct CheckArgs {
     /// The address people reach the service at, for the links in messages.
     #[arg(long, env = "SUPPRESS_PUBLIC_URL")]
     pub public_url: Option<String>,
+}
+
+impl ReportArgs {
+    /// The checked mail settings, and what composes messages with them.
+    pub fn mail(&self) -> anyhow::Result<(MailSettings, crate::app::mail::Mail)> {
+        let settings = self.mail.settings()?;
+        let public_url = self.public_url.as_deref().map(public_url).transpose().context("SUPPRESS_PUBLIC_URL")?.unwrap_or_default();
+        let mail = crate::app::mail::Mail::new(&settings, self.lead_times.parse()?, public_url);
+        Ok((settings, mail))
+    }
+}
+
+/// `suppress check-registers`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub reports: ReportArgs,
 }
 
 /// Register lead times (CONTRACT §1), shared by every command that judges against registers.
@@ -400,9 +418,7 @@ pub fn deliver(store: &Store, settings: &MailSettings) {
 /// `suppress check-registers`: exit 1 (an error) when any register is stale.
 fn check_registers(database_url: &str, args: &CheckArgs) -> anyhow::Result<()> {
     let store = open_store(database_url)?;
-    let settings = args.mail.settings()?;
-    let public_url = args.public_url.as_deref().map(public_url).transpose().context("SUPPRESS_PUBLIC_URL")?.unwrap_or_default();
-    let mail = crate::app::mail::Mail::new(&settings, args.lead_times.parse()?, public_url);
+    let (settings, mail) = args.reports.mail()?;
     let states = crate::app::alarms::check(&store, &mail)?;
     let today = crate::domain::time::today_uk();
     for s in &states {

@@ -211,6 +211,21 @@ fn start_logged(db: &str, env: &[(&str, &str)]) -> (Child, String, std::sync::Ar
     (child, format!("http://{addr}"), log)
 }
 
+/// An environment as `Command::envs` and `start_server_with` take it.
+fn pairs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// A new API key of `role`, made by the binary on the test's database.
+fn key_for(db: &TestDb, role: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_suppress"))
+        .args(["keys", "create", "--role", role, "--name", role])
+        .env("SUPPRESS_DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 fn tps_file(n: u32) -> String {
     (0..n).map(|i| format!("020{:08}\r\n", 30_000_000 + i)).collect()
 }
@@ -298,12 +313,7 @@ fn a_spool_run_sends_one_report_and_alarms_go_once_a_day() {
     std::fs::write(spool.path().join(format!("mps-{day}-delta.csv")), "x").unwrap(); // MPS has no change files: refused
     let env = mail_env(&smtp, false);
     let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_suppress"))
-            .args(args)
-            .env("SUPPRESS_DATABASE_URL", &db.url)
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .output()
-            .unwrap()
+        Command::new(env!("CARGO_BIN_EXE_suppress")).args(args).env("SUPPRESS_DATABASE_URL", &db.url).envs(pairs(&env)).output().unwrap()
     };
     let out = run(&["import", "--spool", &spool.path().to_string_lossy()]);
     assert!(!out.status.success(), "a refused file fails the run");
@@ -321,7 +331,7 @@ fn a_spool_run_sends_one_report_and_alarms_go_once_a_day() {
         assert_eq!(out.status.code(), Some(1), "stale MPS: exit 1");
         assert!(String::from_utf8_lossy(&out.stdout).contains("STALE  MPS: never imported"), "{}", String::from_utf8_lossy(&out.stdout));
     }
-    let (mut server, _) = start_server_with(&db.url, &env.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
+    let (mut server, _) = start_server_with(&db.url, &pairs(&env));
     std::thread::sleep(Duration::from_secs(2));
     server.kill().unwrap();
     server.wait().unwrap();
@@ -398,14 +408,9 @@ fn with_the_mail_server_down_an_opt_out_is_answered_at_once_and_its_mail_arrives
 fn a_message_sent_before_a_kill_9_is_not_sent_again_after_the_restart() {
     let smtp = Smtp::start();
     let db = TestDb::new();
-    let out = Command::new(env!("CARGO_BIN_EXE_suppress"))
-        .args(["keys", "create", "--role", "admin", "--name", "a"])
-        .env("SUPPRESS_DATABASE_URL", &db.url)
-        .output()
-        .unwrap();
-    let key = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let key = key_for(&db, "admin");
     let env = mail_env(&smtp, true);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let env = pairs(&env);
     let (mut server, base, log) = start_logged(&db.url, &env);
     for i in 0..5 {
         let resp = ureq::post(&format!("{base}/v1/opt-outs"))
@@ -446,14 +451,9 @@ fn a_message_sent_before_a_kill_9_is_not_sent_again_after_the_restart() {
 fn two_instances_on_one_database_send_each_message_once() {
     let smtp = Smtp::start();
     let db = TestDb::new();
-    let out = Command::new(env!("CARGO_BIN_EXE_suppress"))
-        .args(["keys", "create", "--role", "agent", "--name", "a"])
-        .env("SUPPRESS_DATABASE_URL", &db.url)
-        .output()
-        .unwrap();
-    let key = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let key = key_for(&db, "agent");
     let env = mail_env(&smtp, true);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let env = pairs(&env);
     let (mut one, base_one) = start_server_with(&db.url, &env);
     let (mut two, base_two) = start_server_with(&db.url, &env);
     for i in 0..40 {
@@ -655,7 +655,7 @@ fn a_nightly_run_that_never_finishes_is_reported_by_its_watchdog() {
         let out = Command::new(env!("CARGO_BIN_EXE_suppress"))
             .arg("check-registers")
             .env("SUPPRESS_DATABASE_URL", &db.url)
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .envs(pairs(&env))
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(1));
