@@ -59,6 +59,9 @@ error_codes! {
     TooManyRemovals = "too_many_removals", 409;
     ImportConflict = "import_conflict", 409;
     NothingToUndo = "nothing_to_undo", 409;
+    /// An import whose recorded changes do not rebuild the snapshot before it (one made before
+    /// imports recorded their changes).
+    CannotUndo = "cannot_undo", 409;
     KeyNameTaken = "key_name_taken", 409;
     UserNameTaken = "user_name_taken", 409;
     UserDisabled = "user_disabled", 409;
@@ -73,6 +76,8 @@ error_codes! {
     /// A body the HTTP framework refused as too large itself.
     PayloadTooLarge = "payload_too_large", 413;
     UriTooLong = "uri_too_long", 414;
+    /// An HTTP/1.0 request with a body but no `Content-Length`.
+    LengthRequired = "length_required", 411;
     UnsupportedMediaType = "unsupported_media_type", 415;
     RequestHeaderFieldsTooLarge = "request_header_fields_too_large", 431;
     // 422: well-formed but unusable.
@@ -130,6 +135,7 @@ impl ErrorCode {
             404 => ErrorCode::NotFound,
             405 => ErrorCode::MethodNotAllowed,
             408 => ErrorCode::RequestTimeout,
+            411 => ErrorCode::LengthRequired,
             413 => ErrorCode::PayloadTooLarge,
             414 => ErrorCode::UriTooLong,
             415 => ErrorCode::UnsupportedMediaType,

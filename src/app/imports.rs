@@ -299,6 +299,9 @@ pub fn refusal(e: ImportError) -> AppError {
             .details(json!({ "field": "as_of", "as_of": given, "latest_as_of": latest })),
         ImportError::Unreadable(_) => AppError::new(ErrorCode::RegisterFileUnreadable, message),
         ImportError::NothingToUndo(register) => AppError::new(ErrorCode::NothingToUndo, message).details(json!({ "register": register })),
+        ImportError::CannotUndo { register, import, .. } => {
+            AppError::new(ErrorCode::CannotUndo, message).details(json!({ "register": register, "import": import }))
+        }
         ImportError::Other(e) => AppError::internal(format!("{e:#}")),
     }
 }

@@ -12,12 +12,14 @@ pub mod registers;
 pub mod request_id;
 pub mod scrubs;
 pub mod upload;
+pub mod wire;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Weak};
 
-use actix_web::dev::Server;
-use actix_web::{web, App, HttpRequest, HttpServer};
+use actix_web::dev::{AppConfig, Server};
+use actix_web::rt::net::TcpStream;
+use actix_web::{web, App, HttpRequest};
 use anyhow::Context;
 
 use crate::app::AppError;
@@ -165,8 +167,50 @@ pub fn default_workers(cores: usize) -> usize {
     (cores / 2).max(1)
 }
 
-/// How long a client has to send a request's head, and how long an idle connection stays open.
-const CLIENT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long an idle kept-alive connection stays open.
+const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The application one worker serves: every route, and what they share.
+fn application(
+    state: web::Data<AppState>,
+    json_limit: usize,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        // Errors actix answers itself (a path it cannot extract, …) in the contract's shape on
+        // the API, and as a page elsewhere.
+        .wrap(actix_web::middleware::ErrorHandlers::new().default_handler(|res| {
+            if is_api(res.request().path()) {
+                error::in_contract_shape(res)
+            } else {
+                crate::pages::in_page_shape(res)
+            }
+        }))
+        .wrap(actix_web::middleware::from_fn(request_id::middleware))
+        .app_data(state)
+        // Made here, so once per worker: the checks a worker holds share one statements read.
+        .app_data(web::Data::new(batch_reads::Batcher::default()))
+        .app_data(web::JsonConfig::default().limit(json_limit).error_handler(move |err, _req| ApiError::from_json(&err, json_limit).into()))
+        .app_data(web::QueryConfig::default().error_handler(|err, _req| ApiError::from_query(&err).into()))
+        // The stand-in requests for heads the wire refused.
+        .route(wire::REFUSED_API, web::get().to(wire::refused))
+        .route(wire::REFUSED_PAGE, web::get().to(wire::refused))
+        .configure(health::config)
+        .configure(preferences::config)
+        .configure(check::config)
+        .configure(registers::config)
+        .configure(outbox::config)
+        .configure(scrubs::config)
+        .configure(crate::pages::config)
+        .default_service(web::to(not_found))
+}
 
 /// A server bound to its listener (port 0 allowed), ready to be awaited.
 pub struct Bound {
@@ -211,46 +255,45 @@ pub fn bind(settings: Settings, store: Store) -> anyhow::Result<Bound> {
     }
     tracing::info!(keys = app.in_house.keys_in_force(), "in-house statements in force loaded");
     watch_registers(Arc::downgrade(&app.registers), app.store.clone(), poll, (app.settings.session_idle, app.settings.session_max));
+    let timing = wire::Timing::new(app.settings.upload_idle_timeout);
     let state = web::Data::new(AppState { app, keys, uploads });
-    let server = HttpServer::new(move || {
-        App::new()
-            // Errors actix answers itself (a path it cannot extract, …) in the contract's shape.
-            // Errors actix answers itself (a path it cannot extract, …) in the contract's shape on
-            // the API, and as a page elsewhere.
-            .wrap(actix_web::middleware::ErrorHandlers::new().default_handler(|res| {
-                if is_api(res.request().path()) {
-                    error::in_contract_shape(res)
-                } else {
-                    crate::pages::in_page_shape(res)
-                }
-            }))
-            .wrap(actix_web::middleware::from_fn(request_id::middleware))
-            .app_data(state.clone())
-            // Made here, so once per worker: the checks a worker holds share one statements read.
-            .app_data(web::Data::new(batch_reads::Batcher::default()))
-            .app_data(
-                web::JsonConfig::default().limit(json_limit).error_handler(move |err, _req| ApiError::from_json(&err, json_limit).into()),
-            )
-            .app_data(web::QueryConfig::default().error_handler(|err, _req| ApiError::from_query(&err).into()))
-            .configure(health::config)
-            .configure(preferences::config)
-            .configure(check::config)
-            .configure(registers::config)
-            .configure(outbox::config)
-            .configure(scrubs::config)
-            .configure(crate::pages::config)
-            .default_service(web::to(not_found))
-    })
-    .workers(workers)
-    // A client gets this long to send a request's head, and an idle kept-alive connection is
-    // closed after it: a slow or silent sender cannot hold a connection (a body is timed by
-    // `upload`). Errors in the head itself (too large, malformed, Content-Length with
-    // Transfer-Encoding) are answered by actix's HTTP/1 codec before any of ours runs: a 4xx with
-    // an empty body, and the connection closed.
-    .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
-    .client_disconnect_timeout(std::time::Duration::from_secs(1))
-    .keep_alive(CLIENT_REQUEST_TIMEOUT)
-    .listen(listener)?
-    .run();
+    // What actix-web's `HttpServer` assembles, with one part more: each connection's bytes pass
+    // through the wire, which refuses a head actix would refuse (in the contract's shape) and ends
+    // a body that stalls (`wire`).
+    let builder = actix_server::Server::build();
+    let stopping = builder.graceful_shutdown_signal();
+    let server = builder
+        .workers(workers)
+        .listen("suppress", listener, move || {
+            let stopping = stopping.clone();
+            let app = application(state.clone(), json_limit);
+            let accept = actix_service::fn_service(move |io: TcpStream| {
+                let peer = io.peer_addr().ok();
+                std::future::ready(Ok::<_, actix_http::error::DispatchError>((wire::Wire::new(io, timing), peer)))
+            });
+            let http = actix_http::HttpService::build()
+                // When the server stops, idle kept-alive connections close at once (as actix-web's
+                // `HttpServer` does it).
+                .graceful_shutdown_signal(move || {
+                    let stopping = stopping.clone();
+                    async move { stopping.notified().await }
+                })
+                // An idle kept-alive connection is closed after this. A head's own time is the
+                // wire's (`wire::HEAD_TIMEOUT`); actix's clock, a little longer, only backs it.
+                .keep_alive(KEEP_ALIVE)
+                .client_request_timeout(wire::HEAD_TIMEOUT + std::time::Duration::from_secs(2))
+                // A closing connection lingers (`wire::LINGER`); actix's clock only backs it.
+                .client_disconnect_timeout(wire::LINGER + std::time::Duration::from_secs(1))
+                .local_addr(addr)
+                .on_connect_ext(|io: &wire::Wire<TcpStream>, data: &mut actix_http::Extensions| {
+                    data.insert(io.conn());
+                })
+                // The service reads neither the host nor the address an `AppConfig` holds (links
+                // are made from SUPPRESS_PUBLIC_URL, peers come from the connection), and actix
+                // gives no public way to set them.
+                .h1(actix_service::map_config(app, |_| AppConfig::default()));
+            actix_service::ServiceFactoryExt::and_then(accept, http)
+        })?
+        .run();
     Ok(Bound { addr, server })
 }

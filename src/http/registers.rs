@@ -55,7 +55,7 @@ pub fn import_error(e: ImportError) -> ApiError {
 }
 
 async fn import_file(
-    _auth: Authorized<Import>,
+    auth: Authorized<Import>,
     state: web::Data<AppState>,
     name: web::Path<String>,
     query: Deferred<web::Query<ImportQuery>>,
@@ -74,7 +74,7 @@ async fn import_file(
         .map_err(|e: String| ApiError::new(ErrorCode::InvalidKind, e).details(json!({"field": "kind"})))?;
 
     // The body goes to a temporary file as it arrives: a register file is hundreds of MB.
-    let upload = state.uploads.admit(http.headers())?;
+    let upload = state.uploads.admit(http.headers(), &format!("key:{}", auth.caller.name))?;
     let mut file = upload.body(body).await?;
     let req =
         Request { register: r, as_of, kind, force: query.force.unwrap_or(false), max_removal_percent: state.settings.max_removal_percent };

@@ -33,10 +33,12 @@ fn make() -> String {
 pub async fn middleware(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id: std::sync::Arc<str> = usable(req.headers().get(&HEADER)).unwrap_or_else(make).into();
     // A request refused before its body was read leaves that body unread on the connection, and
-    // actix would keep such a connection open, neither reading nor closing it: every refusal of a
-    // request with a body closes it, so no refusal can hold a connection (CONTRACT §9).
+    // actix would keep such a connection open, reading (a chunked body, for ever) or neither
+    // reading nor closing it: every refusal of a request with a body closes it, and the wire
+    // reads no more of that body, so no refusal can hold a connection (CONTRACT §9).
     let has_body = req.headers().contains_key(header::TRANSFER_ENCODING)
         || req.headers().get(header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0");
+    let conn = if has_body { req.conn_data::<super::wire::Conn>().cloned() } else { None };
     let answered = async {
         let res = next.call(req).await?;
         let status = res.status().as_u16();
@@ -53,6 +55,12 @@ pub async fn middleware(req: ServiceRequest, next: Next<impl MessageBody>) -> Re
     }
     if has_body && (res.status().is_client_error() || res.status().is_server_error()) {
         res.response_mut().head_mut().set_connection_type(ConnectionType::Close);
+    }
+    if res.response().head().connection_type() == ConnectionType::Close {
+        // What the client still sends of the body is not read on (`wire`).
+        if let Some(conn) = conn {
+            conn.closing();
+        }
     }
     Ok(res)
 }

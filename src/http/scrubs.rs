@@ -40,7 +40,7 @@ async fn create(
         ));
     }
     // Held until the scrub is answered: at most SUPPRESS_MAX_UPLOADS lists are taken at once.
-    let upload = state.uploads.admit(req.headers())?;
+    let upload = state.uploads.admit(req.headers(), &format!("key:{}", auth.caller.name))?;
     let started = std::time::Instant::now();
     let list = if multipart { upload.file_part(req.headers(), body).await? } else { upload.body(body).await? };
     let origin = Origin { name: query.name, created_by: auth.caller.name.clone(), received_in: started.elapsed() };

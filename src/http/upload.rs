@@ -3,7 +3,9 @@
 //!
 //! - An upload is admitted before its body is read: a declared `Content-Length` over
 //!   `SUPPRESS_MAX_UPLOAD_BYTES` is a 413, and with `SUPPRESS_MAX_UPLOADS` already running a 503
-//!   with `Retry-After`. The slot is held until the request is answered.
+//!   with `Retry-After`. So is a client (a key, or a signed-in person) already holding half of
+//!   them (rounded up): one client, however slowly it sends, cannot take every slot. The slot is
+//!   held until the request is answered.
 //! - Every byte of the raw body counts against the limit before any parser sees it (413).
 //! - A body that sends nothing for `SUPPRESS_UPLOAD_IDLE_TIMEOUT` is cut off (408).
 //! - In a multipart body, the bytes that are not part content (preamble, boundaries, part headers)
@@ -15,12 +17,13 @@
 //!   content is what it holds.
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::fs::File;
 use std::future::Future;
 use std::io::{Seek, Write};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -61,6 +64,9 @@ const RETRY_AFTER_SECS: u64 = 10;
 pub struct Uploads {
     slots: Arc<Semaphore>,
     running_at_most: usize,
+    /// The slots each client holds, and how many one may.
+    clients: Arc<Mutex<HashMap<String, usize>>>,
+    per_client: usize,
     limit: u64,
     idle: Duration,
 }
@@ -71,38 +77,76 @@ impl Uploads {
         Uploads {
             slots: Arc::new(Semaphore::new(n)),
             running_at_most: n,
+            clients: Arc::default(),
+            per_client: n.div_ceil(2),
             limit: settings.max_upload_bytes,
             idle: settings.upload_idle_timeout,
         }
     }
 
-    /// Admit an upload, before its body is read: its declared length within the limit, and a
-    /// slot free. The slot is the returned value's, until it is dropped. A refusal closes the
-    /// connection, as every refusal of a body does: what the client still sends is not read.
-    pub fn admit(&self, headers: &HeaderMap) -> Result<Admitted, ApiError> {
-        self.try_admit(headers).map_err(ApiError::closing)
+    /// Admit an upload from `client` (`key:NAME` or `web:NAME`), before its body is read: its
+    /// declared length within the limit, a slot free, and the client within its share. The slot
+    /// is the returned value's, until it is dropped. A refusal closes the connection, as every
+    /// refusal of a body does: what the client still sends is not read.
+    pub fn admit(&self, headers: &HeaderMap, client: &str) -> Result<Admitted, ApiError> {
+        self.try_admit(headers, client).map_err(ApiError::closing)
     }
 
-    fn try_admit(&self, headers: &HeaderMap) -> Result<Admitted, ApiError> {
+    fn try_admit(&self, headers: &HeaderMap, client: &str) -> Result<Admitted, ApiError> {
         let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
         if declared.is_some_and(|n| n > self.limit) {
             return Err(body_too_large(self.limit));
         }
-        let slot = self.slots.clone().try_acquire_owned().map_err(|_| {
-            ApiError::new(
-                ErrorCode::TooManyUploads,
-                format!("{} uploads are being taken already; try again in {RETRY_AFTER_SECS} seconds", self.running_at_most),
-            )
-            .details(json!({ "running_at_most": self.running_at_most }))
-            .retry_after(RETRY_AFTER_SECS)
+        let busy = |message: String| {
+            ApiError::new(ErrorCode::TooManyUploads, message)
+                .details(json!({ "running_at_most": self.running_at_most, "running_at_most_per_client": self.per_client }))
+                .retry_after(RETRY_AFTER_SECS)
+        };
+        let share = ClientSlot::take(&self.clients, client, self.per_client).ok_or_else(|| {
+            busy(format!("you have {} uploads being taken already; try again in {RETRY_AFTER_SECS} seconds", self.per_client))
         })?;
-        Ok(Admitted { _slot: slot, limit: self.limit, idle: self.idle })
+        let slot = self.slots.clone().try_acquire_owned().map_err(|_| {
+            busy(format!("{} uploads are being taken already; try again in {RETRY_AFTER_SECS} seconds", self.running_at_most))
+        })?;
+        Ok(Admitted { _slot: slot, _share: share, limit: self.limit, idle: self.idle })
     }
 }
 
-/// An upload admitted: its slot, and the rules its body is read by.
+/// One of a client's slots, given back when dropped.
+struct ClientSlot {
+    clients: Arc<Mutex<HashMap<String, usize>>>,
+    client: String,
+}
+
+impl ClientSlot {
+    fn take(clients: &Arc<Mutex<HashMap<String, usize>>>, client: &str, at_most: usize) -> Option<ClientSlot> {
+        // The map is whole whatever a panic interrupted (each change is one statement).
+        let mut held = clients.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = held.entry(client.to_owned()).or_insert(0);
+        if *n >= at_most {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot { clients: clients.clone(), client: client.to_owned() })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut held = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = held.get_mut(&self.client) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                held.remove(&self.client);
+            }
+        }
+    }
+}
+
+/// An upload admitted: its slots, and the rules its body is read by.
 pub struct Admitted {
     _slot: OwnedSemaphorePermit,
+    _share: ClientSlot,
     limit: u64,
     idle: Duration,
 }
@@ -230,7 +274,7 @@ where
 
 /// Bytes a body must bring within each `SUPPRESS_UPLOAD_IDLE_TIMEOUT` (16 KiB: about 550 bytes a
 /// second at the 30 s default; a body that ends sooner is never cut off).
-const MIN_PROGRESS: u64 = 16 << 10;
+pub const MIN_PROGRESS: u64 = 16 << 10;
 
 /// Why a body was cut off.
 #[derive(Debug, Clone, Copy)]

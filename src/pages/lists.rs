@@ -303,7 +303,7 @@ async fn refused(state: &AppState, signed: &Signed, form: ListForm, e: AppError,
 async fn upload(state: web::Data<AppState>, signed: Signed, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, PageError> {
     signed.require(Capability::Scrub)?;
     // Held until the list is screened, as the API's: at most SUPPRESS_MAX_UPLOADS at once.
-    let admitted = match state.uploads.admit(req.headers()) {
+    let admitted = match state.uploads.admit(req.headers(), &signed.via()) {
         Ok(a) => a,
         Err(e) => {
             let (e, close) = e.into_parts();

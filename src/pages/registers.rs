@@ -257,7 +257,7 @@ async fn import(state: web::Data<AppState>, signed: Signed, req: HttpRequest, bo
     signed.require(Capability::Import)?;
     let blank = ImportForm { register: "tps".into(), kind: "full".into(), ..ImportForm::default() };
     // A register file is hundreds of MB: it goes to a temporary file as it arrives, as the API's.
-    let admitted = match state.uploads.admit(req.headers()) {
+    let admitted = match state.uploads.admit(req.headers(), &signed.via()) {
         Ok(a) => a,
         Err(e) => {
             let (e, close) = e.into_parts();

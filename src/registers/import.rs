@@ -112,6 +112,8 @@ pub enum ImportError {
     Unreadable(String),
     #[error("the {0} register has no applied import to undo (it was never imported, or every import was undone)")]
     NothingToUndo(Register),
+    #[error("import {import} cannot be undone: what the history recorded of its changes rebuilds {rebuilt} {register} entries, not the {had} before it (imports made before the service recorded their changes cannot be undone); nothing was undone: import the right file instead")]
+    CannotUndo { register: Register, import: i64, rebuilt: u64, had: i64 },
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -139,6 +141,7 @@ impl ImportError {
             ImportError::FutureAsOf { .. } => "dated in the future",
             ImportError::Unreadable(_) => "unreadable file",
             ImportError::NothingToUndo(_) => "nothing to undo",
+            ImportError::CannotUndo { .. } => "cannot be undone",
             ImportError::Other(_) => "the service failed",
         }
     }

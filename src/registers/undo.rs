@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::codec;
-use super::import::mps_meta;
+use super::import::{mps_meta, ImportError};
 use crate::domain::Register;
 use crate::store::registers::{Change, ChangeKind, ImportRow, SnapshotHead};
 use crate::store::ImportKind;
@@ -84,18 +84,13 @@ pub fn plan(
     target: &ImportRow,
     previous: Option<&ImportRow>,
     changes: &[Change],
-) -> anyhow::Result<(UndoReport, Option<Rebuilt>)> {
+) -> Result<(UndoReport, Option<Rebuilt>), ImportError> {
     let rebuilt = match previous {
         None => None,
         Some(prev) => {
             let r = if register == Register::Mps { rebuild_mps(current, changes)? } else { rebuild_phones(current, changes)? };
             if r.entries as i64 != prev.entries_after {
-                anyhow::bail!(
-                    "the import history rebuilds {} {register} entries for import {}, which had {}; nothing was undone",
-                    r.entries,
-                    prev.id,
-                    prev.entries_after
-                );
+                return Err(ImportError::CannotUndo { register, import: target.id, rebuilt: r.entries as u64, had: prev.entries_after });
             }
             Some(r)
         }

@@ -20,3 +20,4 @@ mod registers;
 mod scrub;
 mod storage;
 mod unsubscribe;
+mod wire;

@@ -666,6 +666,28 @@ fn a_wrongly_dated_import_is_undone_and_the_right_file_then_imports() {
     assert_eq!(r["entries_after"], 101);
 }
 
+/// An import whose recorded changes cannot rebuild the snapshot before it (one made before
+/// imports recorded them) is refused as a conflict, and nothing changes.
+#[test]
+fn an_import_whose_changes_were_not_recorded_cannot_be_undone() {
+    let app = TestApp::spawn();
+    let dir = tempfile::tempdir().unwrap();
+    let (day1, day2) = (today() - Days::new(2), today() - Days::new(1));
+    import_json(&app.db.url, &["tps", &write(dir.path(), &format!("tps-{day1}.txt"), &full_file(0..100))]);
+    import_json(&app.db.url, &["tps", &write(dir.path(), &format!("tps-{day2}.txt"), &full_file(0..105))]);
+    wait_for(&app, "tps", &day2.to_string());
+    let latest = app.get("/v1/registers/tps/imports", Some(&app.admin)).1["imports"][0]["id"].as_i64().unwrap();
+    let mut conn = app.store.conn().unwrap();
+    diesel::connection::SimpleConnection::batch_execute(&mut *conn, &format!("DELETE FROM register_changes WHERE import_id = {latest}"))
+        .unwrap();
+    let (s, b) = app.post("/v1/registers/tps/undo", Some(&app.admin), &json!({}));
+    assert_eq!(error_code(s, &b, 409), "cannot_undo");
+    assert_eq!(b["error"]["details"]["import"].as_i64(), Some(latest), "{b}");
+    let (_, regs) = app.get("/v1/registers", Some(&app.admin));
+    assert_eq!((regs[0]["as_of"].clone(), regs[0]["entries"].clone()), (json!(day2.to_string()), json!(105)));
+    assert_eq!(history(&app, "tps"), pairs(&[("full", "applied"), ("full", "applied")]));
+}
+
 #[test]
 fn an_mps_undo_restores_listed_since_and_deceased() {
     let app = TestApp::spawn();
