@@ -282,7 +282,9 @@ pub fn bind(settings: Settings, store: Store) -> anyhow::Result<Bound> {
                 // wire's (`wire::HEAD_TIMEOUT`); actix's clock, a little longer, only backs it.
                 .keep_alive(KEEP_ALIVE)
                 .client_request_timeout(wire::HEAD_TIMEOUT + std::time::Duration::from_secs(2))
-                // A closing connection lingers (`wire::LINGER`); actix's clock only backs it.
+                // How long actix waits for a connection's shutdown (the wire's linger,
+                // `wire::LINGER`, fits within it), and reads on itself after an answer that left
+                // a body unread without closing.
                 .client_disconnect_timeout(wire::LINGER + std::time::Duration::from_secs(1))
                 .local_addr(addr)
                 .on_connect_ext(|io: &wire::Wire<TcpStream>, data: &mut actix_http::Extensions| {

@@ -209,22 +209,6 @@ fn a_refused_body_sent_fast_and_for_ever_loses_its_connection() {
     assert!(took < Duration::from_secs(6), "the server was still taking the body after {took:?} ({sent} bytes)");
 }
 
-/// The blank lines a client may send after a body (RFC 9112 §2.2) are not the start of a head
-/// that never came: the idle connection just closes, with no 408 nobody asked for.
-#[test]
-fn blank_lines_after_a_body_are_not_answered_408() {
-    let app = TestApp::spawn();
-    let body = r#"{"channel": "sms", "phones": ["07700 900123"]}"#;
-    let request = format!(
-        "POST /v1/check HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}\r\n",
-        app.campaign,
-        body.len()
-    );
-    let (answers, ended) = exchange(&app, request.as_bytes(), Duration::from_secs(12));
-    assert_eq!(answers.iter().map(|a| a.status).collect::<Vec<_>>(), [200], "{answers:?}");
-    assert!(ended.within(Duration::from_secs(12)), "{ended:?}");
-}
-
 /// Bytes that are not HTTP at all (here the start of a TLS handshake) are refused at once, not
 /// when a head would have had to end.
 #[test]
