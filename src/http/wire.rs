@@ -37,6 +37,7 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -69,6 +70,10 @@ pub const GRACE: Duration = Duration::from_secs(5);
 
 /// A head's first bytes, checked on every piece as they arrive.
 const EARLY: usize = 64;
+
+/// The most bytes of blank lines taken before a request line (RFC 9112 §2.2: a server should
+/// take at least one, which a client may send after a body).
+const BLANK: usize = 8;
 
 /// How long a closing connection reads and drops what the client still sends.
 pub const LINGER: Duration = Duration::from_secs(2);
@@ -180,12 +185,9 @@ enum Chunk {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    /// Reading a head: looked at up to `scanned`; the current line begins at `line`; `started`
-    /// once the request line (the first line that is not blank) has begun.
+    /// Reading a head: looked at up to `scanned` (for the end of a line).
     Head {
         scanned: usize,
-        line: usize,
-        started: bool,
     },
     /// A body of this many bytes more.
     Length(u64),
@@ -201,7 +203,7 @@ enum State {
     Broken,
 }
 
-const NEW_HEAD: State = State::Head { scanned: 0, line: 0, started: false };
+const NEW_HEAD: State = State::Head { scanned: 0 };
 
 /// The framing of one connection's requests. Pure: fed bytes, says what may go.
 #[derive(Debug)]
@@ -262,77 +264,63 @@ impl Framer {
     }
 
     fn head(&mut self, input: &[u8]) -> Framed {
-        let State::Head { mut scanned, mut line, mut started } = self.state else { return Framed::More };
-        let lines_before = line;
-        while let Some(i) = memchr::memchr(b'\n', &input[scanned..]).map(|i| i + scanned) {
-            let text = &input[line..i];
-            let text = text.strip_suffix(b"\r").unwrap_or(text);
-            if text.is_empty() && started {
+        let State::Head { scanned } = self.state else { return Framed::More };
+        // A line ended since the last look: the head may be whole now.
+        let line_ended = memchr::memchr(b'\n', &input[scanned..]).is_some();
+        self.state = State::Head { scanned: input.len() };
+        let blank = input.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+        if blank > BLANK {
+            return refuse(Refusal::Malformed("more blank lines come before the request line than a client sends"), b"");
+        }
+        let rest = &input[blank..];
+        let line = match memchr::memchr(b'\n', rest) {
+            Some(end) => rest[..end].strip_suffix(b"\r").unwrap_or(&rest[..end]),
+            None => rest,
+        };
+        if line.len() > LINE {
+            return refuse(Refusal::TargetTooLong, line);
+        }
+        // httparse is asked once a line ends, and on every piece of a head's first few bytes (so
+        // that a head already wrong — TLS or another protocol on this port — is refused at once,
+        // not when it would have ended; httparse's verdict on a prefix is final): a head
+        // trickled a byte at a time costs a bounded amount of parsing.
+        if !line_ended && input.len() > EARLY {
+            return if input.len() > HEAD { refuse(Refusal::HeadTooLarge, line) } else { Framed::More };
+        }
+        let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; FIELDS];
+        let mut request = httparse::Request::new(&mut []);
+        match request.parse_with_uninit_headers(input, &mut fields) {
+            Ok(httparse::Status::Complete(n)) if n <= HEAD => {
                 self.state = NEW_HEAD;
-                return self.parse(&input[..=i]);
+                self.check(&request, n, line)
             }
-            if !text.is_empty() && !started {
-                started = true;
-                if text.len() > LINE {
-                    return refuse(Refusal::TargetTooLong, text);
-                }
-            }
-            (line, scanned) = (i + 1, i + 1);
-            if scanned > HEAD {
-                return refuse(Refusal::HeadTooLarge, request_line(input));
-            }
+            Ok(httparse::Status::Partial) if input.len() <= HEAD => Framed::More,
+            Ok(_) => refuse(Refusal::HeadTooLarge, line),
+            Err(httparse::Error::TooManyHeaders) => refuse(Refusal::TooManyFields, line),
+            Err(e) => refuse(Refusal::Malformed(parse_problem(e)), line),
         }
-        scanned = input.len();
-        if !started && scanned - line > LINE {
-            return refuse(Refusal::TargetTooLong, &input[line..]);
-        }
-        if scanned > HEAD {
-            return refuse(Refusal::HeadTooLarge, request_line(input));
-        }
-        // A head that is already wrong is refused now, not when it ends (it may never end: TLS or
-        // another protocol on this port). httparse's verdict on a prefix is final; it is asked
-        // once a line ends, and on every piece of a head's first few bytes — so a head trickled a
-        // byte at a time costs a bounded amount of parsing.
-        if line > lines_before || input.len() <= EARLY {
-            let mut fields = [httparse::EMPTY_HEADER; FIELDS];
-            match httparse::Request::new(&mut fields).parse(input) {
-                Err(httparse::Error::TooManyHeaders) => return refuse(Refusal::TooManyFields, request_line(input)),
-                Err(e) => return refuse(Refusal::Malformed(parse_problem(e)), request_line(input)),
-                Ok(_) => {}
-            }
-        }
-        self.state = State::Head { scanned, line, started };
-        Framed::More
     }
 
-    /// A whole head: checked as actix will check it (actix-http `h1/decoder.rs`), under our bounds.
-    fn parse(&mut self, head: &[u8]) -> Framed {
-        let mut fields = [httparse::EMPTY_HEADER; FIELDS];
-        let mut request = httparse::Request::new(&mut fields);
-        let line = request_line(head);
-        match request.parse(head) {
-            Ok(httparse::Status::Complete(n)) if n == head.len() => {}
-            Ok(_) => return refuse(Refusal::Malformed("the head does not end where its blank line is"), line),
-            Err(httparse::Error::TooManyHeaders) => return refuse(Refusal::TooManyFields, line),
-            Err(e) => return refuse(Refusal::Malformed(parse_problem(e)), line),
-        }
+    /// A whole head of `len` bytes, parsed: checked as actix will check it (actix-http
+    /// `h1/decoder.rs`), under our bounds.
+    fn check(&mut self, request: &httparse::Request<'_, '_>, len: usize, line: &[u8]) -> Framed {
         let (Some(method), Some(target), Some(version)) = (request.method, request.path, request.version) else {
             return refuse(Refusal::Malformed("the request line is incomplete"), line);
         };
         let Ok(method) = Method::from_bytes(method.as_bytes()) else {
             return refuse(Refusal::Malformed("the method is not valid"), line);
         };
-        if Uri::try_from(target).is_err() {
+        if !plain(target.as_bytes()) && Uri::try_from(target).is_err() {
             return refuse(Refusal::Malformed("the request target is not a valid URI"), line);
         }
         let http11 = version == 1;
         let (mut length, mut chunked, mut te, mut host, mut websocket) = (None, false, false, false, false);
         for field in request.headers.iter() {
-            let value = field.value;
-            let text = visible(value).map(str::trim);
+            // A value is read only for the fields that frame the request.
+            let text = || visible(field.value).map(str::trim);
             let name = field.name;
             if name.eq_ignore_ascii_case("content-length") {
-                match text {
+                match text() {
                     _ if length.is_some() => return refuse(Refusal::Malformed("Content-Length is given twice"), line),
                     Some(v) if !v.starts_with('+') => match v.parse::<u64>() {
                         Ok(n) => length = Some(n),
@@ -348,7 +336,7 @@ impl Framer {
                 if !http11 {
                     return refuse(Refusal::Malformed("HTTP/1.0 has no Transfer-Encoding"), line);
                 }
-                match text {
+                match text() {
                     Some(v) if v.eq_ignore_ascii_case("chunked") => chunked = true,
                     _ => return refuse(Refusal::Malformed("the only Transfer-Encoding taken is chunked"), line),
                 }
@@ -358,7 +346,7 @@ impl Framer {
                 }
                 host = true;
             } else if name.eq_ignore_ascii_case("upgrade") {
-                websocket |= text.is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+                websocket |= text().is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
             }
         }
         if http11 && !host {
@@ -382,7 +370,7 @@ impl Framer {
             NEW_HEAD
         };
         self.body_started = self.in_body();
-        Framed::Pass(head.len())
+        Framed::Pass(len)
     }
 
     fn chunked(&mut self, input: &[u8]) -> Framed {
@@ -457,6 +445,25 @@ impl Framer {
         self.state = State::Chunked { at, left, taken };
         Framed::Pass(i)
     }
+}
+
+/// The bytes http's URI parser takes anywhere in an origin-form target, path or query, as they
+/// are: a target of only these, after its `/`, needs no parse (which copies it) to be known valid.
+/// A test holds http to this.
+const PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'/' | b'%' | b'?' | b'=' | b'&' | b'+' | b',' | b';' | b':' | b'@' | b'!' | b'$' | b'\'' | b'(' | b')' | b'*');
+        b += 1;
+    }
+    table
+};
+
+/// Whether a request target is an origin-form one of [`PLAIN`] bytes only.
+fn plain(target: &[u8]) -> bool {
+    target.first() == Some(&b'/') && target.iter().all(|&b| PLAIN[b as usize])
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -901,8 +908,13 @@ mod tests {
         assert_eq!(Framer::default().read(page.as_bytes()), Framed::Refuse(Refused { why: Refusal::TargetTooLong, api: false }));
         let big = format!("GET /health HTTP/1.1\r\nHost: a\r\nX-Big: {}", "b".repeat(HEAD));
         assert_eq!(refusal(big.as_bytes()), Some(Refusal::HeadTooLarge));
-        let blanks = "\r\n".repeat(HEAD);
-        assert_eq!(refusal(blanks.as_bytes()), Some(Refusal::HeadTooLarge));
+        let blanks = "\r\n".repeat(5);
+        assert_eq!(
+            refusal(blanks.as_bytes()),
+            Some(Refusal::Malformed("more blank lines come before the request line than a client sends"))
+        );
+        let fields = format!("GET /health HTTP/1.1\r\nHost: a\r\n{}", format!("X-Field: {}\r\n", "1".repeat(1024)).repeat(40));
+        assert_eq!(refusal(fields.as_bytes()), Some(Refusal::HeadTooLarge));
     }
 
     #[test]
@@ -1202,6 +1214,20 @@ mod tests {
         let started = Instant::now();
         assert_eq!(read(&mut wire, 4096).await, b"");
         assert!(started.elapsed() < Duration::from_secs(2), "the read waited {:?} for a body nobody reads", started.elapsed());
+    }
+
+    /// Every plain byte is taken by http's URI parser, at any place in a path or a query.
+    #[test]
+    fn plain_targets_are_valid_uris() {
+        let plain_bytes: String = (0u8..=255).filter(|b| PLAIN[*b as usize]).map(char::from).collect();
+        assert_eq!(plain_bytes.len(), 62 + 20);
+        for target in [format!("/{plain_bytes}"), format!("/a?{plain_bytes}"), format!("/{plain_bytes}?{plain_bytes}"), "/".to_owned()] {
+            assert!(plain(target.as_bytes()), "{target}");
+            assert!(Uri::try_from(target.as_str()).is_ok(), "http refuses {target}");
+        }
+        for target in ["/a b", "/a\"b", "/a#b", "/a<b", "*", "http://a/b"] {
+            assert!(!plain(target.as_bytes()), "{target}");
+        }
     }
 
     #[test]
