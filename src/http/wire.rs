@@ -451,12 +451,17 @@ impl Framer {
 /// are: a target of only these, after its `/`, needs no parse (which copies it) to be known valid.
 /// A test holds http to this.
 const PLAIN: [bool; 256] = {
+    let marks = b"-._~/%?=&+,;:@!$'()*";
     let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'/' | b'%' | b'?' | b'=' | b'&' | b'+' | b',' | b';' | b':' | b'@' | b'!' | b'$' | b'\'' | b'(' | b')' | b'*');
-        b += 1;
+    let mut i = 0;
+    while i < 256 {
+        table[i] = (i as u8).is_ascii_alphanumeric();
+        i += 1;
+    }
+    let mut i = 0;
+    while i < marks.len() {
+        table[marks[i] as usize] = true;
+        i += 1;
     }
     table
 };
