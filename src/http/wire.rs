@@ -702,23 +702,45 @@ impl<S: AsyncRead + Unpin> AsyncRead for Wire<S> {
                     Framed::More => {}
                 }
             }
-            // A body read straight to actix, when nothing is held.
-            if let Some(left) = this.framer.length_left().filter(|_| this.held.is_empty()) {
+            // A body read straight into actix's buffer, when nothing is held: a `Content-Length`
+            // body no further than its end; a chunked one framed where it lands, and what follows
+            // its end (the next request) taken back to be held.
+            if this.held.is_empty() && this.framer.in_body() {
                 let before = buf.filled().len();
-                let polled = if left >= buf.remaining() as u64 {
-                    Pin::new(&mut this.io).poll_read(cx, buf)
-                } else {
-                    let mut part = ReadBuf::new(buf.initialize_unfilled_to(left as usize));
-                    let polled = Pin::new(&mut this.io).poll_read(cx, &mut part);
-                    let n = part.filled().len();
-                    buf.advance(n);
-                    polled
+                let left = this.framer.length_left();
+                let polled = match left {
+                    Some(left) if left < buf.remaining() as u64 => {
+                        let mut part = ReadBuf::new(buf.initialize_unfilled_to(left as usize));
+                        let polled = Pin::new(&mut this.io).poll_read(cx, &mut part);
+                        let n = part.filled().len();
+                        buf.advance(n);
+                        polled
+                    }
+                    _ => Pin::new(&mut this.io).poll_read(cx, buf),
                 };
                 match polled {
                     Poll::Ready(Ok(())) => {
                         let n = buf.filled().len() - before;
                         this.arrived(n);
-                        this.framer.passed(n);
+                        if left.is_some() || n == 0 {
+                            this.framer.passed(n);
+                            return Poll::Ready(Ok(()));
+                        }
+                        match this.framer.read(&buf.filled()[before..]) {
+                            Framed::Pass(k) if k == n => {}
+                            Framed::Pass(k) => {
+                                this.held.extend_from_slice(&buf.filled()[before + k..]);
+                                buf.set_filled(before + k);
+                                this.head_since = Some(Instant::now());
+                            }
+                            _ => {
+                                // Broken from its first byte here: none of it goes.
+                                buf.set_filled(before);
+                                tracing::info!("ended a connection whose chunked body is broken");
+                                this.end();
+                                continue;
+                            }
+                        }
                         return Poll::Ready(Ok(()));
                     }
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
