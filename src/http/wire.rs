@@ -542,9 +542,13 @@ impl Conn {
 pub struct Wire<S> {
     io: S,
     framer: Framer,
-    /// Read from the socket and not yet given to actix: the first `passable` bytes may go.
+    /// Read from the socket and not yet given to actix: the first `passable` bytes may go; after
+    /// them, a head not yet whole (`fresh`: with bytes the framer has not seen).
     held: BytesMut,
     passable: usize,
+    fresh: bool,
+    /// What stopped the framing, acted on once the bytes before it have gone to actix.
+    stopped: Option<Stop>,
     /// Nothing more is read from the socket: what is left of the stand-in request, then the end.
     ending: Option<Bytes>,
     conn: Conn,
@@ -567,6 +571,8 @@ impl<S> Wire<S> {
             framer: Framer::default(),
             held: BytesMut::new(),
             passable: 0,
+            fresh: false,
+            stopped: None,
             ending: None,
             conn: Conn::default(),
             timer: None,
@@ -589,13 +595,41 @@ impl<S> Wire<S> {
         let path = if refused.api { REFUSED_API } else { REFUSED_PAGE };
         self.ending = Some(Bytes::from(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")));
         self.held.clear();
-        self.passable = 0;
+        (self.passable, self.fresh) = (0, false);
     }
 
     fn end(&mut self) {
         self.ending = Some(Bytes::new());
         self.held.clear();
-        self.passable = 0;
+        (self.passable, self.fresh) = (0, false);
+    }
+
+    /// Frame `input` from its start, request after request: how many bytes may go to actix, and
+    /// what stopped the framing before the end, if anything did.
+    fn frame(&mut self, input: &[u8]) -> (usize, Option<Stop>) {
+        let mut at = 0;
+        while at < input.len() {
+            let was_head = !self.framer.in_body();
+            match self.framer.read(&input[at..]) {
+                Framed::Pass(n) => {
+                    at += n;
+                    if self.framer.body_started() {
+                        self.window = (Instant::now(), 0);
+                    }
+                    if was_head {
+                        self.head_since = None;
+                    }
+                }
+                Framed::More => {
+                    // A head begun: its clock starts (for a connection's first, it runs already).
+                    self.head_since.get_or_insert_with(Instant::now);
+                    return (at, None);
+                }
+                Framed::Refuse(refused) => return (at, Some(Stop::Refuse(refused))),
+                Framed::Broken => return (at, Some(Stop::Broken)),
+            }
+        }
+        (at, None)
     }
 
     /// Whether `deadline` has passed; if not, the task is woken when it does.
@@ -610,15 +644,13 @@ impl<S> Wire<S> {
         timer.as_mut().poll(cx).is_ready()
     }
 
-    /// Bytes arrived from the socket: a head's clock starts, a body's window fills.
+    /// Bytes arrived from the socket: a body's window fills.
     fn arrived(&mut self, n: usize) {
         if self.framer.in_body() {
             self.window.1 += n as u64;
             if self.window.1 >= MIN_PROGRESS {
                 self.window = (Instant::now(), 0);
             }
-        } else if self.head_since.is_none() {
-            self.head_since = Some(Instant::now());
         }
     }
 
@@ -655,12 +687,25 @@ impl<S> Wire<S> {
     }
 }
 
+/// What stopped a connection's framing.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    Refuse(Refused),
+    Broken,
+}
+
 impl<S: AsyncRead + Unpin> AsyncRead for Wire<S> {
+    /// Bytes are read straight into actix's buffer and framed where they land; what may not go
+    /// yet (a head not whole, or anything after a refusal) is taken back out and held. A
+    /// `Content-Length` body is read no further than its end, and needs no framing.
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if this.ending.is_none() && this.conn.0.closing.get() {
             // The answer closes the connection: nothing more is read for actix.
             this.end();
+        }
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
         }
         loop {
             if this.passable > 0 {
@@ -670,42 +715,27 @@ impl<S: AsyncRead + Unpin> AsyncRead for Wire<S> {
                 this.passable -= n;
                 return Poll::Ready(Ok(()));
             }
+            match this.stopped.take() {
+                Some(Stop::Refuse(refused)) => this.refuse(refused),
+                Some(Stop::Broken) => {
+                    tracing::info!("ended a connection whose chunked body is broken");
+                    this.end();
+                }
+                None => {}
+            }
             if let Some(ending) = &mut this.ending {
                 let n = ending.len().min(buf.remaining());
                 buf.put_slice(&ending.split_to(n));
                 return Poll::Ready(Ok(()));
             }
-            if !this.held.is_empty() {
-                let was_head = !this.framer.in_body();
-                match this.framer.read(&this.held) {
-                    Framed::Pass(n) => {
-                        this.passable = n;
-                        if this.framer.body_started() {
-                            this.window = (Instant::now(), 0);
-                        }
-                        if was_head || !this.framer.in_body() {
-                            // A head passed, or a body ended: the next head's clock starts with
-                            // its first byte (already here, if pipelined).
-                            this.head_since = (!this.framer.in_body() && this.held.len() > n).then(Instant::now);
-                        }
-                        continue;
-                    }
-                    Framed::Refuse(refused) => {
-                        this.refuse(refused);
-                        continue;
-                    }
-                    Framed::Broken => {
-                        tracing::info!("ended a connection whose chunked body is broken");
-                        this.end();
-                        continue;
-                    }
-                    Framed::More => {}
-                }
+            if this.fresh {
+                this.fresh = false;
+                let held = std::mem::take(&mut this.held);
+                let (n, stop) = this.frame(&held);
+                (this.held, this.passable, this.stopped) = (held, n, stop);
+                continue;
             }
-            // A body read straight into actix's buffer, when nothing is held: a `Content-Length`
-            // body no further than its end; a chunked one framed where it lands, and what follows
-            // its end (the next request) taken back to be held.
-            if this.held.is_empty() && this.framer.in_body() {
+            let polled = if this.held.is_empty() {
                 let before = buf.filled().len();
                 let left = this.framer.length_left();
                 let polled = match left {
@@ -718,57 +748,54 @@ impl<S: AsyncRead + Unpin> AsyncRead for Wire<S> {
                     }
                     _ => Pin::new(&mut this.io).poll_read(cx, buf),
                 };
-                match polled {
-                    Poll::Ready(Ok(())) => {
-                        let n = buf.filled().len() - before;
-                        this.arrived(n);
-                        if left.is_some() || n == 0 {
-                            this.framer.passed(n);
-                            return Poll::Ready(Ok(()));
-                        }
-                        match this.framer.read(&buf.filled()[before..]) {
-                            Framed::Pass(k) if k == n => {}
-                            Framed::Pass(k) => {
-                                this.held.extend_from_slice(&buf.filled()[before + k..]);
-                                buf.set_filled(before + k);
-                                this.head_since = Some(Instant::now());
-                            }
-                            _ => {
-                                // Broken from its first byte here: none of it goes.
-                                buf.set_filled(before);
-                                tracing::info!("ended a connection whose chunked body is broken");
-                                this.end();
-                                continue;
-                            }
-                        }
-                        return Poll::Ready(Ok(()));
-                    }
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => {
-                        if this.waited_too_long(cx) {
-                            continue;
-                        }
-                        return Poll::Pending;
-                    }
-                }
-            }
-            if this.held.capacity() - this.held.len() < 4096 {
-                this.held.reserve(16 << 10);
-            }
-            match tokio_util::io::poll_read_buf(Pin::new(&mut this.io), cx, &mut this.held) {
-                Poll::Ready(Ok(0)) => {
-                    // The client closed its side: a head not whole is dropped.
-                    this.end();
-                    continue;
-                }
-                Poll::Ready(Ok(n)) => this.arrived(n),
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => {
-                    if this.waited_too_long(cx) {
+                if let Poll::Ready(Ok(())) = polled {
+                    let n = buf.filled().len() - before;
+                    if n == 0 {
+                        // The client closed its side.
+                        this.end();
                         continue;
                     }
-                    return Poll::Pending;
+                    this.arrived(n);
+                    if left.is_some() {
+                        this.framer.passed(n);
+                        return Poll::Ready(Ok(()));
+                    }
+                    let (k, stop) = this.frame(&buf.filled()[before..]);
+                    if k < n {
+                        this.held.extend_from_slice(&buf.filled()[before + k..]);
+                        buf.set_filled(before + k);
+                    }
+                    this.stopped = stop;
+                    if k > 0 {
+                        return Poll::Ready(Ok(()));
+                    }
+                    continue;
                 }
+                polled
+            } else {
+                // A head not yet whole is held: the rest of it joins it.
+                if this.held.capacity() - this.held.len() < 4096 {
+                    this.held.reserve(16 << 10);
+                }
+                match tokio_util::io::poll_read_buf(Pin::new(&mut this.io), cx, &mut this.held) {
+                    Poll::Ready(Ok(0)) => {
+                        // The client closed its side: a head not whole is dropped.
+                        this.end();
+                        continue;
+                    }
+                    Poll::Ready(Ok(n)) => {
+                        this.arrived(n);
+                        this.fresh = true;
+                        continue;
+                    }
+                    Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                    Poll::Pending => Poll::Pending,
+                }
+            };
+            match polled {
+                Poll::Pending if this.waited_too_long(cx) => continue,
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(result) => return Poll::Ready(result),
             }
         }
     }
