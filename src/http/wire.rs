@@ -491,13 +491,21 @@ fn request_line(head: &[u8]) -> &[u8] {
     &rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())]
 }
 
-/// A refusal, answered as the API's or as a page's by the target's path where the request line
-/// shows one: a path outside the API is a page's; anything else (no path, not HTTP) the API's.
+impl Refused {
+    /// A refusal of the head whose request line (whole or in part) is `line`, answered as the
+    /// API's or as a page's by the target's path where the line shows one: a path outside the
+    /// API is a page's; anything else (no path, not HTTP) the API's.
+    fn of(why: Refusal, line: &[u8]) -> Refused {
+        let target = line.split(|&b| b == b' ').nth(1).unwrap_or_default();
+        let path = &target[..memchr::memchr(b'?', target).unwrap_or(target.len())];
+        let page = path.starts_with(b"/") && !std::str::from_utf8(path).is_ok_and(super::is_api);
+        Refused { why, api: !page }
+    }
+}
+
+/// The framer's answer for a refused head.
 fn refuse(why: Refusal, line: &[u8]) -> Framed {
-    let target = line.split(|&b| b == b' ').nth(1).unwrap_or_default();
-    let path = &target[..memchr::memchr(b'?', target).unwrap_or(target.len())];
-    let page = path.starts_with(b"/") && !std::str::from_utf8(path).is_ok_and(super::is_api);
-    Framed::Refuse(Refused { why, api: !page })
+    Framed::Refuse(Refused::of(why, line))
 }
 
 fn parse_problem(e: httparse::Error) -> &'static str {
@@ -675,10 +683,8 @@ impl<S> Wire<S> {
                     // requests): the connection just ends.
                     self.end();
                 } else {
-                    let line = request_line(&self.held).to_vec();
-                    if let Framed::Refuse(refused) = refuse(Refusal::Timeout, &line) {
-                        self.refuse(refused);
-                    }
+                    let refused = Refused::of(Refusal::Timeout, request_line(&self.held));
+                    self.refuse(refused);
                 }
                 return true;
             }
@@ -1292,6 +1298,10 @@ mod tests {
         assert!(!f.in_body());
         let ws = b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nContent-Length: 3\r\n\r\n";
         assert_eq!(f.read(ws), Framed::Pass(ws.len()));
+        assert_eq!(f.length_left(), Some(u64::MAX));
+        let mut f = Framer::default();
+        let connect = b"CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n";
+        assert_eq!(f.read(connect), Framed::Pass(connect.len()));
         assert_eq!(f.length_left(), Some(u64::MAX));
     }
 }

@@ -159,6 +159,21 @@ fn send(key: Option<&str>, mut req: ureq::Request, body: Option<String>) -> (u16
 }
 
 /// Assert the contract's error shape and return the code.
+/// One answer read off a raw connection, starting at `raw[at..]`, its body as long as its
+/// `Content-Length`: the status, the head, the body, and where the answer ends. `None` until it
+/// is all there.
+pub fn raw_answer(raw: &[u8], at: usize) -> Option<(u16, String, Vec<u8>, usize)> {
+    let end = at + raw.get(at..)?.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&raw[at..end]).into_owned();
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+        .unwrap_or(0);
+    let body = raw.get(end + 4..end + 4 + length)?.to_vec();
+    Some((status, head, body, end + 4 + length))
+}
+
 pub fn error_code(status: u16, body: &Value, want_status: u16) -> String {
     assert_eq!(status, want_status, "status; body: {body}");
     let err = &body["error"];

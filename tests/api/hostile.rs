@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::helpers::{error_code, TestApp};
+use crate::helpers::{error_code, raw_answer, TestApp};
 
 /// An answer read off a raw connection.
 struct Answer {
@@ -22,15 +22,7 @@ struct Answer {
 }
 
 fn parse(raw: &[u8]) -> Option<(u16, String, Vec<u8>)> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
-    let status = head.split(' ').nth(1)?.parse().ok()?;
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
-        .unwrap_or(0);
-    let body = raw.get(end + 4..end + 4 + length)?.to_vec();
-    Some((status, head, body))
+    raw_answer(raw, 0).map(|(status, head, body, _)| (status, head, body))
 }
 
 /// Send `head`, then the body pieces `next` gives (None: no more; an empty piece: nothing this

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::helpers::{error_code, TestApp};
+use crate::helpers::{error_code, raw_answer, TestApp};
 
 /// One answer read off a connection.
 #[derive(Debug)]
@@ -36,16 +36,9 @@ impl Answer {
 fn answers(raw: &[u8]) -> Vec<Answer> {
     let mut out = Vec::new();
     let mut at = 0;
-    while let Some(end) = raw[at..].windows(4).position(|w| w == b"\r\n\r\n").map(|e| at + e) {
-        let head = String::from_utf8_lossy(&raw[at..end]).into_owned();
-        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let length: usize = head
-            .lines()
-            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
-            .unwrap_or(0);
-        let Some(body) = raw.get(end + 4..end + 4 + length) else { break };
-        out.push(Answer { status, head, body: body.to_vec() });
-        at = end + 4 + length;
+    while let Some((status, head, body, end)) = raw_answer(raw, at) {
+        out.push(Answer { status, head, body });
+        at = end;
     }
     out
 }
